@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { IResolvers, MercuriusLoaders } from 'mercurius';
+import { type Config, isProduction } from './config.ts';
+import { modules } from './modules/index.ts';
+import { createServices, type Services } from './modules/services.ts';
+import { createVerifier, type Verifier } from './platform/auth.ts';
+import { type Clock, systemClock } from './platform/clock.ts';
+import type { Database } from './platform/db.ts';
+import { AppError } from './platform/errors.ts';
+import { registerGraphql } from './platform/graphql.ts';
+import { httpPlatform } from './platform/http.ts';
+import { registerOpenApi } from './platform/openapi.ts';
+import { registerMetrics, registerOperations } from './platform/operations.ts';
+import { Cursors } from './platform/pagination.ts';
+
+export type AppDeps = {
+  config: Config;
+  db: Database;
+  clock?: Clock;
+  /** Overrides the verifier built from the config (tests of JWKS). */
+  verify?: Verifier;
+  /** The Redis client for shared rate-limit counters (several instances). */
+  redis?: unknown;
+};
+
+export type App = FastifyInstance & { services: Services };
+
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.email',
+  '*.phone',
+  '*.*.email',
+  '*.*.phone',
+];
+
+function mergeResolvers(parts: IResolvers[]): IResolvers {
+  const merged: Record<string, Record<string, unknown>> = {};
+  for (const part of parts) {
+    for (const [type, fields] of Object.entries(part))
+      merged[type] = { ...merged[type], ...(fields as object) };
+  }
+  return merged as IResolvers;
+}
+
+/** Builds the Fastify application; it never listens (main.ts does, tests use inject). */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config, db } = deps;
+  const clock = deps.clock ?? systemClock;
+  const production = isProduction(config);
+  const app = Fastify({
+    logger: {
+      level: config.LOG_LEVEL,
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      ...(process.stdout.isTTY && !production && config.NODE_ENV !== 'test'
+        ? {
+            transport: {
+              target: 'pino-pretty',
+              options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' },
+            },
+          }
+        : {}),
+    },
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    trustProxy: production,
+  });
+
+  const cursorSecret = config.CURSOR_SECRET;
+  if (!cursorSecret) throw new Error('CURSOR_SECRET is not set');
+  const services = createServices({ db, cursors: new Cursors(cursorSecret), clock });
+  const verify =
+    deps.verify ??
+    createVerifier({
+      secret: config.AUTH_JWT_SECRET,
+      jwksUrl: config.AUTH_JWKS_URL,
+      issuer: config.AUTH_ISSUER,
+      audience: config.AUTH_AUDIENCE,
+      algorithms: config.AUTH_ALGORITHMS?.split(','),
+      clockToleranceSeconds: config.AUTH_CLOCK_TOLERANCE_SECONDS,
+    });
+
+  await app.register(httpPlatform, { verify });
+  await app.register(rateLimit, {
+    global: true,
+    // after authentication, so the limit is per client (token subject), else per address
+    hook: 'preValidation',
+    max: config.RATE_LIMIT_MAX,
+    timeWindow: config.RATE_LIMIT_WINDOW_MS,
+    keyGenerator: (request) =>
+      request.actor ? `${request.actor.tenantId ?? 'platform'}:${request.actor.sub}` : `ip:${request.ip}`,
+    ...(deps.redis ? { redis: deps.redis as never } : {}),
+    errorResponseBuilder: (_request, context) =>
+      new AppError(
+        'rate_limited',
+        `rate limit of ${context.max} requests exceeded; retry after ${context.after}`,
+      ),
+  });
+  app.after(() => {
+    app.addHook('onRoute', (route) => {
+      if (route.url.startsWith('/health') || route.url === '/metrics')
+        route.config = { ...route.config, rateLimit: false };
+    });
+  });
+  await registerOpenApi(app);
+  await registerMetrics(app);
+  // zod validates and serializes our routes; Mercurius and the docs keep Fastify's JSON-schema compilers
+  await app.register(async (zodScope) => {
+    zodScope.setValidatorCompiler(validatorCompiler);
+    zodScope.setSerializerCompiler(serializerCompiler);
+    await registerOperations(zodScope, db);
+    await zodScope.register(
+      async (v1) => {
+        for (const module of modules) await v1.register(module.routes, { services });
+      },
+      { prefix: '/v1' },
+    );
+  });
+
+  await registerGraphql(app, {
+    verify,
+    schemaFiles: modules.map((m) => m.schema),
+    resolvers: mergeResolvers(modules.map((m) => m.resolvers(services))),
+    loaders: mergeResolvers(
+      modules.flatMap((m) => (m.loaders ? [m.loaders(services) as IResolvers] : [])),
+    ) as MercuriusLoaders,
+    production,
+    graphiql: config.GRAPHIQL ?? !production,
+    maxDepth: config.GRAPHQL_MAX_DEPTH,
+    maxCost: config.GRAPHQL_MAX_COST,
+  });
+
+  return Object.assign(app, { services }) as unknown as App;
+}

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1')
+  .describe('true or false');
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+/** Every environment variable Vínculo reads, with its default. The README's configuration table mirrors this. */
+export const ConfigSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    PORT: port.default(3000),
+    PUBLIC_URL: z.url().optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    DATA_DIR: z.string().min(1).default('.vinculo'),
+    DATABASE_URL: z.url().optional(),
+    DATABASE_APP_URL: z.url().optional(),
+    DATABASE_APP_PASSWORD: z.string().min(12).optional(),
+    DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+    EMBEDDED_PG_PORT: port.default(54329),
+    AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    AUTH_JWKS_URL: z.url().optional(),
+    AUTH_ISSUER: z.string().min(1).default('vinculo'),
+    AUTH_AUDIENCE: z.string().min(1).default('vinculo-api'),
+    AUTH_ALGORITHMS: z
+      .string()
+      .regex(/^[A-Z0-9]+(,[A-Z0-9]+)*$/, 'must be a comma-separated list such as RS256,ES256')
+      .optional(),
+    AUTH_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+    CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(1200),
+    RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(60_000),
+    REDIS_URL: z.url().optional(),
+    BODY_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(5 * 1024 * 1024),
+    GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(8),
+    GRAPHQL_MAX_COST: z.coerce.number().int().min(10).default(50_000),
+    GRAPHIQL: bool.optional(),
+    DEFAULT_TENANT_SLUG: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{1,62}$/)
+      .default('default'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.AUTH_JWT_SECRET && c.AUTH_JWKS_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_JWKS_URL'],
+        message: 'set either AUTH_JWT_SECRET or AUTH_JWKS_URL, not both',
+      });
+    }
+    if (c.NODE_ENV === 'production') {
+      if (!c.AUTH_JWT_SECRET && !c.AUTH_JWKS_URL) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['AUTH_JWT_SECRET'],
+          message: 'is required in production (or set AUTH_JWKS_URL)',
+        });
+      }
+      if (!c.CURSOR_SECRET)
+        ctx.addIssue({ code: 'custom', path: ['CURSOR_SECRET'], message: 'is required in production' });
+      if (!c.DATABASE_URL)
+        ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required in production' });
+      if (!c.DATABASE_APP_URL && !c.DATABASE_APP_PASSWORD) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['DATABASE_APP_URL'],
+          message: 'is required in production (or set DATABASE_APP_PASSWORD)',
+        });
+      }
+    }
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Validates the environment; the first problem becomes one line naming the variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // An empty variable means "not set", as in most twelve-factor tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = ConfigSchema.safeParse(cleaned);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    const value = cleaned[name];
+    const shown = value === undefined || /SECRET|PASSWORD/.test(name) ? '' : ` (got "${value}")`;
+    throw new ConfigError(`invalid configuration: ${name} ${issue.message}${shown}`);
+  }
+  return result.data;
+}
+
+export const isProduction = (c: Config) => c.NODE_ENV === 'production';

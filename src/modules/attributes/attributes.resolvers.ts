@@ -1,0 +1,43 @@
+import type { IResolvers } from 'mercurius';
+import { isAppError } from '../../platform/errors.ts';
+import { authorize, firstArg, idArg, toConnection } from '../../platform/graphql.ts';
+import { parseOrThrow } from '../../platform/problem.ts';
+import type { Services } from '../services.ts';
+import { CreateAttributeBody, UpdateAttributeBody } from './attributes.schemas.ts';
+
+export function attributesResolvers({ attributes }: Services): IResolvers {
+  return {
+    Query: {
+      attribute: async (_root, { id }: { id: string }, { actor }) => {
+        try {
+          return await attributes.get(authorize(actor, 'customers:read'), idArg(id));
+        } catch (error) {
+          if (isAppError(error) && error.code === 'attribute_not_found') return null;
+          throw error;
+        }
+      },
+      attributes: async (_root, args: { first: number; after?: string }, { actor }) =>
+        toConnection(
+          await attributes.list(
+            authorize(actor, 'customers:read'),
+            firstArg(args.first),
+            args.after ?? undefined,
+          ),
+        ),
+    },
+    Mutation: {
+      createAttribute: (_root, { input }: { input: unknown }, { actor }) =>
+        attributes.create(authorize(actor, 'admin'), parseOrThrow(CreateAttributeBody, input, 'input')),
+      updateAttribute: (_root, args: { id: string; input: unknown }, { actor }) =>
+        attributes.update(
+          authorize(actor, 'admin'),
+          idArg(args.id),
+          parseOrThrow(UpdateAttributeBody, args.input, 'input'),
+        ),
+      deleteAttribute: async (_root, { id }: { id: string }, { actor }) => {
+        await attributes.remove(authorize(actor, 'admin'), idArg(id));
+        return true;
+      },
+    },
+  } as IResolvers;
+}

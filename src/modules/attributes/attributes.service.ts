@@ -1,0 +1,155 @@
+import type { TenantActor } from '../../platform/auth.ts';
+import type { Database, Tx } from '../../platform/db.ts';
+import { AppError, type FieldError } from '../../platform/errors.ts';
+import { newId } from '../../platform/ids.ts';
+import type { Cursors, Page } from '../../platform/pagination.ts';
+import { type AttributeRow, attributesRepository as repo } from './attributes.repository.ts';
+import type { Attribute, CreateAttributeInput, UpdateAttributeInput } from './attributes.schemas.ts';
+
+export function toAttribute(row: AttributeRow): Attribute {
+  return {
+    id: row.id,
+    key: row.key,
+    label: row.label,
+    type: row.type,
+    values: row.enumValues,
+    description: row.description,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+const notFound = (id: string) =>
+  new AppError('attribute_not_found', `no attribute definition ${id} in this tenant`);
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Why a value does not fit its definition, or null when it fits. */
+export function attributeProblem(def: AttributeRow, value: unknown): string | null {
+  switch (def.type) {
+    case 'string':
+      return typeof value === 'string' ? null : 'must be a string';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? null : 'must be a number';
+    case 'boolean':
+      return typeof value === 'boolean' ? null : 'must be true or false';
+    case 'date':
+      return typeof value === 'string' && ISO_DATE.test(value) && !Number.isNaN(Date.parse(value))
+        ? null
+        : 'must be a date (YYYY-MM-DD)';
+    case 'enum':
+      return typeof value === 'string' && def.enumValues?.includes(value)
+        ? null
+        : `must be one of ${def.enumValues?.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+}
+
+export class AttributesService {
+  readonly #db: Database;
+  readonly #cursors: Cursors;
+
+  constructor(deps: { db: Database; cursors: Cursors }) {
+    this.#db = deps.db;
+    this.#cursors = deps.cursors;
+  }
+
+  create(actor: TenantActor, input: CreateAttributeInput): Promise<Attribute> {
+    return this.#db.withTenant(actor.tenantId, async (tx) =>
+      toAttribute(
+        await repo.insert(tx, {
+          tenantId: actor.tenantId,
+          id: newId(),
+          key: input.key,
+          label: input.label,
+          type: input.type,
+          enumValues: input.values ?? null,
+          description: input.description ?? null,
+        }),
+      ),
+    );
+  }
+
+  get(actor: TenantActor, id: string): Promise<Attribute> {
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        const row = await repo.findById(tx, id);
+        if (!row) throw notFound(id);
+        return toAttribute(row);
+      },
+      { readOnly: true },
+    );
+  }
+
+  list(actor: TenantActor, limit: number, cursor?: string): Promise<Page<Attribute>> {
+    const scope = { tenantId: actor.tenantId, list: 'attributes', filters: {} };
+    const after = cursor ? this.#cursors.decode(scope, cursor) : undefined;
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) =>
+        this.#cursors.page(scope, await repo.page(tx, after, limit), limit, (r) => r.id, toAttribute),
+      { readOnly: true },
+    );
+  }
+
+  update(actor: TenantActor, id: string, input: UpdateAttributeInput): Promise<Attribute> {
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      const current = await repo.findById(tx, id);
+      if (!current) throw notFound(id);
+      if (input.values) {
+        if (current.type !== 'enum') {
+          throw new AppError('validation_failed', 'values are only allowed for type enum', {
+            errors: [{ path: 'values', message: 'is only allowed for type enum' }],
+          });
+        }
+        const removed = (current.enumValues ?? []).filter((v) => !input.values!.includes(v));
+        if (removed.length && (await repo.usage(tx, current.key, removed)) > 0) {
+          throw new AppError('attribute_in_use', `customers still hold the values ${removed.join(', ')}`);
+        }
+      }
+      const row = await repo.update(tx, id, {
+        label: input.label,
+        enumValues: input.values,
+        description: input.description,
+      });
+      return toAttribute(row!);
+    });
+  }
+
+  remove(actor: TenantActor, id: string): Promise<void> {
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      const current = await repo.findById(tx, id);
+      if (!current) throw notFound(id);
+      const used = await repo.usage(tx, current.key);
+      if (used > 0) throw new AppError('attribute_in_use', `${used} customers hold "${current.key}"`);
+      await repo.remove(tx, id);
+    });
+  }
+
+  /** For other modules: the tenant's definitions by key, in the caller's transaction. */
+  async definitions(tx: Tx): Promise<Map<string, AttributeRow>> {
+    return new Map((await repo.all(tx)).map((d) => [d.key, d]));
+  }
+
+  /** Checks custom attribute values against the definitions; each problem names the attribute. */
+  static check(defs: Map<string, AttributeRow>, attributes: Record<string, unknown>, prefix = 'attributes') {
+    const errors: FieldError[] = [];
+    for (const [key, value] of Object.entries(attributes)) {
+      const def = defs.get(key);
+      if (!def) {
+        errors.push({
+          path: `${prefix}.${key}`,
+          message: `unknown attribute "${key}" (define it in /v1/attributes)`,
+        });
+      } else if (value !== null) {
+        const problem = attributeProblem(def, value);
+        if (problem) errors.push({ path: `${prefix}.${key}`, message: problem });
+      }
+    }
+    if (errors.length) {
+      const code = errors.some((e) => e.message.startsWith('unknown'))
+        ? 'unknown_attribute'
+        : 'invalid_attribute';
+      throw new AppError(code, errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
+    }
+  }
+}

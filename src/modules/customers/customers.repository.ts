@@ -1,0 +1,129 @@
+import { and, asc, eq, gt, gte, or, type SQL, sql } from 'drizzle-orm';
+import { PgCode, pgErrorOf, type Tx } from '../../platform/db.ts';
+import { AppError } from '../../platform/errors.ts';
+import type { ListCustomersFilter } from './customers.schemas.ts';
+import { customers } from './customers.table.ts';
+
+export type CustomerRow = typeof customers.$inferSelect;
+export type CustomerInsert = typeof customers.$inferInsert;
+
+/** Turns constraint violations into coded errors; conflicts carry the existing customer's id. */
+async function translate(tx: Tx, error: unknown, row: Partial<CustomerInsert>): Promise<never> {
+  const pg = pgErrorOf(error);
+  if (pg?.code === PgCode.uniqueViolation) {
+    if (pg.constraint === 'customers_email_key' && row.email) {
+      const existing = await findOne(tx, eq(customers.email, row.email));
+      throw new AppError('customer_email_taken', 'another customer has this email', {
+        extra: { existingId: existing?.id },
+      });
+    }
+    if (pg.constraint === 'customers_external_id_key' && row.externalId) {
+      const existing = await findOne(tx, eq(customers.externalId, row.externalId));
+      throw new AppError('customer_external_id_taken', 'another customer has this externalId', {
+        extra: { existingId: existing?.id },
+      });
+    }
+  }
+  if (pg?.code === PgCode.foreignKeyViolation) {
+    const what =
+      pg.constraint === 'customers_account_manager_fk'
+        ? 'accountManagerId'
+        : pg.constraint === 'customers_referred_by_customer_fk' ||
+            pg.constraint === 'customers_referred_by_intermediary_fk'
+          ? 'referredBy'
+          : 'a reference';
+    throw new AppError('invalid_reference', `${what} does not point at a row of this tenant`);
+  }
+  throw error;
+}
+
+async function findOne(tx: Tx, where: SQL): Promise<CustomerRow | undefined> {
+  // The failed statement aborted the transaction's current savepoint; read in a fresh one.
+  const [row] = await tx.select().from(customers).where(where).limit(1);
+  return row;
+}
+
+export const customersRepository = {
+  async insert(tx: Tx, row: CustomerInsert): Promise<CustomerRow> {
+    await tx.execute(sql`SAVEPOINT customer_write`);
+    try {
+      const [created] = await tx.insert(customers).values(row).returning();
+      await tx.execute(sql`RELEASE SAVEPOINT customer_write`);
+      return created!;
+    } catch (error) {
+      await tx.execute(sql`ROLLBACK TO SAVEPOINT customer_write`);
+      return translate(tx, error, row);
+    }
+  },
+
+  async update(tx: Tx, id: string, patch: Partial<CustomerInsert>): Promise<CustomerRow> {
+    await tx.execute(sql`SAVEPOINT customer_write`);
+    try {
+      const [row] = await tx
+        .update(customers)
+        .set({ ...patch, version: sql`${customers.version} + 1`, updatedAt: sql`now()` })
+        .where(eq(customers.id, id))
+        .returning();
+      await tx.execute(sql`RELEASE SAVEPOINT customer_write`);
+      return row!;
+    } catch (error) {
+      await tx.execute(sql`ROLLBACK TO SAVEPOINT customer_write`);
+      return translate(tx, error, patch);
+    }
+  },
+
+  async findById(tx: Tx, id: string, forUpdate = false): Promise<CustomerRow | undefined> {
+    const query = tx.select().from(customers).where(eq(customers.id, id));
+    const [row] = forUpdate ? await query.for('update') : await query;
+    return row;
+  },
+
+  findByIds(tx: Tx, ids: readonly string[]): Promise<CustomerRow[]> {
+    if (!ids.length) return Promise.resolve([]);
+    return tx
+      .select()
+      .from(customers)
+      .where(sql`${customers.id} = ANY(${sql.param([...ids])}::uuid[])`);
+  },
+
+  /** Customers matching any of these externalIds or emails (batch upsert resolution), locked. */
+  findByKeys(tx: Tx, externalIds: string[], emails: string[]): Promise<CustomerRow[]> {
+    if (!externalIds.length && !emails.length) return Promise.resolve([]);
+    return tx
+      .select()
+      .from(customers)
+      .where(
+        or(
+          sql`${customers.externalId} = ANY(${sql.param(externalIds)}::text[])`,
+          sql`${customers.email} = ANY(${sql.param(emails)}::text[])`,
+        ),
+      )
+      .for('update');
+  },
+
+  list(tx: Tx, filter: ListCustomersFilter, after: string | undefined, limit: number, searchEmail: boolean) {
+    const conditions: SQL[] = [];
+    if (filter.status) conditions.push(eq(customers.status, filter.status));
+    if (filter.tag) conditions.push(sql`${customers.tags} @> ARRAY[${filter.tag}]::text[]`);
+    if (filter.email) conditions.push(eq(customers.email, filter.email.trim().toLowerCase()));
+    if (filter.externalId) conditions.push(eq(customers.externalId, filter.externalId));
+    if (filter.updatedSince) conditions.push(gte(customers.updatedAt, new Date(filter.updatedSince)));
+    if (filter.q) {
+      const prefix = `${filter.q.toLowerCase().replace(/[\\%_]/g, '\\$&')}%`;
+      conditions.push(
+        or(
+          sql`lower(${customers.firstName}) LIKE ${prefix}`,
+          sql`lower(${customers.lastName}) LIKE ${prefix}`,
+          searchEmail ? sql`${customers.email} LIKE ${prefix}` : undefined,
+        )!,
+      );
+    }
+    if (after) conditions.push(gt(customers.id, after));
+    return tx
+      .select()
+      .from(customers)
+      .where(and(...conditions))
+      .orderBy(asc(customers.id))
+      .limit(limit + 1);
+  },
+};

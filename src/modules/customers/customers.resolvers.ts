@@ -1,0 +1,90 @@
+import type { IResolvers, MercuriusLoaders } from 'mercurius';
+import { validationError } from '../../platform/errors.ts';
+import { authorize, firstArg, idArg, toConnection } from '../../platform/graphql.ts';
+import { parseOrThrow } from '../../platform/problem.ts';
+import type { Services } from '../services.ts';
+import {
+  BATCH_MAX,
+  CreateCustomerBody,
+  type Customer,
+  ListCustomersQuery,
+  UpdateCustomerBody,
+} from './customers.schemas.ts';
+
+/** GraphQL input nulls mean "not given" for create, "clear" for update (as in REST). */
+const dropNulls = (o: Record<string, unknown> = {}) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));
+
+export function customersResolvers({ customers }: Services): IResolvers {
+  return {
+    Query: {
+      customer: async (_root, { id }: { id: string }, { actor }) => {
+        const tenant = authorize(actor, 'customers:read');
+        const [found] = await customers.getMany(tenant, [idArg(id)]);
+        return found ?? null;
+      },
+      customers: async (
+        _root,
+        args: { filter?: Record<string, unknown>; first: number; after?: string },
+        { actor },
+      ) => {
+        const tenant = authorize(actor, 'customers:read');
+        const { limit, cursor, ...filter } = parseOrThrow(
+          ListCustomersQuery,
+          { ...dropNulls(args.filter), limit: firstArg(args.first), cursor: args.after ?? undefined },
+          'filter',
+        );
+        return toConnection(await customers.list(tenant, filter, limit, cursor));
+      },
+    },
+    Mutation: {
+      createCustomer: (_root, { input }: { input: Record<string, unknown> }, { actor }) =>
+        customers.create(
+          authorize(actor, 'customers:write'),
+          parseOrThrow(CreateCustomerBody, dropNulls(input), 'input'),
+        ),
+      updateCustomer: (_root, args: { id: string; input: unknown; ifMatch?: string }, { actor }) =>
+        customers.update(
+          authorize(actor, 'customers:write'),
+          idArg(args.id),
+          parseOrThrow(UpdateCustomerBody, args.input, 'input'),
+          args.ifMatch ?? undefined,
+        ),
+      upsertCustomers: async (_root, { items }: { items: Record<string, unknown>[] }, { actor }) => {
+        const tenant = authorize(actor, 'customers:write');
+        if (items.length > BATCH_MAX) {
+          throw validationError([{ path: 'items', message: `must have at most ${BATCH_MAX} items` }]);
+        }
+        const results = await customers.batchUpsert(tenant, items.map(dropNulls));
+        const count = (s: string) => results.filter((r) => r.status === s).length;
+        return {
+          results: results.map((r) => ({
+            ...r,
+            error: r.error && { code: r.error.code, message: r.error.detail, errors: r.error.errors },
+          })),
+          created: count('created'),
+          updated: count('updated'),
+          errors: count('error'),
+        };
+      },
+    },
+  } as IResolvers;
+}
+
+export function customersLoaders({ intermediaries }: Services): MercuriusLoaders {
+  return {
+    Customer: {
+      // one query for every customer's account manager in the response, never one per customer
+      accountManager: async (queries: { obj: Customer }[], { actor }) => {
+        const tenant = authorize(actor, 'customers:read');
+        const ids = [
+          ...new Set(queries.map((q) => q.obj.accountManagerId).filter((id): id is string => !!id)),
+        ];
+        const found = new Map((await intermediaries.getMany(tenant, ids)).map((i) => [i.id, i]));
+        return queries.map((q) =>
+          q.obj.accountManagerId ? (found.get(q.obj.accountManagerId) ?? null) : null,
+        );
+      },
+    },
+  } as MercuriusLoaders;
+}

@@ -1,0 +1,100 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { requireTenant } from '../../platform/auth.ts';
+import { problems } from '../../platform/openapi.ts';
+import { etagOf, IdParams, IfMatchHeaders } from '../../platform/schemas.ts';
+import type { Services } from '../services.ts';
+import {
+  BatchUpsertBody,
+  BatchUpsertResponse,
+  CreateCustomerBody,
+  CustomerPage,
+  CustomerSchema,
+  ListCustomersQuery,
+  UpdateCustomerBody,
+} from './customers.schemas.ts';
+
+export const customersRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
+  const { customers } = services;
+
+  app.post('/customers', {
+    config: { scopes: ['customers:write'] },
+    schema: {
+      tags: ['customers'],
+      summary: 'Create a customer',
+      body: CreateCustomerBody,
+      response: { 201: CustomerSchema, ...problems(409, 422) },
+    },
+    handler: async (request, reply) => {
+      const customer = await customers.create(requireTenant(request.actor!), request.body);
+      return reply.code(201).header('etag', etagOf(customer.version)).send(customer);
+    },
+  });
+
+  app.get('/customers', {
+    config: { scopes: ['customers:read'] },
+    schema: {
+      tags: ['customers'],
+      summary: 'List customers (cursor-paginated, oldest first)',
+      querystring: ListCustomersQuery,
+      response: { 200: CustomerPage, ...problems() },
+    },
+    handler: (request) => {
+      const { limit, cursor, ...filter } = request.query;
+      return customers.list(requireTenant(request.actor!), filter, limit, cursor);
+    },
+  });
+
+  app.get('/customers/:id', {
+    config: { scopes: ['customers:read'] },
+    schema: {
+      tags: ['customers'],
+      summary: 'Get a customer (with ETag)',
+      params: IdParams,
+      response: { 200: CustomerSchema, ...problems(404) },
+    },
+    handler: async (request, reply) => {
+      const customer = await customers.get(requireTenant(request.actor!), request.params.id);
+      return reply.header('etag', etagOf(customer.version)).send(customer);
+    },
+  });
+
+  app.patch('/customers/:id', {
+    config: { scopes: ['customers:write'] },
+    schema: {
+      tags: ['customers'],
+      summary: 'Update a customer (If-Match for optimistic concurrency)',
+      params: IdParams,
+      headers: IfMatchHeaders,
+      body: UpdateCustomerBody,
+      response: { 200: CustomerSchema, ...problems(404, 409, 412, 422) },
+    },
+    handler: async (request, reply) => {
+      const actor = requireTenant(request.actor!);
+      const customer = await customers.update(
+        actor,
+        request.params.id,
+        request.body,
+        request.headers['if-match'],
+      );
+      return reply.header('etag', etagOf(customer.version)).send(customer);
+    },
+  });
+
+  app.post('/customers/batch', {
+    config: { scopes: ['customers:write'] },
+    schema: {
+      tags: ['customers'],
+      summary: 'Create or update up to 1,000 customers, one result per item',
+      body: BatchUpsertBody,
+      response: { 200: BatchUpsertResponse, ...problems(413) },
+    },
+    handler: async (request) => {
+      const results = await customers.batchUpsert(requireTenant(request.actor!), request.body.items);
+      const count = (s: string) => results.filter((r) => r.status === s).length;
+      return {
+        results,
+        summary: { created: count('created'), updated: count('updated'), errors: count('error') },
+      };
+    },
+  });
+};

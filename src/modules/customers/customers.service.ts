@@ -1,0 +1,337 @@
+import type { Actor, TenantActor } from '../../platform/auth.ts';
+import type { Clock } from '../../platform/clock.ts';
+import type { Database, Tx } from '../../platform/db.ts';
+import { AppError, isAppError } from '../../platform/errors.ts';
+import { newId } from '../../platform/ids.ts';
+import type { Cursors, Page } from '../../platform/pagination.ts';
+import { problemFrom, zodFieldErrors } from '../../platform/problem.ts';
+import { ifMatchSatisfied } from '../../platform/schemas.ts';
+import { AttributesService } from '../attributes/attributes.service.ts';
+import type { IntermediariesService } from '../intermediaries/intermediaries.service.ts';
+import {
+  type CustomerInsert,
+  type CustomerRow,
+  customersRepository as repo,
+} from './customers.repository.ts';
+import {
+  type BatchResult,
+  CreateCustomerBody,
+  type CreateCustomerInput,
+  type Customer,
+  type ListCustomersFilter,
+  type UpdateCustomerInput,
+} from './customers.schemas.ts';
+import type { ConsentMap } from './customers.table.ts';
+
+export const canSeePii = (actor: Actor) => actor.scopes.has('customers:pii');
+
+/** The public shape of a customer; personal data only for tokens with `customers:pii`. */
+export function toCustomer(row: CustomerRow, actor: Actor): Customer {
+  const customer: Customer = {
+    id: row.id,
+    externalId: row.externalId,
+    firstName: row.firstName,
+    lastName: row.lastName,
+    locale: row.locale,
+    attributes: row.attributes,
+    tags: row.tags,
+    consent: row.consent,
+    source: row.source,
+    referredBy: row.referredByCustomerId
+      ? { kind: 'customer', id: row.referredByCustomerId }
+      : row.referredByIntermediaryId
+        ? { kind: 'intermediary', id: row.referredByIntermediaryId }
+        : null,
+    accountManagerId: row.accountManagerId,
+    status: row.status,
+    lifecyclePhase: row.lifecyclePhase,
+    version: row.version,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+  if (canSeePii(actor)) {
+    customer.email = row.email;
+    customer.phone = row.phone;
+    customer.birthDate = row.birthDate;
+    customer.address = {
+      line: row.addressLine,
+      city: row.city,
+      region: row.region,
+      postalCode: row.postalCode,
+      country: row.country,
+    };
+  }
+  return customer;
+}
+
+const notFound = (id: string) => new AppError('customer_not_found', `no customer ${id} in this tenant`);
+
+type Input = CreateCustomerInput | UpdateCustomerInput;
+
+/** Maps API fields to columns; `undefined` leaves a column as it is, `null` clears it. */
+function columnsOf(input: Input, current: CustomerRow | undefined, now: Date): Partial<CustomerInsert> {
+  const cols: Partial<CustomerInsert> = {
+    externalId: input.externalId,
+    email: input.email === undefined ? undefined : (input.email?.trim().toLowerCase() ?? null),
+    phone: input.phone,
+    firstName: input.firstName,
+    lastName: input.lastName,
+    birthDate: input.birthDate,
+    locale: input.locale,
+    source: input.source,
+    accountManagerId: input.accountManagerId,
+    tags: input.tags,
+  };
+  if (input.address !== undefined) {
+    const a = input.address ?? {};
+    const old = input.address === null ? undefined : current;
+    cols.addressLine = a.line === undefined ? (old?.addressLine ?? null) : a.line;
+    cols.city = a.city === undefined ? (old?.city ?? null) : a.city;
+    cols.region = a.region === undefined ? (old?.region ?? null) : a.region;
+    cols.postalCode = a.postalCode === undefined ? (old?.postalCode ?? null) : a.postalCode;
+    cols.country = a.country === undefined ? (old?.country ?? null) : a.country;
+  }
+  if (input.referredBy !== undefined) {
+    cols.referredByCustomerId = input.referredBy?.kind === 'customer' ? input.referredBy.id : null;
+    cols.referredByIntermediaryId = input.referredBy?.kind === 'intermediary' ? input.referredBy.id : null;
+  }
+  if (input.attributes !== undefined) {
+    const merged: Record<string, unknown> = { ...(current?.attributes ?? {}) };
+    for (const [k, v] of Object.entries(input.attributes)) {
+      if (v === null) delete merged[k];
+      else merged[k] = v;
+    }
+    cols.attributes = merged;
+  }
+  if (input.consent !== undefined) {
+    const merged: ConsentMap = { ...(current?.consent ?? {}) };
+    for (const [channel, c] of Object.entries(input.consent)) {
+      if (c)
+        merged[channel as keyof ConsentMap] = { granted: c.granted, at: new Date(c.at ?? now).toISOString() };
+    }
+    cols.consent = merged;
+  }
+  return cols;
+}
+
+export class CustomersService {
+  readonly #db: Database;
+  readonly #cursors: Cursors;
+  readonly #clock: Clock;
+  readonly #attributes: AttributesService;
+  readonly #intermediaries: IntermediariesService;
+
+  constructor(deps: {
+    db: Database;
+    cursors: Cursors;
+    clock: Clock;
+    attributes: AttributesService;
+    intermediaries: IntermediariesService;
+  }) {
+    this.#db = deps.db;
+    this.#cursors = deps.cursors;
+    this.#clock = deps.clock;
+    this.#attributes = deps.attributes;
+    this.#intermediaries = deps.intermediaries;
+  }
+
+  create(actor: TenantActor, input: CreateCustomerInput): Promise<Customer> {
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      const row = await this.#insert(tx, actor, input, await this.#attributes.definitions(tx));
+      return toCustomer(row, actor);
+    });
+  }
+
+  get(actor: TenantActor, id: string): Promise<Customer> {
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        const row = await repo.findById(tx, id);
+        if (!row) throw notFound(id);
+        return toCustomer(row, actor);
+      },
+      { readOnly: true },
+    );
+  }
+
+  /** For loaders and other modules: customers by id, in the caller's order (missing → null). */
+  getMany(actor: TenantActor, ids: readonly string[]): Promise<(Customer | null)[]> {
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        const rows = new Map((await repo.findByIds(tx, ids)).map((r) => [r.id, r]));
+        return ids.map((id) => {
+          const row = rows.get(id);
+          return row ? toCustomer(row, actor) : null;
+        });
+      },
+      { readOnly: true },
+    );
+  }
+
+  update(actor: TenantActor, id: string, input: UpdateCustomerInput, ifMatch?: string): Promise<Customer> {
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      const current = await repo.findById(tx, id, true);
+      if (!current) throw notFound(id);
+      if (!ifMatchSatisfied(ifMatch, current.version)) {
+        throw new AppError(
+          'precondition_failed',
+          `the customer is at version ${current.version} (ETag "v${current.version}")`,
+        );
+      }
+      const row = await this.#update(tx, actor, current, input, await this.#attributes.definitions(tx));
+      return toCustomer(row, actor);
+    });
+  }
+
+  list(
+    actor: TenantActor,
+    filter: ListCustomersFilter,
+    limit: number,
+    cursor?: string,
+  ): Promise<Page<Customer>> {
+    if (filter.email && !canSeePii(actor)) {
+      throw new AppError('insufficient_scope', 'filtering by email requires the scope customers:pii');
+    }
+    const scope = { tenantId: actor.tenantId, list: 'customers', filters: filter };
+    const after = cursor ? this.#cursors.decode(scope, cursor) : undefined;
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        const rows = await repo.list(tx, filter, after, limit, canSeePii(actor));
+        return this.#cursors.page(
+          scope,
+          rows,
+          limit,
+          (r) => r.id,
+          (r) => toCustomer(r, actor),
+        );
+      },
+      { readOnly: true },
+    );
+  }
+
+  /**
+   * Creates or updates up to 1,000 customers, matched by externalId, else by email. Each item is
+   * validated and written on its own (a savepoint each), so a bad item never rejects the others.
+   */
+  batchUpsert(actor: TenantActor, items: unknown[]): Promise<BatchResult[]> {
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      const results: BatchResult[] = new Array(items.length);
+      const valid: { index: number; input: CreateCustomerInput }[] = [];
+      items.forEach((item, index) => {
+        const parsed = CreateCustomerBody.safeParse(item);
+        if (parsed.success) valid.push({ index, input: parsed.data });
+        else {
+          const error = new AppError('validation_failed', undefined, {
+            errors: zodFieldErrors(parsed.error.issues, `items[${index}]`),
+          });
+          results[index] = { index, status: 'error', error: problemFrom(error) };
+        }
+      });
+      const defs = await this.#attributes.definitions(tx);
+      const existing = await repo.findByKeys(
+        tx,
+        valid.flatMap((v) => (v.input.externalId ? [v.input.externalId] : [])),
+        valid.flatMap((v) => (v.input.email ? [v.input.email.trim().toLowerCase()] : [])),
+      );
+      const byExternalId = new Map(existing.filter((r) => r.externalId).map((r) => [r.externalId!, r]));
+      const byEmail = new Map(existing.filter((r) => r.email).map((r) => [r.email!, r]));
+      for (const { index, input } of valid) {
+        const email = input.email?.trim().toLowerCase();
+        const match =
+          (input.externalId ? byExternalId.get(input.externalId) : undefined) ??
+          (email && !(input.externalId && byExternalId.has(input.externalId))
+            ? byEmail.get(email)
+            : undefined);
+        try {
+          const row = match
+            ? await this.#update(tx, actor, match, input, defs, `items[${index}]`)
+            : await this.#insert(tx, actor, input, defs, `items[${index}]`);
+          // later items in the same batch see this one
+          if (match?.externalId) byExternalId.delete(match.externalId);
+          if (match?.email) byEmail.delete(match.email);
+          if (row.externalId) byExternalId.set(row.externalId, row);
+          if (row.email) byEmail.set(row.email, row);
+          results[index] = { index, status: match ? 'updated' : 'created', id: row.id };
+        } catch (error) {
+          if (!isAppError(error)) throw error;
+          results[index] = { index, status: 'error', error: problemFrom(error) };
+        }
+      }
+      return results;
+    });
+  }
+
+  async #insert(
+    tx: Tx,
+    actor: TenantActor,
+    input: CreateCustomerInput,
+    defs: Defs,
+    prefix = '',
+  ): Promise<CustomerRow> {
+    const now = this.#clock.now();
+    const cols = columnsOf(input, undefined, now);
+    if (cols.attributes) AttributesService.check(defs, cols.attributes, path(prefix, 'attributes'));
+    await this.#checkReferences(tx, input, prefix);
+    return repo.insert(tx, { ...cols, tenantId: actor.tenantId, id: newId() } as CustomerInsert);
+  }
+
+  async #update(
+    tx: Tx,
+    _actor: TenantActor,
+    current: CustomerRow,
+    input: UpdateCustomerInput,
+    defs: Defs,
+    prefix = '',
+  ): Promise<CustomerRow> {
+    const cols = columnsOf(input, current, this.#clock.now());
+    if (input.attributes) AttributesService.check(defs, input.attributes, path(prefix, 'attributes'));
+    if (input.referredBy?.kind === 'customer' && input.referredBy.id === current.id) {
+      throw new AppError('invalid_reference', 'a customer cannot refer themselves');
+    }
+    await this.#checkReferences(tx, input, prefix);
+    return repo.update(tx, current.id, cols);
+  }
+
+  /** accountManagerId must be an employee of this tenant; referredBy a customer or intermediary of it. */
+  async #checkReferences(tx: Tx, input: Input, prefix: string): Promise<void> {
+    const wanted = [
+      input.accountManagerId,
+      input.referredBy?.kind === 'intermediary' ? input.referredBy.id : null,
+    ];
+    const ids = wanted.filter((v): v is string => Boolean(v));
+    const found = new Map((await this.#intermediaries.findByIds(tx, ids)).map((i) => [i.id, i]));
+    if (input.accountManagerId) {
+      const manager = found.get(input.accountManagerId);
+      if (!manager) {
+        throw new AppError(
+          'invalid_reference',
+          `${path(prefix, 'accountManagerId')}: no intermediary ${input.accountManagerId} in this tenant`,
+        );
+      }
+      if (manager.kind !== 'employee') {
+        throw new AppError(
+          'invalid_reference',
+          `${path(prefix, 'accountManagerId')}: the account manager must be an employee, not a ${manager.kind}`,
+        );
+      }
+    }
+    const ref = input.referredBy;
+    if (ref?.kind === 'intermediary' && !found.has(ref.id)) {
+      throw new AppError(
+        'invalid_reference',
+        `${path(prefix, 'referredBy')}: no intermediary ${ref.id} in this tenant`,
+      );
+    }
+    if (ref?.kind === 'customer' && !(await repo.findById(tx, ref.id))) {
+      throw new AppError(
+        'invalid_reference',
+        `${path(prefix, 'referredBy')}: no customer ${ref.id} in this tenant`,
+      );
+    }
+  }
+}
+
+type Defs = Awaited<ReturnType<AttributesService['definitions']>>;
+const path = (prefix: string, field: string) => (prefix ? `${prefix}.${field}` : field);

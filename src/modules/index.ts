@@ -1,0 +1,40 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { IResolvers, MercuriusLoaders } from 'mercurius';
+import { attributesResolvers } from './attributes/attributes.resolvers.ts';
+import { attributesRoutes } from './attributes/attributes.routes.ts';
+import { customersLoaders, customersResolvers } from './customers/customers.resolvers.ts';
+import { customersRoutes } from './customers/customers.routes.ts';
+import { intermediariesResolvers } from './intermediaries/intermediaries.resolvers.ts';
+import { intermediariesRoutes } from './intermediaries/intermediaries.routes.ts';
+import type { Services } from './services.ts';
+import { tenantsResolvers } from './tenants/tenants.resolvers.ts';
+import { tenantsRoutes } from './tenants/tenants.routes.ts';
+
+export type Module = {
+  name: string;
+  /** REST routes, mounted under /v1 */
+  routes: FastifyPluginAsyncZod<{ services: Services }>;
+  /** schema/<name>.graphql */
+  schema: string;
+  resolvers: (services: Services) => IResolvers;
+  loaders?: (services: Services) => MercuriusLoaders;
+};
+
+/** The explicit list of modules (no autoload: grep-able and typed). Order matters for the SDL only. */
+export const modules: Module[] = [
+  { name: 'tenants', routes: tenantsRoutes, schema: 'tenants', resolvers: tenantsResolvers },
+  {
+    name: 'intermediaries',
+    routes: intermediariesRoutes,
+    schema: 'intermediaries',
+    resolvers: intermediariesResolvers,
+  },
+  { name: 'attributes', routes: attributesRoutes, schema: 'attributes', resolvers: attributesResolvers },
+  {
+    name: 'customers',
+    routes: customersRoutes,
+    schema: 'customers',
+    resolvers: customersResolvers,
+    loaders: customersLoaders,
+  },
+];

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
+import { timestampOut } from '../../platform/schemas.ts';
+import { EmailField, PhoneField } from '../customers/customers.schemas.ts';
+
+export const INTERMEDIARY_KINDS = ['employee', 'prescriber', 'supplier', 'distributor'] as const;
+
+const fields = {
+  kind: z.enum(INTERMEDIARY_KINDS).describe('employee, prescriber, supplier or distributor'),
+  name: z.string().trim().min(1).max(200).describe('Person or company name'),
+  email: EmailField.nullish(),
+  phone: PhoneField.nullish(),
+  externalId: z.string().trim().min(1).max(200).nullish().describe('Your system’s id; unique per tenant'),
+  active: z.boolean().optional().describe('Inactive intermediaries stay for history (default true)'),
+};
+
+export const CreateIntermediaryBody = z.strictObject(fields).meta({
+  id: 'IntermediaryInput',
+  examples: [{ kind: 'employee', name: 'Marta Ruiz', email: 'marta@tienda.example', externalId: 'emp-7' }],
+});
+export type CreateIntermediaryInput = z.output<typeof CreateIntermediaryBody>;
+
+export const UpdateIntermediaryBody = z
+  .strictObject({ ...fields, kind: fields.kind.optional(), name: fields.name.optional() })
+  .meta({ id: 'IntermediaryPatch', examples: [{ active: false }] });
+export type UpdateIntermediaryInput = z.output<typeof UpdateIntermediaryBody>;
+
+export const IntermediarySchema = z
+  .object({
+    id: z.uuid().describe('Intermediary id'),
+    kind: z.enum(INTERMEDIARY_KINDS).describe('Kind'),
+    name: z.string().describe('Name'),
+    email: z.string().nullable().describe('Email'),
+    phone: z.string().nullable().describe('Phone'),
+    externalId: z.string().nullable().describe('Your system’s id'),
+    active: z.boolean().describe('Whether it is active'),
+    version: z.number().int().describe('Row version; the ETag is `"v<version>"`'),
+    createdAt: timestampOut('Created'),
+    updatedAt: timestampOut('Last changed'),
+  })
+  .meta({ id: 'Intermediary' });
+export type Intermediary = z.infer<typeof IntermediarySchema>;
+
+export const ListIntermediariesQuery = z.strictObject({
+  kind: z.enum(INTERMEDIARY_KINDS).optional().describe('Only this kind'),
+  active: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional()
+    .describe('Only active (true) or inactive (false)'),
+  limit: limitParam,
+  cursor: cursorParam,
+});
+export type ListIntermediariesFilter = Omit<z.output<typeof ListIntermediariesQuery>, 'limit' | 'cursor'>;
+export const IntermediaryPage = pageOf(IntermediarySchema).meta({ id: 'IntermediaryPage' });

@@ -1,0 +1,48 @@
+import { asc, eq, gt, sql } from 'drizzle-orm';
+import { PgCode, pgErrorOf, type Tx } from '../../platform/db.ts';
+import { AppError } from '../../platform/errors.ts';
+import { tenants } from './tenants.table.ts';
+
+export type TenantRow = typeof tenants.$inferSelect;
+
+export const tenantsRepository = {
+  async insert(tx: Tx, row: typeof tenants.$inferInsert): Promise<TenantRow> {
+    try {
+      const [created] = await tx.insert(tenants).values(row).returning();
+      return created!;
+    } catch (error) {
+      if (pgErrorOf(error)?.code === PgCode.uniqueViolation) {
+        throw new AppError('tenant_slug_taken', `a tenant with slug "${row.slug}" exists`);
+      }
+      throw error;
+    }
+  },
+
+  async findById(tx: Tx, id: string): Promise<TenantRow | undefined> {
+    const [row] = await tx.select().from(tenants).where(eq(tenants.id, id));
+    return row;
+  },
+
+  async findBySlug(tx: Tx, slug: string): Promise<TenantRow | undefined> {
+    const [row] = await tx.select().from(tenants).where(eq(tenants.slug, slug));
+    return row;
+  },
+
+  page(tx: Tx, after: string | undefined, limit: number): Promise<TenantRow[]> {
+    return tx
+      .select()
+      .from(tenants)
+      .where(after ? gt(tenants.id, after) : undefined)
+      .orderBy(asc(tenants.id))
+      .limit(limit + 1);
+  },
+
+  async update(tx: Tx, id: string, patch: Partial<typeof tenants.$inferInsert>): Promise<TenantRow> {
+    const [row] = await tx
+      .update(tenants)
+      .set({ ...patch, updatedAt: sql`now()` })
+      .where(eq(tenants.id, id))
+      .returning();
+    return row!;
+  },
+};

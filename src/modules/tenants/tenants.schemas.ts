@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
+import { timestampOut } from '../../platform/schemas.ts';
+
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+const TIME_ZONES = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC']);
+
+export const CurrencyField = z
+  .string()
+  .refine((c) => CURRENCIES.has(c), 'must be an ISO 4217 currency code such as EUR')
+  .describe('ISO 4217 currency of the tenant’s reports');
+export const TimezoneField = z
+  .string()
+  .refine((tz) => TIME_ZONES.has(tz), 'must be an IANA time zone such as Europe/Madrid')
+  .describe('IANA time zone for schedules and reports');
+const NameField = z.string().trim().min(1).max(200).describe('Display name');
+
+export const CreateTenantBody = z
+  .strictObject({
+    name: NameField,
+    slug: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must be 2–63 lower-case letters, digits or dashes')
+      .describe('Unique short name, usable with `npm run token -- --tenant <slug>`'),
+    currency: CurrencyField.default('EUR'),
+    timezone: TimezoneField.default('Europe/Madrid'),
+  })
+  .meta({
+    id: 'TenantInput',
+    examples: [{ name: 'Zapatería Lola', slug: 'lola', currency: 'EUR', timezone: 'Europe/Madrid' }],
+  });
+export type CreateTenantInput = z.output<typeof CreateTenantBody>;
+
+export const TenantSchema = z
+  .object({
+    id: z.uuid().describe('Tenant id (the `tid` claim of its tokens)'),
+    slug: z.string().describe('Unique short name'),
+    name: z.string().describe('Display name'),
+    currency: z.string().describe('ISO 4217 currency'),
+    timezone: z.string().describe('IANA time zone'),
+    createdAt: timestampOut('Created'),
+  })
+  .meta({ id: 'Tenant' });
+export type Tenant = z.infer<typeof TenantSchema>;
+
+export const ListTenantsQuery = z.strictObject({ limit: limitParam, cursor: cursorParam });
+export const TenantPage = pageOf(TenantSchema).meta({ id: 'TenantPage' });
+
+/** The tenant's settings. Later modules add their sections here, each validated and defaulted. */
+export const SettingsSchema = z
+  .object({
+    tenantId: z.uuid().describe('The tenant'),
+    name: z.string().describe('Display name'),
+    currency: z.string().describe('ISO 4217 currency; orders in another currency must carry `baseTotal`'),
+    timezone: z.string().describe('IANA time zone for schedules and reports'),
+    updatedAt: timestampOut('Last changed'),
+  })
+  .meta({ id: 'Settings' });
+export type Settings = z.infer<typeof SettingsSchema>;
+
+export const UpdateSettingsBody = z
+  .strictObject({
+    name: NameField.optional(),
+    currency: CurrencyField.optional(),
+    timezone: TimezoneField.optional(),
+  })
+  .meta({ id: 'SettingsPatch', examples: [{ timezone: 'America/Mexico_City', currency: 'MXN' }] });
+export type UpdateSettingsInput = z.output<typeof UpdateSettingsBody>;

@@ -1,0 +1,95 @@
+import type { Actor, TenantActor } from '../../platform/auth.ts';
+import type { Database } from '../../platform/db.ts';
+import { AppError } from '../../platform/errors.ts';
+import { newId } from '../../platform/ids.ts';
+import type { Cursors, Page } from '../../platform/pagination.ts';
+import { tenantsRepository as repo, type TenantRow } from './tenants.repository.ts';
+import type { CreateTenantInput, Settings, Tenant, UpdateSettingsInput } from './tenants.schemas.ts';
+
+export const toTenant = (row: TenantRow): Tenant => ({
+  id: row.id,
+  slug: row.slug,
+  name: row.name,
+  currency: row.currency,
+  timezone: row.timezone,
+  createdAt: row.createdAt.toISOString(),
+});
+
+const toSettings = (row: TenantRow): Settings => ({
+  tenantId: row.id,
+  name: row.name,
+  currency: row.currency,
+  timezone: row.timezone,
+  updatedAt: row.updatedAt.toISOString(),
+});
+
+export class TenantsService {
+  readonly #db: Database;
+  readonly #cursors: Cursors;
+
+  constructor(deps: { db: Database; cursors: Cursors }) {
+    this.#db = deps.db;
+    this.#cursors = deps.cursors;
+  }
+
+  create(input: CreateTenantInput): Promise<Tenant> {
+    return this.#db.withPlatform(async (tx) => toTenant(await repo.insert(tx, { id: newId(), ...input })));
+  }
+
+  list(actor: Actor, limit: number, cursor?: string): Promise<Page<Tenant>> {
+    const scope = { tenantId: null, list: `tenants:${actor.sub}`, filters: {} };
+    const after = cursor ? this.#cursors.decode(scope, cursor) : undefined;
+    return this.#db.withPlatform(
+      async (tx) =>
+        this.#cursors.page(scope, await repo.page(tx, after, limit), limit, (r) => r.id, toTenant),
+      { readOnly: true },
+    );
+  }
+
+  /** A tenant by id or slug (platform use: tokens, boot). */
+  find(idOrSlug: string): Promise<Tenant | undefined> {
+    const isId = /^[0-9a-f-]{36}$/i.test(idOrSlug);
+    return this.#db.withPlatform(
+      async (tx) => {
+        const row = isId ? await repo.findById(tx, idOrSlug) : await repo.findBySlug(tx, idOrSlug);
+        return row && toTenant(row);
+      },
+      { readOnly: true },
+    );
+  }
+
+  /** The default tenant of a fresh installation: created once, found afterwards. */
+  async ensure(slug: string, name: string): Promise<Tenant> {
+    const existing = await this.find(slug);
+    if (existing) return existing;
+    try {
+      return await this.create({ slug, name, currency: 'EUR', timezone: 'Europe/Madrid' });
+    } catch (error) {
+      // another process created it first
+      const raced = await this.find(slug);
+      if (raced) return raced;
+      throw error;
+    }
+  }
+
+  getSettings(actor: TenantActor): Promise<Settings> {
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        const row = await repo.findById(tx, actor.tenantId);
+        if (!row) throw new AppError('tenant_not_found', 'the token names a tenant that does not exist');
+        return toSettings(row);
+      },
+      { readOnly: true },
+    );
+  }
+
+  updateSettings(actor: TenantActor, input: UpdateSettingsInput): Promise<Settings> {
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      if (!(await repo.findById(tx, actor.tenantId))) {
+        throw new AppError('tenant_not_found', 'the token names a tenant that does not exist');
+      }
+      return toSettings(await repo.update(tx, actor.tenantId, input));
+    });
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The one catalogue of coded errors. Services throw them; the REST error handler turns them into
+ * problem+json and the GraphQL error formatter puts `code` into `extensions.code`.
+ */
+export type FieldError = { path: string; message: string };
+
+const catalogue = {
+  validation_failed: { status: 400, title: 'The request is not valid' },
+  invalid_cursor: { status: 400, title: 'The cursor is not valid for this request' },
+  invalid_json: { status: 400, title: 'The body is not valid JSON' },
+  unknown_attribute: { status: 400, title: 'A custom attribute is not defined' },
+  invalid_attribute: { status: 400, title: 'A custom attribute has the wrong type' },
+  unauthorized: { status: 401, title: 'Authentication is required' },
+  invalid_token: { status: 401, title: 'The bearer token is not valid' },
+  insufficient_scope: { status: 403, title: 'The token lacks a required scope' },
+  not_found: { status: 404, title: 'Not found' },
+  tenant_not_found: { status: 404, title: 'Tenant not found' },
+  customer_not_found: { status: 404, title: 'Customer not found' },
+  intermediary_not_found: { status: 404, title: 'Intermediary not found' },
+  attribute_not_found: { status: 404, title: 'Attribute definition not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  customer_email_taken: { status: 409, title: 'Another customer has this email' },
+  customer_external_id_taken: { status: 409, title: 'Another customer has this externalId' },
+  intermediary_external_id_taken: { status: 409, title: 'Another intermediary has this externalId' },
+  attribute_key_taken: { status: 409, title: 'An attribute with this key exists' },
+  attribute_in_use: { status: 409, title: 'The attribute is used by customers' },
+  tenant_slug_taken: { status: 409, title: 'A tenant with this slug exists' },
+  precondition_failed: { status: 412, title: 'The resource has changed since it was read' },
+  payload_too_large: { status: 413, title: 'The body is too large' },
+  unsupported_media_type: { status: 415, title: 'The content type is not supported' },
+  invalid_reference: { status: 422, title: 'A referenced resource does not exist in this tenant' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  internal_error: { status: 500, title: 'Internal error' },
+  service_unavailable: { status: 503, title: 'Service unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof catalogue;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly title: string;
+  readonly errors?: FieldError[];
+  readonly extra?: Record<string, unknown>;
+
+  constructor(
+    code: ErrorCode,
+    detail?: string,
+    options: { errors?: FieldError[]; extra?: Record<string, unknown> } = {},
+  ) {
+    const entry = catalogue[code];
+    super(detail ?? entry.title);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = entry.status;
+    this.title = entry.title;
+    this.errors = options.errors;
+    this.extra = options.extra;
+  }
+}
+
+export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
+
+export function validationError(errors: FieldError[], detail?: string): AppError {
+  const summary = errors
+    .slice(0, 3)
+    .map((e) => `${e.path || '(root)'}: ${e.message}`)
+    .join('; ');
+  return new AppError('validation_failed', detail ?? summary, { errors });
+}
+
+export function statusOf(code: ErrorCode): number {
+  return catalogue[code].status;
+}

@@ -1,0 +1,223 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import {
+  type ExecutionResult,
+  GraphQLError,
+  GraphQLScalarType,
+  Kind,
+  NoSchemaIntrospectionCustomRule,
+  type ValidationRule,
+} from 'graphql';
+import { createComplexityRule, simpleEstimator } from 'graphql-query-complexity';
+import mercurius, { type IResolvers, type MercuriusLoaders } from 'mercurius';
+import {
+  type Actor,
+  bearerToken,
+  requireScopes,
+  requireTenant,
+  type Scope,
+  type TenantActor,
+  type Verifier,
+} from './auth.ts';
+import { AppError, isAppError, validationError } from './errors.ts';
+import { toAppError } from './http.ts';
+import { MAX_LIMIT, type Page } from './pagination.ts';
+
+declare module 'mercurius' {
+  interface MercuriusContext {
+    actor: Actor;
+  }
+}
+
+export const SCHEMA_DIR = fileURLToPath(new URL('../../schema', import.meta.url));
+
+/** The SDL contract: `schema/base.graphql` first, then one file per module. */
+export function loadSchema(files: readonly string[]): string {
+  return ['base', ...files].map((f) => readFileSync(`${SCHEMA_DIR}/${f}.graphql`, 'utf8')).join('\n');
+}
+
+/** Checks the caller's scopes inside a resolver and returns its tenant-bound identity. */
+export function authorize(actor: Actor, ...scopes: Scope[]): TenantActor {
+  const tenant = requireTenant(actor);
+  requireScopes(actor, scopes);
+  return tenant;
+}
+
+/** Relay `first` (required, 1–500). */
+export function firstArg(first: number): number {
+  if (!Number.isInteger(first) || first < 1 || first > MAX_LIMIT) {
+    throw new AppError('validation_failed', `first must be between 1 and ${MAX_LIMIT}`, {
+      errors: [{ path: 'first', message: `must be between 1 and ${MAX_LIMIT}` }],
+    });
+  }
+  return first;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An `ID!` argument naming a row: a UUID, else a validation error (never a database error). */
+export function idArg(id: string, path = 'id'): string {
+  if (!UUID.test(id)) throw validationError([{ path, message: 'must be a UUID' }]);
+  return id;
+}
+
+/** A REST page as a Relay connection. */
+export function toConnection<T extends { id: string }>(page: Page<T>) {
+  return {
+    nodes: page.data,
+    edges: page.data.map((node, i) => ({ node, cursor: page.edgeCursor?.(i) ?? node.id })),
+    pageInfo: {
+      hasNextPage: page.nextCursor !== null,
+      endCursor: page.nextCursor ?? page.edgeCursor?.(page.data.length - 1) ?? null,
+    },
+  };
+}
+
+const DateTime = new GraphQLScalarType({
+  name: 'DateTime',
+  serialize: (v) => (v instanceof Date ? v.toISOString() : String(v)),
+  parseValue: (v) => {
+    if (typeof v !== 'string' || Number.isNaN(Date.parse(v)))
+      throw new GraphQLError('DateTime must be ISO 8601');
+    return v;
+  },
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING || Number.isNaN(Date.parse(ast.value))) {
+      throw new GraphQLError('DateTime must be an ISO 8601 string');
+    }
+    return ast.value;
+  },
+});
+
+const JSONScalar = new GraphQLScalarType({
+  name: 'JSON',
+  serialize: (v) => v,
+  parseValue: (v) => v,
+  parseLiteral: function literal(ast, variables): unknown {
+    switch (ast.kind) {
+      case Kind.STRING:
+      case Kind.BOOLEAN:
+        return ast.value;
+      case Kind.INT:
+      case Kind.FLOAT:
+        return Number(ast.value);
+      case Kind.NULL:
+        return null;
+      case Kind.LIST:
+        return ast.values.map((v) => literal(v, variables));
+      case Kind.OBJECT:
+        return Object.fromEntries(ast.fields.map((f) => [f.name.value, literal(f.value, variables)]));
+      case Kind.VARIABLE:
+        return variables?.[ast.name.value];
+      default:
+        return undefined;
+    }
+  },
+});
+
+/** A connection costs its page size times what each node asks for. */
+const connectionEstimator = ({
+  args,
+  childComplexity,
+}: {
+  args: Record<string, unknown>;
+  childComplexity: number;
+}) => (typeof args.first === 'number' ? 1 + args.first * Math.max(childComplexity, 1) : undefined);
+
+function formatError(error: GraphQLError, log: FastifyInstance['log']) {
+  const original = error.originalError;
+  const base = { message: error.message, locations: error.locations, path: error.path };
+  if (!original || original instanceof GraphQLError) {
+    return { ...base, extensions: { code: 'graphql_validation_failed' } };
+  }
+  const appError = isAppError(original) ? original : toAppError(original);
+  if (appError.status >= 500) log.error({ err: original }, 'graphql resolver failed');
+  return {
+    ...base,
+    message: appError.message,
+    extensions: {
+      code: appError.code,
+      status: appError.status,
+      ...(appError.errors ? { errors: appError.errors } : {}),
+      ...(appError.extra ?? {}),
+    },
+  };
+}
+
+type Options = {
+  verify: Verifier;
+  schemaFiles: readonly string[];
+  resolvers: IResolvers;
+  loaders: MercuriusLoaders;
+  production: boolean;
+  graphiql: boolean;
+  maxDepth: number;
+  maxCost: number;
+};
+
+/**
+ * GraphQL at /graphql (Mercurius): schema-first, the same scopes and error codes as REST,
+ * depth and cost limits, batching off, introspection and GraphiQL off in production.
+ */
+export async function registerGraphql(app: FastifyInstance, o: Options): Promise<void> {
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', async (request: FastifyRequest) => {
+      if (request.routeOptions.url !== '/graphql') return;
+      request.actor = await o.verify(bearerToken(request.headers.authorization));
+    });
+    // GraphQL-over-HTTP: a JSON request may carry `"extensions": null`, which Mercurius rejects.
+    scope.addHook('preValidation', async (request) => {
+      const body = request.body as Record<string, unknown> | undefined;
+      if (body && typeof body === 'object' && body.extensions === null) delete body.extensions;
+    });
+
+    const rules: ValidationRule[] = o.production ? [NoSchemaIntrospectionCustomRule] : [];
+    await scope.register(mercurius, {
+      schema: loadSchema(o.schemaFiles),
+      resolvers: { DateTime, JSON: JSONScalar, ...o.resolvers } as IResolvers,
+      loaders: o.loaders,
+      context: (request) => ({ actor: request.actor! }),
+      graphiql: o.graphiql,
+      queryDepth: o.maxDepth,
+      allowBatchedQueries: false,
+      jit: 0,
+      // the cost rule needs each request's variables, which rules out Mercurius' validation cache
+      cache: false,
+      validationRules: ({ variables, operationName }) => [
+        ...rules,
+        createComplexityRule({
+          maximumComplexity: o.maxCost,
+          variables,
+          operationName,
+          estimators: [connectionEstimator, simpleEstimator({ defaultComplexity: 1 })],
+          createError: (max, actual) =>
+            new GraphQLError(`the query costs ${actual}, above the limit of ${max}`, {
+              extensions: { code: 'graphql_cost_exceeded' },
+            }),
+        }),
+      ],
+      errorFormatter: (execution: ExecutionResult & { statusCode?: number }, context) => {
+        const log = context.reply?.log ?? app.log;
+        const errors = (execution.errors ?? []).flatMap((error) => {
+          // Mercurius wraps validation failures in one error holding the list
+          const nested = (error.originalError as { errors?: unknown[] } | undefined)?.errors;
+          const list = Array.isArray(nested) ? nested : [error];
+          return list.map((item) => {
+            const e = item instanceof GraphQLError ? item : new GraphQLError(String((item as Error).message));
+            const formatted = formatError(e, log);
+            const code = e.extensions?.code;
+            if (typeof code === 'string') formatted.extensions = { ...formatted.extensions, code };
+            return formatted;
+          });
+        });
+        // an authentication failure before execution keeps its HTTP status (401/403/429)
+        const early = execution.errors?.length === 1 ? execution.errors[0]?.originalError : undefined;
+        const earlyStatus =
+          isAppError(early) && [401, 403, 429].includes(early.status) ? early.status : undefined;
+        const statusCode = execution.data ? 200 : (earlyStatus ?? execution.statusCode ?? 200);
+        return { statusCode, response: { data: execution.data ?? null, errors } as never };
+      },
+    });
+  });
+}

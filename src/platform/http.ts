@@ -1,0 +1,121 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import { type Actor, bearerToken, requireScopes, requireTenant, type Scope, type Verifier } from './auth.ts';
+import { AppError, type ErrorCode, isAppError, validationError } from './errors.ts';
+import { fieldErrorsOf, PROBLEM_CONTENT_TYPE, problemFrom } from './problem.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Scopes a route requires; a route without it is public (health, docs). */
+    scopes?: readonly Scope[];
+    /** false for platform routes whose tokens carry no tenant. */
+    tenant?: boolean;
+  }
+  interface FastifyRequest {
+    actor: Actor | null;
+  }
+}
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'validation_failed',
+  401: 'unauthorized',
+  403: 'insufficient_scope',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  503: 'service_unavailable',
+};
+
+/** Every error that reaches Fastify becomes a coded AppError; anything unknown is a 500 without details. */
+export function toAppError(error: unknown): AppError {
+  if (isAppError(error)) return error;
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const where = error.validationContext;
+    const prefix = where && where !== 'body' ? where : '';
+    return validationError(
+      fieldErrorsOf(
+        error.validation.map((v) => ({
+          path: v.instancePath
+            .split('/')
+            .filter(Boolean)
+            .map((s) => (/^\d+$/.test(s) ? Number(s) : s)),
+          message: v.message ?? 'is not valid',
+          code: v.keyword,
+          keys: (v.params as { keys?: string[] }).keys,
+        })),
+        prefix,
+      ),
+    );
+  }
+  if (isResponseSerializationError(error))
+    return new AppError('internal_error', 'An internal error occurred');
+  const e = error as Partial<FastifyError> & { status?: number };
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large', 'the body exceeds the size limit');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type', 'send application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return validationError([{ path: '', message: 'the JSON body is empty' }]);
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('invalid_json', e.message);
+  }
+  const status = e.statusCode ?? e.status;
+  if (e instanceof SyntaxError && status === 400) return new AppError('invalid_json', e.message);
+  if (status && status >= 400 && status < 500) {
+    return new AppError(STATUS_CODES[status] ?? 'validation_failed', e.message);
+  }
+  return new AppError('internal_error', 'An internal error occurred');
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: AppError) {
+  if (error.status === 401) reply.header('www-authenticate', 'Bearer realm="vinculo"');
+  return reply
+    .code(error.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problemFrom(error, request.url.split('?')[0], request.id)));
+}
+
+/**
+ * Problem+json for every error and unknown route, and bearer authentication for every route that
+ * declares `config.scopes`.
+ */
+export const httpPlatform = fp(
+  async (app: FastifyInstance, opts: { verify: Verifier }) => {
+    app.decorateRequest('actor', null);
+
+    app.setErrorHandler((error, request, reply) => {
+      const appError = toAppError(error);
+      if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+      else request.log.info({ code: appError.code }, appError.message);
+      return sendProblem(request, reply, appError);
+    });
+
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(
+        request,
+        reply,
+        new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+      ),
+    );
+
+    app.addHook('onRoute', (route) => {
+      if (route.url.startsWith('/v1/') && !route.config?.scopes) {
+        throw new Error(`route ${route.method} ${route.url} must declare config.scopes`);
+      }
+    });
+
+    app.addHook('onRequest', async (request) => {
+      const config = request.routeOptions.config;
+      if (!config?.scopes) return;
+      const actor = await opts.verify(bearerToken(request.headers.authorization));
+      if (config.tenant !== false) requireTenant(actor);
+      requireScopes(actor, config.scopes);
+      request.actor = actor;
+    });
+  },
+  { name: 'vinculo-http' },
+);

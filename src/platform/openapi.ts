@@ -1,0 +1,62 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
+import { ProblemSchema } from './problem.ts';
+
+export const API_VERSION = '0.1.0';
+
+/** The OpenAPI 3.1 document, generated from the routes' zod schemas; served at /docs. */
+export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Vínculo API',
+        version: API_VERSION,
+        description:
+          'Headless relationship-marketing API: customers, intermediaries, segments, interactions, scores and campaigns. Errors are RFC 9457 problem+json with a stable `code`.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        },
+      },
+      security: [{ bearer: [] }],
+      tags: [
+        { name: 'tenants', description: 'Tenants (platform operator) and tenant settings' },
+        { name: 'customers', description: 'Customers, real and potential' },
+        { name: 'intermediaries', description: 'Employees, prescribers, suppliers and distributors' },
+        { name: 'attributes', description: 'Definitions of typed custom attributes' },
+        { name: 'operations', description: 'Health and metrics' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+}
+
+const describedProblem = (description: string) => ProblemSchema.describe(description);
+
+/** The error responses a route documents, problem+json each. */
+export function problems(...statuses: (400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 422 | 429)[]) {
+  const text: Record<number, string> = {
+    400: 'Invalid request: `errors` lists each failing path',
+    401: 'Missing or invalid bearer token',
+    403: 'The token lacks a required scope',
+    404: 'Not found in this tenant',
+    409: 'Conflict with the current state',
+    412: 'If-Match does not match the current ETag',
+    413: 'Body too large',
+    415: 'Unsupported content type',
+    422: 'A reference points outside this tenant',
+    429: 'Rate limit exceeded; see Retry-After',
+  };
+  const all = [400, 401, 403, 429, ...statuses] as const;
+  return Object.fromEntries([...new Set(all)].map((s) => [s, describedProblem(text[s]!)])) as Record<
+    number,
+    z.ZodType
+  >;
+}

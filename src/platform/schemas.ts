@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+/** Shapes shared by every module's REST surface (no domain here). */
+export const IdParams = z.object({ id: z.uuid().describe('The resource id (UUIDv7)') });
+
+export const timestampOut = (what: string) => z.iso.datetime().describe(`${what} (ISO 8601, UTC)`);
+
+export const IfMatchHeaders = z.object({
+  'if-match': z
+    .string()
+    .max(100)
+    .optional()
+    .describe('The ETag of the version you read; a stale one is refused with 412'),
+});
+
+export const IdempotencyHeaders = z.object({
+  'idempotency-key': z.string().min(1).max(255).optional().describe('Makes a retried write safe'),
+});
+
+/** An ETag from a row version: `"v3"`. */
+export const etagOf = (version: number) => `"v${version}"`;
+
+/** `If-Match` matches when it is `*` or lists the current ETag (weak or strong). */
+export function ifMatchSatisfied(header: string | undefined, version: number): boolean {
+  if (header === undefined) return true;
+  const current = etagOf(version);
+  return header
+    .split(',')
+    .map((t) => t.trim().replace(/^W\//, ''))
+    .some((t) => t === '*' || t === current);
+}

@@ -1,0 +1,34 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'vitest';
+import type { Client } from './app.ts';
+
+const unique = () => randomUUID().slice(0, 8);
+
+/** Creates a customer over REST and returns its body. */
+export async function newCustomer(client: Client, overrides: Record<string, unknown> = {}) {
+  const res = await client.post('/v1/customers', {
+    externalId: `ext-${unique()}`,
+    email: `c-${unique()}@example.com`,
+    firstName: 'Lucía',
+    lastName: 'García',
+    ...overrides,
+  });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json() as Record<string, any> & { id: string; version: number };
+}
+
+export async function newIntermediary(client: Client, overrides: Record<string, unknown> = {}) {
+  const res = await client.post('/v1/intermediaries', {
+    kind: 'employee',
+    name: `Empleado ${unique()}`,
+    ...overrides,
+  });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json() as Record<string, any> & { id: string };
+}
+
+export async function newAttribute(client: Client, body: Record<string, unknown>) {
+  const res = await client.post('/v1/attributes', body);
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json() as Record<string, any> & { id: string };
+}

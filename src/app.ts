@@ -26,7 +26,7 @@ export type AppDeps = {
   redis?: unknown;
 };
 
-export type App = FastifyInstance & { services: Services };
+export type App = FastifyInstance & { services: Services; routeList: { method: string; url: string }[] };
 
 export const REDACTED_PATHS = [
   'req.headers.authorization',
@@ -68,6 +68,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     trustProxy: production,
+  });
+
+  const routeList: App['routeList'] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routeList.push({ method, url: route.url });
   });
 
   const cursorSecret = config.CURSOR_SECRET;
@@ -134,5 +139,5 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maxCost: config.GRAPHQL_MAX_COST,
   });
 
-  return Object.assign(app, { services }) as unknown as App;
+  return Object.assign(app, { services, routeList }) as unknown as App;
 }

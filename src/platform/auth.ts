@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
 
@@ -39,6 +40,7 @@ const ClaimsSchema = z.object({
   tid: z.uuid().optional(),
   scope: z.string().max(2000).default(''),
   segments: z.array(z.uuid()).max(1000).optional(),
+  exp: z.number(),
 });
 
 export type AuthOptions = {
@@ -66,7 +68,18 @@ export function createVerifier(options: AuthOptions): Verifier {
   } else {
     throw new Error('auth: a secret or a JWKS URL is required');
   }
+  // Verifying a signature costs far more than the rest of a read; a token already verified is
+  // remembered (by its exact text) until it expires.
+  const verified = new LRUCache<string, Actor>({ max: 10_000 });
   return async (token) => {
+    const known = verified.get(token);
+    if (known) return known;
+    const actor = await verifyOnce(token);
+    verified.set(token, actor, { ttl: actor.expiresAt - Date.now() });
+    return actor;
+  };
+
+  async function verifyOnce(token: string): Promise<Actor & { expiresAt: number }> {
     let payload: unknown;
     try {
       const verified = await jwtVerify(token, key as Uint8Array, {
@@ -82,14 +95,15 @@ export function createVerifier(options: AuthOptions): Verifier {
     }
     const claims = ClaimsSchema.safeParse(payload);
     if (!claims.success) throw new AppError('invalid_token', 'the token claims are malformed');
-    const { sub, tid, scope, segments } = claims.data;
+    const { sub, tid, scope, segments, exp } = claims.data;
     return {
       sub,
       tenantId: tid ?? null,
       scopes: new Set(scope.split(' ').filter(Boolean)),
       segments: segments ?? null,
+      expiresAt: exp * 1000,
     };
-  };
+  }
 }
 
 function describeJoseError(error: unknown): string {

@@ -125,10 +125,14 @@ const connectionEstimator = ({
   childComplexity: number;
 }) => (typeof args.first === 'number' ? 1 + args.first * Math.max(childComplexity, 1) : undefined);
 
+// graphql ships CommonJS and ESM builds: Mercurius (CommonJS) creates errors of another GraphQLError
+// class than the one imported here, so `instanceof` cannot be trusted.
+const isGraphQLError = (e: unknown): e is GraphQLError => e instanceof Error && e.name === 'GraphQLError';
+
 function formatError(error: GraphQLError, log: FastifyInstance['log']) {
   const original = error.originalError;
   const base = { message: error.message, locations: error.locations, path: error.path };
-  if (!original || original instanceof GraphQLError) {
+  if (!original || isGraphQLError(original)) {
     return { ...base, extensions: { code: 'graphql_validation_failed' } };
   }
   const appError = isAppError(original) ? original : toAppError(original);
@@ -162,9 +166,21 @@ type Options = {
  */
 export async function registerGraphql(app: FastifyInstance, o: Options): Promise<void> {
   await app.register(async (scope) => {
-    scope.addHook('onRequest', async (request: FastifyRequest) => {
+    scope.addHook('onRequest', async (request: FastifyRequest, reply) => {
       if (request.routeOptions.url !== '/graphql') return;
-      request.actor = await o.verify(bearerToken(request.headers.authorization));
+      try {
+        request.actor = await o.verify(bearerToken(request.headers.authorization));
+      } catch (error) {
+        // a GraphQL-shaped body, for GraphQL clients, with the HTTP status and challenge of REST
+        const e = toAppError(error);
+        return reply
+          .code(e.status)
+          .header('www-authenticate', 'Bearer realm="vinculo"')
+          .send({
+            data: null,
+            errors: [{ message: e.message, extensions: { code: e.code, status: e.status } }],
+          });
+      }
     });
     // GraphQL-over-HTTP: a JSON request may carry `"extensions": null`, which Mercurius rejects.
     scope.addHook('preValidation', async (request) => {
@@ -204,7 +220,7 @@ export async function registerGraphql(app: FastifyInstance, o: Options): Promise
           const nested = (error.originalError as { errors?: unknown[] } | undefined)?.errors;
           const list = Array.isArray(nested) ? nested : [error];
           return list.map((item) => {
-            const e = item instanceof GraphQLError ? item : new GraphQLError(String((item as Error).message));
+            const e = isGraphQLError(item) ? item : new GraphQLError(String((item as Error).message));
             const formatted = formatError(e, log);
             const code = e.extensions?.code;
             if (typeof code === 'string') formatted.extensions = { ...formatted.extensions, code };

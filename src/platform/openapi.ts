@@ -32,13 +32,25 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'operations', description: 'Health and metrics' },
       ],
     },
-    transform: jsonSchemaTransform,
+    // only our zod-described routes are documented; Mercurius and the docs' own routes keep JSON schemas
+    transform: (args) =>
+      isZodSchema(args.schema) ? jsonSchemaTransform(args) : { schema: { hide: true }, url: args.url },
     transformObject: jsonSchemaTransformObject,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 }
 
-const describedProblem = (description: string) => ProblemSchema.describe(description);
+function isZodSchema(schema: unknown): boolean {
+  if (!schema || typeof schema !== 'object') return false;
+  const s = schema as Record<string, unknown>;
+  const parts = [s.body, s.querystring, s.params, s.headers, ...Object.values((s.response as object) ?? {})];
+  return parts.some((p) => p && typeof p === 'object' && '_zod' in p) || (!!s.tags && !parts.some(Boolean));
+}
+
+const describedProblem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ProblemSchema } },
+});
 
 /** The error responses a route documents, problem+json each. */
 export function problems(...statuses: (400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 422 | 429)[]) {
@@ -57,6 +69,6 @@ export function problems(...statuses: (400 | 401 | 403 | 404 | 409 | 412 | 413 |
   const all = [400, 401, 403, 429, ...statuses] as const;
   return Object.fromEntries([...new Set(all)].map((s) => [s, describedProblem(text[s]!)])) as Record<
     number,
-    z.ZodType
+    ReturnType<typeof describedProblem>
   >;
 }

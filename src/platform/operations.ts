@@ -12,6 +12,8 @@ const Health = z.object({ status: z.enum(['ok']).describe('Always `ok` when this
 export async function registerMetrics(app: FastifyInstance): Promise<void> {
   await app.register(metrics.default ?? metrics, {
     endpoint: '/metrics',
+    // one app per process in production; tests build several, each starting from a clean registry
+    clearRegisterOnInit: true,
     routeMetrics: { enabled: true, routeBlacklist: ['/metrics', '/health/live', '/health/ready'] },
   });
 }

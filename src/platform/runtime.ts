@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { Config } from '../config.ts';
 import { isProduction } from '../config.ts';
 import { createPool, Database } from './db.ts';
@@ -58,7 +59,9 @@ export async function openRuntime(base: Config, log: (line: string) => void = ()
       await setAppRolePassword(ownerUrl, password);
       appUrl = appUrlFrom(ownerUrl, password);
     }
-    const pool = createPool(appUrl, config.DATABASE_POOL_MAX);
+    const pool = createPool(appUrl, config.DATABASE_POOL_MAX, (error) =>
+      log(`database connection lost: ${error.message}`),
+    );
     const { rows } = await pool.query<{ rolsuper: boolean; rolbypassrls: boolean }>(
       'SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user',
     );
@@ -82,5 +85,32 @@ export async function openRuntime(base: Config, log: (line: string) => void = ()
   } catch (error) {
     await embedded?.stop();
     throw error;
+  }
+}
+
+/**
+ * Runs `fn` with an owner connection string: DATABASE_URL, else the embedded server of a running
+ * Vínculo, else the embedded server started just for this (command-line tools).
+ */
+export async function withOwnerDatabase<T>(base: Config, fn: (ownerUrl: string) => Promise<T>): Promise<T> {
+  if (base.DATABASE_URL) return fn(base.DATABASE_URL);
+  const pgPassword = localSecrets(base.DATA_DIR).pgPassword;
+  const url = `postgres://postgres:${encodeURIComponent(pgPassword)}@127.0.0.1:${base.EMBEDDED_PG_PORT}/vinculo`;
+  const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  const running = await probe.connect().then(
+    () => true,
+    () => false,
+  );
+  await probe.end().catch(() => undefined);
+  if (running) return fn(url);
+  const server = await startEmbeddedPostgres({
+    dataDir: base.DATA_DIR,
+    port: base.EMBEDDED_PG_PORT,
+    password: pgPassword,
+  });
+  try {
+    return await fn(server.url);
+  } finally {
+    await server.stop();
   }
 }

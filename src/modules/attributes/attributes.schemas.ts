@@ -32,7 +32,7 @@ export const CreateAttributeBody = z
     }
   })
   .meta({
-    id: 'AttributeInput',
+    id: 'NewAttribute',
     examples: [
       { key: 'children', label: 'Number of children', type: 'number' },
       { key: 'car', label: 'Car', type: 'enum', values: ['none', 'compact', 'SUV', 'van'] },
@@ -48,7 +48,10 @@ export const UpdateAttributeBody = z
     ),
     description: z.string().max(1000).nullish().describe('What the attribute means'),
   })
-  .meta({ id: 'AttributePatch' });
+  .meta({
+    id: 'AttributePatch',
+    examples: [{ label: 'Car type', values: ['none', 'compact', 'SUV', 'van', 'electric'] }],
+  });
 export type UpdateAttributeInput = z.output<typeof UpdateAttributeBody>;
 
 export const AttributeSchema = z
@@ -62,7 +65,21 @@ export const AttributeSchema = z
     createdAt: timestampOut('Created'),
     updatedAt: timestampOut('Last changed'),
   })
-  .meta({ id: 'Attribute' });
+  .meta({
+    id: 'Attribute',
+    examples: [
+      {
+        id: '01936f0e-a1b2-7c3d-8e4f-5a6b7c8d9e0f',
+        key: 'car',
+        label: 'Car',
+        type: 'enum',
+        values: ['none', 'compact', 'SUV', 'van'],
+        description: null,
+        createdAt: '2026-01-10T09:30:00.000Z',
+        updatedAt: '2026-01-10T09:30:00.000Z',
+      },
+    ],
+  });
 export type Attribute = z.infer<typeof AttributeSchema>;
 
 export const ListAttributesQuery = z.strictObject({ limit: limitParam, cursor: cursorParam });

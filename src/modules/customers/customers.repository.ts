@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, gte, or, type SQL, sql } from 'drizzle-orm';
-import { PgCode, pgErrorOf, type Tx } from '../../platform/db.ts';
+import { PgCode, pgErrorOf, prepared, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { ListCustomersFilter } from './customers.schemas.ts';
 import { customers } from './customers.table.ts';
@@ -73,8 +73,18 @@ export const customersRepository = {
   },
 
   async findById(tx: Tx, id: string, forUpdate = false): Promise<CustomerRow | undefined> {
-    const query = tx.select().from(customers).where(eq(customers.id, id));
-    const [row] = forUpdate ? await query.for('update') : await query;
+    if (forUpdate) {
+      const [row] = await tx.select().from(customers).where(eq(customers.id, id)).for('update');
+      return row;
+    }
+    const byId = prepared(tx, 'customers_by_id', (name) =>
+      tx
+        .select()
+        .from(customers)
+        .where(eq(customers.id, sql.placeholder('id')))
+        .prepare(name),
+    );
+    const [row] = await byId.execute({ id });
     return row;
   },
 

@@ -67,11 +67,7 @@ export const ReferredBySchema = z
   })
   .describe('Who referred this customer');
 
-const Tags = z
-  .array(text(50, 'A tag'))
-  .max(50)
-  .transform((t) => [...new Set(t)])
-  .describe('Free tags (at most 50)');
+const Tags = z.array(text(50, 'A tag')).max(50).describe('Free tags (at most 50; duplicates are dropped)');
 
 const customerFields = {
   externalId: text(200, 'Your system’s id for the customer; unique per tenant').nullish(),
@@ -91,7 +87,7 @@ const customerFields = {
 };
 
 export const CreateCustomerBody = z.strictObject(customerFields).meta({
-  id: 'CustomerInput',
+  id: 'NewCustomer',
   description: 'A customer to create; every field is optional (a prospect may be known by little)',
   examples: [
     {
@@ -161,7 +157,39 @@ export const CustomerSchema = z
     createdAt: timestampOut('Created'),
     updatedAt: timestampOut('Last changed'),
   })
-  .meta({ id: 'Customer' });
+  .meta({
+    id: 'Customer',
+    examples: [
+      {
+        id: '01936f0e-8c2a-7d3e-9f10-3b5a2c1d4e5f',
+        externalId: 'shop-1042',
+        email: 'lucia.garcia@example.com',
+        phone: '+34 600 123 456',
+        firstName: 'Lucía',
+        lastName: 'García',
+        birthDate: '1988-04-12',
+        locale: 'es-ES',
+        address: {
+          line: 'Calle Sierpes 12',
+          city: 'Sevilla',
+          region: 'Andalucía',
+          postalCode: '41004',
+          country: 'ES',
+        },
+        attributes: { children: 2, car: 'SUV' },
+        tags: ['newsletter'],
+        consent: { email: { granted: true, at: '2026-01-10T09:30:00.000Z' } },
+        source: 'instagram',
+        referredBy: null,
+        accountManagerId: null,
+        status: 'potential',
+        lifecyclePhase: 'acquisition',
+        version: 1,
+        createdAt: '2026-01-10T09:30:00.000Z',
+        updatedAt: '2026-01-10T09:30:00.000Z',
+      },
+    ],
+  });
 export type Customer = z.infer<typeof CustomerSchema>;
 
 export const ListCustomersQuery = z.strictObject({
@@ -195,6 +223,7 @@ export const BatchUpsertBody = z
       ),
   })
   .meta({
+    id: 'CustomerBatch',
     examples: [
       {
         items: [

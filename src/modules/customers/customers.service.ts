@@ -80,7 +80,7 @@ function columnsOf(input: Input, current: CustomerRow | undefined, now: Date): P
     locale: input.locale,
     source: input.source,
     accountManagerId: input.accountManagerId,
-    tags: input.tags,
+    tags: input.tags && [...new Set(input.tags)],
   };
   if (input.address !== undefined) {
     const a = input.address ?? {};

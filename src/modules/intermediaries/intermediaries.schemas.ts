@@ -15,7 +15,7 @@ const fields = {
 };
 
 export const CreateIntermediaryBody = z.strictObject(fields).meta({
-  id: 'IntermediaryInput',
+  id: 'NewIntermediary',
   examples: [{ kind: 'employee', name: 'Marta Ruiz', email: 'marta@tienda.example', externalId: 'emp-7' }],
 });
 export type CreateIntermediaryInput = z.output<typeof CreateIntermediaryBody>;
@@ -38,7 +38,23 @@ export const IntermediarySchema = z
     createdAt: timestampOut('Created'),
     updatedAt: timestampOut('Last changed'),
   })
-  .meta({ id: 'Intermediary' });
+  .meta({
+    id: 'Intermediary',
+    examples: [
+      {
+        id: '01936f0e-9d3b-7a11-8c22-4d6e7f8a9b0c',
+        kind: 'employee',
+        name: 'Marta Ruiz',
+        email: 'marta@tienda.example',
+        phone: null,
+        externalId: 'emp-7',
+        active: true,
+        version: 1,
+        createdAt: '2026-01-10T09:30:00.000Z',
+        updatedAt: '2026-01-10T09:30:00.000Z',
+      },
+    ],
+  });
 export type Intermediary = z.infer<typeof IntermediarySchema>;
 
 export const ListIntermediariesQuery = z.strictObject({

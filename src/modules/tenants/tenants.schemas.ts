@@ -26,7 +26,7 @@ export const CreateTenantBody = z
     timezone: TimezoneField.default('Europe/Madrid'),
   })
   .meta({
-    id: 'TenantInput',
+    id: 'NewTenant',
     examples: [{ name: 'Zapatería Lola', slug: 'lola', currency: 'EUR', timezone: 'Europe/Madrid' }],
   });
 export type CreateTenantInput = z.output<typeof CreateTenantBody>;
@@ -40,7 +40,19 @@ export const TenantSchema = z
     timezone: z.string().describe('IANA time zone'),
     createdAt: timestampOut('Created'),
   })
-  .meta({ id: 'Tenant' });
+  .meta({
+    id: 'Tenant',
+    examples: [
+      {
+        id: '01936f0e-0000-7000-8000-000000000001',
+        slug: 'lola',
+        name: 'Zapatería Lola',
+        currency: 'EUR',
+        timezone: 'Europe/Madrid',
+        createdAt: '2026-01-10T09:30:00.000Z',
+      },
+    ],
+  });
 export type Tenant = z.infer<typeof TenantSchema>;
 
 export const ListTenantsQuery = z.strictObject({ limit: limitParam, cursor: cursorParam });
@@ -55,7 +67,18 @@ export const SettingsSchema = z
     timezone: z.string().describe('IANA time zone for schedules and reports'),
     updatedAt: timestampOut('Last changed'),
   })
-  .meta({ id: 'Settings' });
+  .meta({
+    id: 'Settings',
+    examples: [
+      {
+        tenantId: '01936f0e-0000-7000-8000-000000000001',
+        name: 'Zapatería Lola',
+        currency: 'EUR',
+        timezone: 'Europe/Madrid',
+        updatedAt: '2026-01-10T09:30:00.000Z',
+      },
+    ],
+  });
 export type Settings = z.infer<typeof SettingsSchema>;
 
 export const UpdateSettingsBody = z

@@ -1,0 +1,31 @@
+import { p1 } from './p1-get-customer.ts';
+import { benchDatabase } from './setup.ts';
+
+/** `npm run bench [-- P1 …]`: runs the benchmarks and prints one JSON document. */
+const benches: Record<string, typeof p1> = { P1: p1 };
+const wanted = process.argv.slice(2).filter((a) => a !== '--');
+const selected = wanted.length ? wanted : Object.keys(benches);
+
+const database = await benchDatabase();
+const results = [];
+try {
+  for (const id of selected) {
+    const bench = benches[id.toUpperCase()];
+    if (!bench) throw new Error(`unknown benchmark ${id}; known: ${Object.keys(benches).join(', ')}`);
+    results.push(await bench(database));
+  }
+} finally {
+  await database.stop();
+}
+console.log(
+  JSON.stringify(
+    {
+      node: process.version,
+      database: database.description,
+      cpus: (await import('node:os')).cpus().length,
+      results,
+    },
+    null,
+    2,
+  ),
+);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import { type Config, isProduction } from './config.ts';
 import { modules } from './modules/index.ts';
@@ -23,7 +24,7 @@ export type AppDeps = {
   /** Overrides the verifier built from the config (tests of JWKS). */
   verify?: Verifier;
   /** The Redis client for shared rate-limit counters (several instances). */
-  redis?: unknown;
+  redis?: Redis;
 };
 
 export type App = FastifyInstance & { services: Services; routeList: { method: string; url: string }[] };
@@ -98,7 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     timeWindow: config.RATE_LIMIT_WINDOW_MS,
     keyGenerator: (request) =>
       request.actor ? `${request.actor.tenantId ?? 'platform'}:${request.actor.sub}` : `ip:${request.ip}`,
-    ...(deps.redis ? { redis: deps.redis as never } : {}),
+    ...(deps.redis ? { redis: deps.redis, nameSpace: 'vinculo-rate-limit:' } : {}),
     errorResponseBuilder: (_request, context) =>
       new AppError(
         'rate_limited',

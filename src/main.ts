@@ -1,4 +1,5 @@
 import closeWithGrace from 'close-with-grace';
+import { Redis } from 'ioredis';
 import { buildApp } from './app.ts';
 import { ConfigError, isProduction, loadConfig } from './config.ts';
 import { mintToken, TENANT_SCOPES } from './platform/auth.ts';
@@ -8,7 +9,11 @@ async function main(): Promise<void> {
   const base = loadConfig(process.env);
   const runtime = await openRuntime(base, (line) => console.log(line));
   const { config } = runtime;
-  const app = await buildApp({ config, db: runtime.db });
+  // several instances share rate-limit counters through Redis; one instance keeps them in memory
+  const redis = config.REDIS_URL
+    ? new Redis(config.REDIS_URL, { connectTimeout: 500, maxRetriesPerRequest: 1 })
+    : undefined;
+  const app = await buildApp({ config, db: runtime.db, redis });
   const tenant = await app.services.tenants.ensure(config.DEFAULT_TENANT_SLUG, 'Default tenant');
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
@@ -16,6 +21,7 @@ async function main(): Promise<void> {
     else app.log.info({ signal }, 'shutting down');
     await app.close(); // stops accepting, lets in-flight requests finish
     await runtime.close(); // closes the pool, stops the embedded server
+    redis?.disconnect();
   });
 
   await app.listen({ port: config.PORT, host: config.HOST });

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
+import type { DestinationStream } from 'pino';
 import { type Config, isProduction } from './config.ts';
 import { modules } from './modules/index.ts';
 import { createServices, type Services } from './modules/services.ts';
@@ -23,6 +24,8 @@ export type AppDeps = {
   clock?: Clock;
   /** Overrides the verifier built from the config (tests of JWKS). */
   verify?: Verifier;
+  /** Where logs go (default: stdout). */
+  logStream?: DestinationStream;
   /** The Redis client for shared rate-limit counters (several instances). */
   redis?: Redis;
 };
@@ -56,7 +59,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logger: {
       level: config.LOG_LEVEL,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      ...(process.stdout.isTTY && !production && config.NODE_ENV !== 'test'
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+      ...(!deps.logStream && process.stdout.isTTY && !production && config.NODE_ENV !== 'test'
         ? {
             transport: {
               target: 'pino-pretty',
@@ -91,6 +95,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     });
 
   await app.register(httpPlatform, { verify });
+  // probes and scrapes are never rate-limited (this hook must run before the rate limiter's own)
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/health') || route.url === '/metrics')
+      route.config = { ...route.config, rateLimit: false };
+  });
   await app.register(rateLimit, {
     global: true,
     // after authentication, so the limit is per client (token subject), else per address

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestApp, TEST_SECRET, type TestApp } from './helpers/app.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -14,7 +14,12 @@ function token(args: string[]) {
   const result = spawnSync(process.execPath, ['src/cli/token.ts', ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, DATABASE_URL: inject('ownerUrl'), AUTH_JWT_SECRET: TEST_SECRET, CURSOR_SECRET: 'c'.repeat(32) },
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: inject('ownerUrl'),
+      AUTH_JWT_SECRET: TEST_SECRET,
+      CURSOR_SECRET: 'c'.repeat(32),
+    },
   });
   return { code: result.status, out: result.stdout.trim(), err: result.stderr.trim() };
 }
@@ -22,7 +27,14 @@ function token(args: string[]) {
 describe('npm run token', () => {
   it('mints a tenant token by slug that the API accepts, with the scopes asked for', async () => {
     const tenant = await t.newTenant();
-    const { code, out, err } = token(['--tenant', tenant.slug, '--scope', 'customers:read customers:write', '--expires', '2h']);
+    const { code, out, err } = token([
+      '--tenant',
+      tenant.slug,
+      '--scope',
+      'customers:read customers:write',
+      '--expires',
+      '2h',
+    ]);
     expect(code, err).toBe(0);
     const claims = decodeJwt(out);
     expect(claims.tid).toBe(tenant.id);
@@ -40,7 +52,9 @@ describe('npm run token', () => {
   });
 
   it('refuses unknown scopes, unknown tenants and tenant scopes without a tenant', () => {
-    expect(token(['--tenant', 'nope-nope', '--scope', 'customers:read']).err).toMatch(/no tenant "nope-nope"/);
+    expect(token(['--tenant', 'nope-nope', '--scope', 'customers:read']).err).toMatch(
+      /no tenant "nope-nope"/,
+    );
     expect(token(['--scope', 'customers:fly', '--tenant', 'x']).err).toMatch(/unknown scope customers:fly/);
     const noTenant = token(['--scope', 'customers:read']);
     expect(noTenant.code).toBe(1);

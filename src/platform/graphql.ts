@@ -69,7 +69,8 @@ export function toConnection<T extends { id: string }>(page: Page<T>) {
     edges: page.data.map((node, i) => ({ node, cursor: page.edgeCursor?.(i) ?? node.id })),
     pageInfo: {
       hasNextPage: page.nextCursor !== null,
-      endCursor: page.nextCursor ?? page.edgeCursor?.(page.data.length - 1) ?? null,
+      endCursor:
+        page.nextCursor ?? (page.data.length ? page.edgeCursor?.(page.data.length - 1) : null) ?? null,
     },
   };
 }
@@ -125,8 +126,8 @@ const connectionEstimator = ({
   childComplexity: number;
 }) => (typeof args.first === 'number' ? 1 + args.first * Math.max(childComplexity, 1) : undefined);
 
-// graphql ships CommonJS and ESM builds: Mercurius (CommonJS) creates errors of another GraphQLError
-// class than the one imported here, so `instanceof` cannot be trusted.
+// graphql ships CommonJS and ESM builds; should a bundler load both, Mercurius' errors would be of
+// another GraphQLError class than the one imported here, so the check does not rely on `instanceof`.
 const isGraphQLError = (e: unknown): e is GraphQLError => e instanceof Error && e.name === 'GraphQLError';
 
 function formatError(error: GraphQLError, log: FastifyInstance['log']) {
@@ -217,7 +218,9 @@ export async function registerGraphql(app: FastifyInstance, o: Options): Promise
         const log = context.reply?.log ?? app.log;
         const errors = (execution.errors ?? []).flatMap((error) => {
           // Mercurius wraps validation failures in one error holding the list
-          const nested = (error.originalError as { errors?: unknown[] } | undefined)?.errors;
+          const nested = isAppError(error.originalError)
+            ? undefined
+            : (error.originalError as { errors?: unknown[] } | undefined)?.errors;
           const list = Array.isArray(nested) ? nested : [error];
           return list.map((item) => {
             const e = isGraphQLError(item) ? item : new GraphQLError(String((item as Error).message));

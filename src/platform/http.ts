@@ -86,6 +86,8 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
 export const httpPlatform = fp(
   async (app: FastifyInstance, opts: { verify: Verifier }) => {
     app.decorateRequest('actor', null);
+    // JSON only: a text/plain body is refused with 415 rather than handed to validation as a string
+    app.removeContentTypeParser('text/plain');
 
     app.setErrorHandler((error, request, reply) => {
       const appError = toAppError(error);

@@ -20,12 +20,12 @@ export const IdempotencyHeaders = z.object({
 /** An ETag from a row version: `"v3"`. */
 export const etagOf = (version: number) => `"v${version}"`;
 
-/** `If-Match` matches when it is `*` or lists the current ETag (weak or strong). */
+/** `If-Match` matches when it is `*` or lists the current ETag (weak or strong; GraphQL may omit the quotes). */
 export function ifMatchSatisfied(header: string | undefined, version: number): boolean {
   if (header === undefined) return true;
   const current = etagOf(version);
   return header
     .split(',')
     .map((t) => t.trim().replace(/^W\//, ''))
-    .some((t) => t === '*' || t === current);
+    .some((t) => t === '*' || t === current || `"${t}"` === current);
 }

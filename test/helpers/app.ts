@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { inject } from 'vitest';
 import { type App, buildApp } from '../../src/app.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
@@ -58,11 +59,11 @@ export type TestApp = {
 
 /** The real app on the test database, connected as the application role (RLS applies). */
 export async function createTestApp(
-  options: { env?: Record<string, string>; clock?: Clock } = {},
+  options: { env?: Record<string, string>; clock?: Clock; logStream?: DestinationStream } = {},
 ): Promise<TestApp> {
   const config = testConfig(options.env);
   const db = new Database(createPool(inject('appUrl'), 5));
-  const app = await buildApp({ config, db, clock: options.clock });
+  const app = await buildApp({ config, db, clock: options.clock, logStream: options.logStream });
   await app.ready();
 
   const send = async (token: string | undefined, opts: InjectOptions) =>

@@ -1,14 +1,11 @@
 import { z } from 'zod';
+import { CurrencyCode } from '../../platform/money.ts';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
 import { timestampOut } from '../../platform/schemas.ts';
 
-const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 const TIME_ZONES = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC']);
 
-export const CurrencyField = z
-  .string()
-  .refine((c) => CURRENCIES.has(c), 'must be an ISO 4217 currency code such as EUR')
-  .describe('ISO 4217 currency of the tenant’s reports');
+export const CurrencyField = CurrencyCode.describe('ISO 4217 currency of the tenant’s reports');
 export const TimezoneField = z
   .string()
   .refine((tz) => TIME_ZONES.has(tz), 'must be an IANA time zone such as Europe/Madrid')

@@ -1,0 +1,167 @@
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.ts';
+import { mintToken, TENANT_SCOPES } from '../src/platform/auth.ts';
+import { createPool, Database } from '../src/platform/db.ts';
+import { AUDIENCE, createTestApp, ISSUER, TEST_SECRET, type TestApp, testConfig } from './helpers/app.ts';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(() => t.close());
+
+const STACK = /\bat \S+ \(|\bat (file:\/\/|\/|node:)|\.(ts|js|mjs):\d+:\d+|node_modules|\/work\//;
+
+/** An RFC 9457 body with the given status and code, and never a stack trace. */
+function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
+  expect(res.statusCode, res.body).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const body = res.json();
+  expect(body).toMatchObject({ status, code, type: expect.any(String), title: expect.any(String) });
+  expect(typeof body.detail).toBe('string');
+  expect(res.body).not.toMatch(STACK);
+  expect(body.stack).toBeUndefined();
+  return body as { errors?: { path: string; message: string }[]; [k: string]: unknown };
+}
+
+describe('problem+json for every error', () => {
+  it('answers an unknown route with 404 not_found', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/v1/nothing-here?x=1' });
+    const body = expectProblem(res, 404, 'not_found');
+    expect(body.instance).toBe('/v1/nothing-here');
+  });
+
+  it('answers an unknown method on a known path with a problem, not an HTML page', async () => {
+    const { client } = await t.newTenant();
+    const res = await client.delete('/v1/customers');
+    expect(res.statusCode).toBeGreaterThanOrEqual(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
+
+  it('answers invalid JSON with 400 invalid_json and writes nothing', async () => {
+    const { client } = await t.newTenant();
+    const res = await client.post('/v1/customers', '{"firstName": "Ana",', {
+      'content-type': 'application/json',
+    });
+    expectProblem(res, 400, 'invalid_json');
+    expect((await client.get('/v1/customers')).json().data).toEqual([]);
+  });
+
+  it('answers a text/plain body with 415 unsupported_media_type and writes nothing', async () => {
+    const { client } = await t.newTenant();
+    const res = await client.post('/v1/customers', 'firstName=Ana', { 'content-type': 'text/plain' });
+    expectProblem(res, 415, 'unsupported_media_type');
+    expect((await client.get('/v1/customers')).json().data).toEqual([]);
+  });
+
+  it('answers a validation failure with 400 and the failing paths', async () => {
+    const { client } = await t.newTenant();
+    const res = await client.post('/v1/customers', { email: 'nope', tags: 'vip' });
+    const body = expectProblem(res, 400, 'validation_failed');
+    expect(body.errors?.map((e) => e.path).sort()).toEqual(['email', 'tags']);
+  });
+
+  it('answers a missing token with 401 and a wrong scope with 403, both problems', async () => {
+    const tenant = await t.newTenant();
+    expectProblem(await t.as().get('/v1/customers'), 401, 'unauthorized');
+    expectProblem(await t.as('not-a-jwt').get('/v1/customers'), 401, 'invalid_token');
+    const reader = t.as(await t.token(tenant, ['customers:read']));
+    expectProblem(await reader.post('/v1/customers', { firstName: 'Eva' }), 403, 'insufficient_scope');
+  });
+});
+
+describe('body size limit', () => {
+  it('answers a body above BODY_LIMIT_BYTES with 413 payload_too_large and writes nothing', async () => {
+    const small = await createTestApp({ env: { BODY_LIMIT_BYTES: '2048' } });
+    try {
+      const { client } = await small.newTenant();
+      const ok = await client.post('/v1/customers', { firstName: 'Ana' });
+      expect(ok.statusCode).toBe(201);
+      const res = await client.post('/v1/customers', { firstName: 'Big', lastName: 'x'.repeat(3000) });
+      expectProblem(res, 413, 'payload_too_large');
+      const names = (await client.get('/v1/customers'))
+        .json()
+        .data.map((c: { firstName: string }) => c.firstName);
+      expect(names).toEqual(['Ana']);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('rate limit', () => {
+  let limited: TestApp;
+  beforeAll(async () => {
+    limited = await createTestApp({ env: { RATE_LIMIT_MAX: '3' } });
+  });
+  afterAll(() => limited.close());
+
+  it('refuses the 4th request in the window with 429 rate_limited and Retry-After', async () => {
+    const { client } = await limited.newTenant();
+    for (let i = 0; i < 3; i++) expect((await client.get('/v1/customers')).statusCode).toBe(200);
+    const res = await client.get('/v1/customers');
+    expectProblem(res, 429, 'rate_limited');
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('keeps a separate budget per token subject', async () => {
+    const tenant = await limited.newTenant();
+    const a = limited.as(await limited.token(tenant));
+    const b = limited.as(await limited.token(tenant));
+    for (let i = 0; i < 3; i++) expect((await a.get('/v1/customers')).statusCode).toBe(200);
+    expect((await a.get('/v1/customers')).statusCode).toBe(429);
+    expect((await b.get('/v1/customers')).statusCode).toBe(200);
+  });
+
+  it('limits GraphQL too', async () => {
+    const { client } = await limited.newTenant();
+    for (let i = 0; i < 3; i++) expect((await client.graphql('{ viewer { subject } }')).status).toBe(200);
+    const res = await client.graphql('{ viewer { subject } }');
+    expect(res.status).toBe(429);
+    expect(JSON.stringify(res.body)).toContain('rate_limited');
+  });
+
+  it('never limits the health checks', async () => {
+    for (let i = 0; i < 6; i++) {
+      expect((await limited.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    }
+  });
+});
+
+describe('internal errors', () => {
+  it('answers a failing database with a 500 that leaks nothing', async () => {
+    const config = testConfig();
+    const db = new Database(createPool('postgres://x@127.0.0.1:1/x', 1));
+    const app = await buildApp({ config, db });
+    try {
+      await app.ready();
+      const token = await mintToken({
+        secret: TEST_SECRET,
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        sub: 'test-500',
+        tenantId: '01936f0e-0000-7000-8000-000000000001',
+        scopes: TENANT_SCOPES,
+      });
+      const headers = { authorization: `Bearer ${token}` };
+      const res = await app.inject({ method: 'GET', url: '/v1/customers', headers });
+      const body = expectProblem(res, 500, 'internal_error');
+      expect(body.detail).toBe('An internal error occurred');
+      expect(res.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres/i);
+
+      const gql = await app.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers,
+        payload: { query: '{ customers(first: 5) { nodes { id } } }' },
+      });
+      expect(gql.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres/i);
+      expect(gql.body).not.toMatch(STACK);
+      expect(gql.json().errors[0].extensions.code).toBe('internal_error');
+    } finally {
+      await app.close();
+      await db.close();
+    }
+  });
+});

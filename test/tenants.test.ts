@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TENANT_SCOPES } from '../src/platform/auth.ts';
+import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
+
+let t: TestApp;
+let platform: Client;
+beforeAll(async () => {
+  t = await createTestApp();
+  platform = t.as(await t.token(null, ['platform:admin']));
+});
+afterAll(() => t.close());
+
+const slug = () => `s-${randomUUID().slice(0, 12)}`;
+const subjectOf = (jwt: string) =>
+  (JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as { sub: string }).sub;
+
+describe('POST /v1/tenants', () => {
+  it('creates a tenant with a platform token, with EUR and Europe/Madrid by default', async () => {
+    const s = slug();
+    const res = await platform.post('/v1/tenants', { name: 'Zapatería Lola', slug: s });
+    expect(res.statusCode, res.body).toBe(201);
+    const tenant = res.json();
+    expect(tenant).toMatchObject({
+      slug: s,
+      name: 'Zapatería Lola',
+      currency: 'EUR',
+      timezone: 'Europe/Madrid',
+    });
+    expect(tenant.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await t.app.services.tenants.find(s)).toMatchObject({ id: tenant.id, slug: s });
+  });
+
+  it('keeps the currency and timezone it is given', async () => {
+    const res = await platform.post('/v1/tenants', {
+      name: 'Tienda MX',
+      slug: slug(),
+      currency: 'MXN',
+      timezone: 'America/Mexico_City',
+    });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ currency: 'MXN', timezone: 'America/Mexico_City' });
+  });
+
+  it('refuses a duplicate slug with 409 tenant_slug_taken', async () => {
+    const s = slug();
+    expect((await platform.post('/v1/tenants', { name: 'One', slug: s })).statusCode).toBe(201);
+    const res = await platform.post('/v1/tenants', { name: 'Two', slug: s });
+    expect(res.statusCode).toBe(409);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json().code).toBe('tenant_slug_taken');
+    expect((await t.app.services.tenants.find(s))?.name).toBe('One');
+  });
+
+  it.each([
+    ['currency', { currency: 'EURO' }],
+    ['timezone', { timezone: 'Europe/Atlantis' }],
+    ['slug', { slug: 'Not A Slug' }],
+    ['name', { name: '' }],
+  ])('refuses an invalid %s with 400 naming it, and creates nothing', async (path, override) => {
+    const s = slug();
+    const res = await platform.post('/v1/tenants', { name: 'Bad', slug: s, ...override });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('validation_failed');
+    expect(res.json().errors).toEqual([expect.objectContaining({ path })]);
+    expect(await t.app.services.tenants.find(s)).toBeUndefined();
+  });
+
+  it('refuses a tenant token, even with every tenant scope (403)', async () => {
+    const { client } = await t.newTenant();
+    const s = slug();
+    const res = await client.post('/v1/tenants', { name: 'Sneaky', slug: s });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().code).toBe('insufficient_scope');
+    expect(await t.app.services.tenants.find(s)).toBeUndefined();
+  });
+
+  it('refuses a request without a token (401)', async () => {
+    const res = await t.as().post('/v1/tenants', { name: 'Anon', slug: slug() });
+    expect(res.statusCode).toBe(401);
+  });
+});
+
+describe('GET /v1/tenants', () => {
+  it('lists tenants page by page with a cursor, in creation order, without duplicates', async () => {
+    const mine: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      mine.push((await platform.post('/v1/tenants', { name: `List ${i}`, slug: slug() })).json().id);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await platform.get(
+        `/v1/tenants?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
+      expect(res.statusCode).toBe(200);
+      const page = res.json() as { data: { id: string }[]; nextCursor: string | null };
+      expect(page.data.length).toBeLessThanOrEqual(50);
+      seen.push(...page.data.map((d) => d.id));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor && pages < 200);
+    expect(cursor).toBeNull();
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.filter((id) => mine.includes(id))).toEqual(mine);
+  });
+
+  it('pages with a small limit and refuses a forged cursor', async () => {
+    await platform.post('/v1/tenants', { name: 'Page', slug: slug() });
+    const first = await platform.get('/v1/tenants?limit=1');
+    expect(first.json().data).toHaveLength(1);
+    const next = first.json().nextCursor as string;
+    expect(next).toEqual(expect.any(String));
+    const second = await platform.get(`/v1/tenants?limit=1&cursor=${encodeURIComponent(next)}`);
+    expect(second.statusCode).toBe(200);
+    expect(second.json().data[0].id).not.toBe(first.json().data[0].id);
+
+    const forged = `${Buffer.from(randomUUID()).toString('base64url')}.AAAAAAAAAAAAAAAAAAAAAA`;
+    const bad = await platform.get(`/v1/tenants?limit=1&cursor=${forged}`);
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().code).toBe('invalid_cursor');
+  });
+
+  it('refuses a tenant token (403)', async () => {
+    const { client } = await t.newTenant();
+    expect((await client.get('/v1/tenants')).statusCode).toBe(403);
+  });
+});
+
+describe('/v1/settings', () => {
+  it('reads and updates the settings with an admin token', async () => {
+    const tenant = await t.newTenant();
+    const admin = t.as(await t.token(tenant, ['admin']));
+    const read = await admin.get('/v1/settings');
+    expect(read.statusCode).toBe(200);
+    expect(read.json()).toMatchObject({ tenantId: tenant.id, currency: 'EUR', timezone: 'Europe/Madrid' });
+
+    const patch = await admin.patch('/v1/settings', { currency: 'MXN', timezone: 'America/Mexico_City' });
+    expect(patch.statusCode, patch.body).toBe(200);
+    expect(patch.json()).toMatchObject({
+      tenantId: tenant.id,
+      currency: 'MXN',
+      timezone: 'America/Mexico_City',
+    });
+    expect((await admin.get('/v1/settings')).json()).toMatchObject({
+      currency: 'MXN',
+      timezone: 'America/Mexico_City',
+    });
+  });
+
+  it.each([
+    ['currency', { currency: 'EURO' }],
+    ['timezone', { timezone: 'Mars/Olympus' }],
+    ['color', { color: 'red' }],
+  ])('refuses an invalid %s with 400 and leaves the settings unchanged', async (path, body) => {
+    const tenant = await t.newTenant();
+    const admin = t.as(await t.token(tenant, ['admin']));
+    const res = await admin.patch('/v1/settings', { name: 'Renamed', ...body });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors).toEqual([expect.objectContaining({ path })]);
+    expect((await admin.get('/v1/settings')).json()).toMatchObject({
+      name: `Tenant ${tenant.slug}`,
+      currency: 'EUR',
+      timezone: 'Europe/Madrid',
+    });
+  });
+
+  it('refuses tokens without admin (403), and a platform token without a tenant', async () => {
+    const tenant = await t.newTenant();
+    const noAdmin = t.as(
+      await t.token(
+        tenant,
+        TENANT_SCOPES.filter((s) => s !== 'admin'),
+      ),
+    );
+    const get = await noAdmin.get('/v1/settings');
+    expect(get.statusCode).toBe(403);
+    expect(get.json().code).toBe('insufficient_scope');
+    expect((await noAdmin.patch('/v1/settings', { currency: 'USD' })).statusCode).toBe(403);
+    expect((await platform.get('/v1/settings')).statusCode).toBe(403);
+    expect((await tenant.client.get('/v1/settings')).json().currency).toBe('EUR');
+  });
+});
+
+describe('GraphQL settings and viewer', () => {
+  it('reads and updates settings', async () => {
+    const tenant = await t.newTenant();
+    const read = await tenant.client.graphql('{ settings { tenantId name currency timezone } }');
+    expect(read.body.errors).toBeUndefined();
+    expect(read.body.data!.settings).toEqual({
+      tenantId: tenant.id,
+      name: `Tenant ${tenant.slug}`,
+      currency: 'EUR',
+      timezone: 'Europe/Madrid',
+    });
+    const update = await tenant.client.graphql(
+      'mutation { updateSettings(input: { currency: "USD", timezone: "UTC" }) { currency timezone } }',
+    );
+    expect(update.body.errors).toBeUndefined();
+    expect(update.body.data!.updateSettings).toEqual({ currency: 'USD', timezone: 'UTC' });
+    expect((await tenant.client.get('/v1/settings')).json()).toMatchObject({
+      currency: 'USD',
+      timezone: 'UTC',
+    });
+  });
+
+  it('refuses an invalid currency with validation_failed at input.currency, unchanged', async () => {
+    const tenant = await t.newTenant();
+    const { body } = await tenant.client.graphql(
+      'mutation { updateSettings(input: { currency: "EURO" }) { currency } }',
+    );
+    expect(body.errors?.[0]?.extensions?.code).toBe('validation_failed');
+    expect(body.errors?.[0]?.extensions?.errors).toEqual([
+      expect.objectContaining({ path: 'input.currency' }),
+    ]);
+    expect((await tenant.client.get('/v1/settings')).json().currency).toBe('EUR');
+  });
+
+  it('requires admin for settings', async () => {
+    const tenant = await t.newTenant();
+    const reader = t.as(await t.token(tenant, ['customers:read']));
+    const read = await reader.graphql('{ settings { currency } }');
+    expect(read.body.errors?.[0]?.extensions?.code).toBe('insufficient_scope');
+    const write = await reader.graphql(
+      'mutation { updateSettings(input: { currency: "USD" }) { currency } }',
+    );
+    expect(write.body.errors?.[0]?.extensions?.code).toBe('insufficient_scope');
+    expect((await tenant.client.get('/v1/settings')).json().currency).toBe('EUR');
+  });
+
+  it('tells the caller who it is', async () => {
+    const tenant = await t.newTenant();
+    const token = await t.token(tenant, ['customers:read', 'admin']);
+    const { body } = await t.as(token).graphql('{ viewer { subject tenantId scopes } }');
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.viewer).toEqual({
+      subject: subjectOf(token),
+      tenantId: tenant.id,
+      scopes: ['customers:read', 'admin'],
+    });
+
+    const platformToken = await t.token(null, ['platform:admin']);
+    const p = await t.as(platformToken).graphql('{ viewer { subject tenantId scopes } }');
+    expect(p.body.data!.viewer).toEqual({
+      subject: subjectOf(platformToken),
+      tenantId: null,
+      scopes: ['platform:admin'],
+    });
+  });
+});

@@ -6,6 +6,8 @@ import { customersLoaders, customersResolvers } from './customers/customers.reso
 import { customersRoutes } from './customers/customers.routes.ts';
 import { intermediariesResolvers } from './intermediaries/intermediaries.resolvers.ts';
 import { intermediariesRoutes } from './intermediaries/intermediaries.routes.ts';
+import { ordersLoaders, ordersResolvers } from './orders/orders.resolvers.ts';
+import { ordersRoutes } from './orders/orders.routes.ts';
 import type { Services } from './services.ts';
 import { tenantsResolvers } from './tenants/tenants.resolvers.ts';
 import { tenantsRoutes } from './tenants/tenants.routes.ts';
@@ -36,5 +38,12 @@ export const modules: Module[] = [
     schema: 'customers',
     resolvers: customersResolvers,
     loaders: customersLoaders,
+  },
+  {
+    name: 'orders',
+    routes: ordersRoutes,
+    schema: 'orders',
+    resolvers: ordersResolvers,
+    loaders: ordersLoaders,
   },
 ];

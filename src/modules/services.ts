@@ -4,6 +4,7 @@ import type { Cursors } from '../platform/pagination.ts';
 import { AttributesService } from './attributes/attributes.service.ts';
 import { CustomersService } from './customers/customers.service.ts';
 import { IntermediariesService } from './intermediaries/intermediaries.service.ts';
+import { OrdersService } from './orders/orders.service.ts';
 import { TenantsService } from './tenants/tenants.service.ts';
 
 export type ServiceDeps = { db: Database; cursors: Cursors; clock: Clock };
@@ -14,7 +15,8 @@ export function createServices(deps: ServiceDeps) {
   const intermediaries = new IntermediariesService(deps);
   const attributes = new AttributesService(deps);
   const customers = new CustomersService({ ...deps, attributes, intermediaries });
-  return { tenants, intermediaries, attributes, customers };
+  const orders = new OrdersService({ ...deps, customers, intermediaries, tenants });
+  return { tenants, intermediaries, attributes, customers, orders };
 }
 
 export type Services = ReturnType<typeof createServices>;

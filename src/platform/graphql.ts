@@ -91,6 +91,20 @@ const DateTime = new GraphQLScalarType({
   },
 });
 
+const Long = new GraphQLScalarType({
+  name: 'Long',
+  serialize: (v) => Number(v),
+  parseValue: (v) => {
+    if (!Number.isSafeInteger(v)) throw new GraphQLError('Long must be an integer');
+    return v;
+  },
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.INT || !Number.isSafeInteger(Number(ast.value)))
+      throw new GraphQLError('Long must be an integer');
+    return Number(ast.value);
+  },
+});
+
 const JSONScalar = new GraphQLScalarType({
   name: 'JSON',
   serialize: (v) => v,
@@ -192,7 +206,7 @@ export async function registerGraphql(app: FastifyInstance, o: Options): Promise
     const rules: ValidationRule[] = o.production ? [NoSchemaIntrospectionCustomRule] : [];
     await scope.register(mercurius, {
       schema: loadSchema(o.schemaFiles),
-      resolvers: { DateTime, JSON: JSONScalar, ...o.resolvers } as IResolvers,
+      resolvers: { DateTime, Long, JSON: JSONScalar, ...o.resolvers } as IResolvers,
       loaders: o.loaders,
       context: (request) => ({ actor: request.actor! }),
       graphiql: o.graphiql,

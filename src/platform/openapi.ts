@@ -26,6 +26,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'tenants', description: 'Tenants (platform operator) and tenant settings' },
         { name: 'customers', description: 'Customers, real and potential' },
+        { name: 'orders', description: 'Orders pushed by e-commerce platforms, and purchase aggregates' },
         { name: 'intermediaries', description: 'Employees, prescribers, suppliers and distributors' },
         { name: 'attributes', description: 'Definitions of typed custom attributes' },
         { name: 'operations', description: 'Health and metrics' },

@@ -32,3 +32,32 @@ export async function newAttribute(client: Client, body: Record<string, unknown>
   expect(res.statusCode, res.body).toBe(201);
   return res.json() as Record<string, any> & { id: string };
 }
+
+let orderSeq = 0;
+/** A valid order body: 2 × 2500 EUR, paid, placed on 2026-01-02. */
+export function orderBody(overrides: Record<string, unknown> = {}) {
+  orderSeq += 1;
+  return {
+    source: 'shop',
+    externalId: `o-${unique()}-${orderSeq}`,
+    placedAt: '2026-01-02T10:00:00.000Z',
+    status: 'paid',
+    total: { amount: 5000, currency: 'EUR' },
+    items: [
+      {
+        sku: 'SKU-1',
+        name: 'Zapato',
+        category: 'shoes',
+        quantity: 2,
+        unitPrice: { amount: 2500, currency: 'EUR' },
+      },
+    ],
+    ...overrides,
+  };
+}
+
+export async function newOrder(client: Client, overrides: Record<string, unknown> = {}) {
+  const res = await client.post('/v1/orders', orderBody(overrides));
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json().order as Record<string, any> & { id: string; customerId: string };
+}

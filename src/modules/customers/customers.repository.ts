@@ -3,6 +3,7 @@ import { PgCode, pgErrorOf, prepared, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { ListCustomersFilter } from './customers.schemas.ts';
 import { customers } from './customers.table.ts';
+import { customerStatusHistory } from './status-history.table.ts';
 
 export type CustomerRow = typeof customers.$inferSelect;
 export type CustomerInsert = typeof customers.$inferInsert;
@@ -109,6 +110,63 @@ export const customersRepository = {
         ),
       )
       .for('update');
+  },
+
+  /** Customers holding any of these identities (order ingestion), oldest first. */
+  findByIdentities(
+    tx: Tx,
+    externalIds: string[],
+    emails: string[],
+    phones: string[],
+  ): Promise<CustomerRow[]> {
+    if (!externalIds.length && !emails.length && !phones.length) return Promise.resolve([]);
+    return tx
+      .select()
+      .from(customers)
+      .where(
+        or(
+          sql`${customers.externalId} = ANY(${sql.param(externalIds)}::text[])`,
+          sql`${customers.email} = ANY(${sql.param(emails)}::text[])`,
+          sql`${customers.phone} = ANY(${sql.param(phones)}::text[])`,
+        ),
+      )
+      .orderBy(asc(customers.id));
+  },
+
+  /** Creates many customers in one statement; rows whose email or externalId exists are skipped. */
+  insertMany(tx: Tx, rows: CustomerInsert[]): Promise<CustomerRow[]> {
+    if (!rows.length) return Promise.resolve([]);
+    return tx.insert(customers).values(rows).onConflictDoNothing().returning();
+  },
+
+  /** Serializes writers that touch the same customers (in id order, so two of them never deadlock). */
+  async lock(tx: Tx, ids: string[]): Promise<void> {
+    if (!ids.length) return;
+    await tx.execute(
+      sql`SELECT 1 FROM customers WHERE id = ANY(${sql.param([...ids].sort())}::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
+    );
+  },
+
+  /** Moves these customers from `potential` to `active`; returns those that moved. */
+  promote(tx: Tx, ids: string[]) {
+    if (!ids.length) return Promise.resolve([]);
+    return tx
+      .update(customers)
+      .set({ status: 'active', version: sql`${customers.version} + 1`, updatedAt: sql`now()` })
+      .where(and(sql`${customers.id} = ANY(${sql.param(ids)}::uuid[])`, eq(customers.status, 'potential')))
+      .returning({ id: customers.id, phase: customers.lifecyclePhase });
+  },
+
+  async recordStatusChanges(tx: Tx, rows: (typeof customerStatusHistory.$inferInsert)[]): Promise<void> {
+    if (rows.length) await tx.insert(customerStatusHistory).values(rows);
+  },
+
+  statusHistory(tx: Tx, customerId: string) {
+    return tx
+      .select()
+      .from(customerStatusHistory)
+      .where(eq(customerStatusHistory.customerId, customerId))
+      .orderBy(asc(customerStatusHistory.changedAt), asc(customerStatusHistory.id));
   },
 
   list(tx: Tx, filter: ListCustomersFilter, after: string | undefined, limit: number, searchEmail: boolean) {

@@ -12,7 +12,7 @@ import {
 } from './customers.schemas.ts';
 
 /** GraphQL input nulls mean "not given" for create, "clear" for update (as in REST). */
-const dropNulls = (o: Record<string, unknown> = {}) =>
+export const dropNulls = (o: Record<string, unknown> = {}) =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));
 
 export function customersResolvers({ customers }: Services): IResolvers {

@@ -10,6 +10,7 @@ import {
   CustomerPage,
   CustomerSchema,
   ListCustomersQuery,
+  StatusHistoryResponse,
   UpdateCustomerBody,
 } from './customers.schemas.ts';
 
@@ -78,6 +79,19 @@ export const customersRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
       );
       return reply.header('etag', etagOf(customer.version)).send(customer);
     },
+  });
+
+  app.get('/customers/:id/status-history', {
+    config: { scopes: ['customers:read'] },
+    schema: {
+      tags: ['customers'],
+      summary: 'Every change of the customer’s status and lifecycle phase, oldest first',
+      params: IdParams,
+      response: { 200: StatusHistoryResponse, ...problems(404) },
+    },
+    handler: async (request) => ({
+      data: await customers.statusHistory(requireTenant(request.actor!), request.params.id),
+    }),
   });
 
   app.post('/customers/batch', {

@@ -245,3 +245,15 @@ export const BatchUpsertResponse = z.object({
   summary: z.object({ created: z.number().int(), updated: z.number().int(), errors: z.number().int() }),
 });
 export type BatchResult = z.infer<typeof BatchItemResult>;
+
+export const StatusChangeSchema = z
+  .object({
+    fromStatus: z.enum(CUSTOMER_STATUSES).nullable().describe('Status before (null: the first record)'),
+    toStatus: z.enum(CUSTOMER_STATUSES).describe('Status after'),
+    fromPhase: z.enum(LIFECYCLE_PHASES).nullable().describe('Phase before'),
+    toPhase: z.enum(LIFECYCLE_PHASES).describe('Phase after'),
+    reason: z.string().describe('Why, e.g. `first_order`'),
+    changedAt: timestampOut('When'),
+  })
+  .meta({ id: 'StatusChange' });
+export const StatusHistoryResponse = z.object({ data: z.array(StatusChangeSchema) });

@@ -263,6 +263,134 @@ export class CustomersService {
     });
   }
 
+  /**
+   * For the orders module: the customer of each incoming order, by id (checked) or by identity —
+   * matched by externalId, else email, else phone, else created (profile fields are used only on
+   * creation). Orders of one new customer in one batch create one customer.
+   */
+  async resolveBuyers(
+    tx: Tx,
+    actor: TenantActor,
+    buyers: ({ id: string } | { identity: CreateCustomerInput; path: string })[],
+  ): Promise<(string | AppError)[]> {
+    const known = new Set(
+      (
+        await repo.findByIds(
+          tx,
+          buyers.flatMap((b) => ('id' in b ? [b.id] : [])),
+        )
+      ).map((r) => r.id),
+    );
+    const identities = buyers.flatMap((b) => ('identity' in b ? [b.identity] : []));
+    const byKey = new Map<string, string>();
+    const remember = (row: CustomerRow) => {
+      for (const key of identityKeys(row)) if (!byKey.has(key)) byKey.set(key, row.id);
+    };
+    const lookup = async (list: Identity[]) =>
+      (
+        await repo.findByIdentities(
+          tx,
+          list.flatMap((i) => (i.externalId ? [i.externalId] : [])),
+          list.flatMap((i) => (i.email ? [normalEmail(i.email)] : [])),
+          list.flatMap((i) => (i.phone ? [i.phone] : [])),
+        )
+      ).forEach(remember);
+    // priority: externalId, then email, then phone
+    const match = (i: Identity) =>
+      identityKeys(i)
+        .map((k) => byKey.get(k))
+        .find(Boolean);
+    await lookup(identities);
+
+    const defs = identities.length ? await this.#attributes.definitions(tx) : new Map();
+    const pending = new Map<string, CustomerInsert>();
+    const results = buyers.map((b): string | AppError | CustomerInsert => {
+      if ('id' in b) {
+        return known.has(b.id)
+          ? b.id
+          : new AppError('invalid_reference', `customerId: no customer ${b.id} in this tenant`);
+      }
+      const found = match(b.identity);
+      if (found) return found;
+      const twin = identityKeys(b.identity)
+        .map((k) => pending.get(k))
+        .find(Boolean);
+      if (twin) return twin;
+      try {
+        const cols = columnsOf(b.identity, undefined, this.#clock.now());
+        if (cols.attributes) AttributesService.check(defs, cols.attributes, `${b.path}.attributes`);
+        const row = { ...cols, tenantId: actor.tenantId, id: newId() } as CustomerInsert;
+        for (const key of identityKeys(b.identity)) pending.set(key, row);
+        return row;
+      } catch (error) {
+        if (isAppError(error)) return error;
+        throw error;
+      }
+    });
+    const toCreate = [...new Set(pending.values())];
+    const created = new Set((await repo.insertMany(tx, toCreate)).map((r) => r.id));
+    const lost = toCreate.filter((r) => !created.has(r.id!));
+    // created meanwhile by a concurrent request: use theirs
+    if (lost.length) await lookup(lost);
+    return results.map((r) => {
+      if (typeof r === 'string' || isAppError(r)) return r;
+      if (created.has(r.id!)) return r.id!;
+      return match(r) ?? new AppError('invalid_reference', 'the customer could not be matched nor created');
+    });
+  }
+
+  /** For other modules: 404 unless the customer exists in this tenant. */
+  async assertExists(tx: Tx, id: string): Promise<void> {
+    if (!(await repo.findById(tx, id))) throw notFound(id);
+  }
+
+  /** For the orders module: serializes writers of the same customers until the transaction ends. */
+  lockCustomers(tx: Tx, ids: string[]): Promise<void> {
+    return repo.lock(tx, ids);
+  }
+
+  /** For the orders module: a first order moves a customer from `potential` to `active`, recorded. */
+  async recordFirstOrders(tx: Tx, actor: TenantActor, buyers: { customerId: string; firstOrderAt: Date }[]) {
+    const moved = await repo.promote(
+      tx,
+      buyers.map((b) => b.customerId),
+    );
+    const at = new Map(buyers.map((b) => [b.customerId, b.firstOrderAt]));
+    await repo.recordStatusChanges(
+      tx,
+      moved.map((m) => ({
+        tenantId: actor.tenantId,
+        id: newId(),
+        customerId: m.id,
+        fromStatus: 'potential',
+        toStatus: 'active',
+        fromPhase: m.phase,
+        toPhase: m.phase,
+        reason: 'first_order',
+        changedAt: at.get(m.id) ?? this.#clock.now(),
+      })),
+    );
+  }
+
+  /** Every change of status or phase, oldest first (`GET /v1/customers/:id/status-history`). */
+  statusHistory(actor: TenantActor, id: string) {
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        if (!(await repo.findById(tx, id))) throw notFound(id);
+        return (await repo.statusHistory(tx, id)).map((h) => ({
+          fromStatus: h.fromStatus,
+          toStatus: h.toStatus,
+          fromPhase: h.fromPhase,
+          toPhase: h.toPhase,
+          reason: h.reason,
+          changedAt: h.changedAt.toISOString(),
+        }));
+      },
+      { readOnly: true },
+    );
+  }
+
   async #insert(
     tx: Tx,
     actor: TenantActor,
@@ -332,6 +460,16 @@ export class CustomersService {
     }
   }
 }
+
+type Identity = { externalId?: string | null; email?: string | null; phone?: string | null };
+const normalEmail = (email: string) => email.trim().toLowerCase();
+/** The keys an identity matches by, in priority order. */
+const identityKeys = (i: Identity) =>
+  [
+    i.externalId && `x:${i.externalId}`,
+    i.email && `e:${normalEmail(i.email)}`,
+    i.phone && `p:${i.phone}`,
+  ].filter((k): k is string => Boolean(k));
 
 type Defs = Awaited<ReturnType<AttributesService['definitions']>>;
 const path = (prefix: string, field: string) => (prefix ? `${prefix}.${field}` : field);

@@ -80,6 +80,7 @@ export const customers = pgTable(
     uniqueIndex('customers_email_key').on(t.tenantId, t.email),
     uniqueIndex('customers_external_id_key').on(t.tenantId, t.externalId),
     index('customers_updated_at_idx').on(t.tenantId, t.updatedAt),
+    index('customers_phone_idx').on(t.tenantId, t.phone),
     index('customers_status_idx').on(t.tenantId, t.status),
     index('customers_tags_idx').using('gin', t.tags),
     index('customers_first_name_idx').on(t.tenantId, sql`lower(${t.firstName}) text_pattern_ops`),

@@ -1,5 +1,5 @@
 import type { Actor, TenantActor } from '../../platform/auth.ts';
-import type { Database } from '../../platform/db.ts';
+import type { Database, Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
@@ -70,6 +70,13 @@ export class TenantsService {
       if (raced) return raced;
       throw error;
     }
+  }
+
+  /** For other modules: the tenant's settings in the caller's transaction. */
+  async settingsIn(tx: Tx, tenantId: string): Promise<Settings> {
+    const row = await repo.findById(tx, tenantId);
+    if (!row) throw new AppError('tenant_not_found', 'the token names a tenant that does not exist');
+    return toSettings(row);
   }
 
   getSettings(actor: TenantActor): Promise<Settings> {

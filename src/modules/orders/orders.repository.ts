@@ -1,0 +1,200 @@
+import { and, asc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm';
+import type { Tx } from '../../platform/db.ts';
+import type { ListOrdersFilter } from './orders.schemas.ts';
+import { customerAggregates, type OrderItem, orders } from './orders.table.ts';
+
+export type OrderRow = typeof orders.$inferSelect;
+
+/** One order ready to be written (ids, customers and base amounts resolved). */
+export type OrderWrite = {
+  id: string;
+  source: string;
+  externalId: string;
+  customerId: string;
+  placedAt: Date;
+  status: OrderRow['status'];
+  currency: string;
+  total: number;
+  discount: number;
+  shipping: number;
+  refunded: number;
+  baseCurrency: string;
+  baseTotal: number;
+  baseRefunded: number;
+  items: OrderItem[];
+  itemCount: number;
+  channel: string | null;
+  intermediaryId: string | null;
+  paymentMethod: string | null;
+  paymentDueAt: Date | null;
+  paymentPaidAt: Date | null;
+  couponCode: string | null;
+  sourceUpdatedAt: Date;
+};
+
+export type UpsertOutcome = {
+  id: string;
+  source: string;
+  externalId: string;
+  customerId: string;
+  inserted: boolean;
+};
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export const ordersRepository = {
+  /** The orders already recorded under these (source, externalId) keys. */
+  findByKeys(tx: Tx, keys: { source: string; externalId: string }[]) {
+    if (!keys.length) return Promise.resolve([]);
+    return tx
+      .execute<{
+        id: string;
+        source: string;
+        external_id: string;
+        customer_id: string;
+        source_updated_at: string;
+      }>(sql`
+      SELECT o.id, o.source, o.external_id, o.customer_id, o.source_updated_at
+      FROM orders o
+      JOIN unnest(${sql.param(keys.map((k) => k.source))}::text[], ${sql.param(keys.map((k) => k.externalId))}::text[]) AS k(source, external_id)
+        ON o.source = k.source AND o.external_id = k.external_id
+      WHERE o.tenant_id = vinculo_current_tenant()`)
+      .then((r) => r.rows);
+  },
+
+  /**
+   * Writes the orders in one statement. A row with the same (source, externalId) is replaced only by
+   * a strictly newer `sourceUpdatedAt`, atomically, so a stale update never wins whatever the order
+   * of arrival. Rows left unchanged are absent from the result.
+   */
+  async upsert(tx: Tx, rows: OrderWrite[]): Promise<UpsertOutcome[]> {
+    if (!rows.length) return [];
+    const col = <K extends keyof OrderWrite>(k: K) => rows.map((r) => r[k]);
+    const result = await tx.execute<{
+      id: string;
+      source: string;
+      external_id: string;
+      customer_id: string;
+      inserted: boolean;
+    }>(sql`
+      INSERT INTO orders (tenant_id, id, source, external_id, customer_id, placed_at, status, currency, total, discount,
+        shipping, refunded, base_currency, base_total, base_refunded, items, item_count, channel, intermediary_id,
+        payment_method, payment_due_at, payment_paid_at, coupon_code, source_updated_at)
+      SELECT vinculo_current_tenant(), u.id, u.source, u.external_id, u.customer_id, u.placed_at, u.status, u.currency,
+        u.total, u.discount, u.shipping, u.refunded, u.base_currency, u.base_total, u.base_refunded, u.items::jsonb, u.item_count,
+        u.channel, u.intermediary_id, u.payment_method, u.payment_due_at, u.payment_paid_at, u.coupon_code,
+        u.source_updated_at
+      FROM unnest(
+        ${sql.param(col('id'))}::uuid[], ${sql.param(col('source'))}::text[], ${sql.param(col('externalId'))}::text[], ${sql.param(col('customerId'))}::uuid[],
+        ${sql.param(rows.map((r) => r.placedAt.toISOString()))}::timestamptz[], ${sql.param(col('status'))}::text[], ${sql.param(col('currency'))}::text[],
+        ${sql.param(col('total'))}::bigint[], ${sql.param(col('discount'))}::bigint[], ${sql.param(col('shipping'))}::bigint[], ${sql.param(col('refunded'))}::bigint[],
+        ${sql.param(col('baseCurrency'))}::text[], ${sql.param(col('baseTotal'))}::bigint[], ${sql.param(col('baseRefunded'))}::bigint[], ${sql.param(rows.map((r) => JSON.stringify(r.items)))}::text[],
+        ${sql.param(col('itemCount'))}::int[], ${sql.param(col('channel'))}::text[], ${sql.param(col('intermediaryId'))}::uuid[], ${sql.param(col('paymentMethod'))}::text[],
+        ${sql.param(rows.map((r) => iso(r.paymentDueAt)))}::timestamptz[], ${sql.param(rows.map((r) => iso(r.paymentPaidAt)))}::timestamptz[],
+        ${sql.param(col('couponCode'))}::text[], ${sql.param(rows.map((r) => r.sourceUpdatedAt.toISOString()))}::timestamptz[]
+      ) AS u(id, source, external_id, customer_id, placed_at, status, currency, total, discount, shipping, refunded,
+        base_currency, base_total, base_refunded, items, item_count, channel, intermediary_id, payment_method, payment_due_at,
+        payment_paid_at, coupon_code, source_updated_at)
+      ON CONFLICT (tenant_id, source, external_id) DO UPDATE SET
+        customer_id = EXCLUDED.customer_id, placed_at = EXCLUDED.placed_at, status = EXCLUDED.status,
+        currency = EXCLUDED.currency, total = EXCLUDED.total, discount = EXCLUDED.discount,
+        shipping = EXCLUDED.shipping, refunded = EXCLUDED.refunded, base_currency = EXCLUDED.base_currency,
+        base_total = EXCLUDED.base_total,
+        base_refunded = EXCLUDED.base_refunded, items = EXCLUDED.items, item_count = EXCLUDED.item_count,
+        channel = EXCLUDED.channel, intermediary_id = EXCLUDED.intermediary_id,
+        payment_method = EXCLUDED.payment_method, payment_due_at = EXCLUDED.payment_due_at,
+        payment_paid_at = EXCLUDED.payment_paid_at, coupon_code = EXCLUDED.coupon_code,
+        source_updated_at = EXCLUDED.source_updated_at, version = orders.version + 1, updated_at = now()
+      WHERE orders.source_updated_at < EXCLUDED.source_updated_at
+      RETURNING id, source, external_id, customer_id, (xmax = 0) AS inserted`);
+    return result.rows.map((r) => ({
+      id: r.id,
+      source: r.source,
+      externalId: r.external_id,
+      customerId: r.customer_id,
+      inserted: r.inserted,
+    }));
+  },
+
+  /**
+   * Recomputes the purchase aggregates of these customers from their orders. Counted orders are those
+   * neither cancelled nor fully refunded; amounts are net, in the tenant's currency.
+   */
+  async recomputeAggregates(tx: Tx, customerIds: string[]) {
+    if (!customerIds.length) return [];
+    const result = await tx.execute<{ customer_id: string; orders: number; first_order_at: Date | null }>(sql`
+      INSERT INTO customer_aggregates AS a (tenant_id, customer_id, orders, first_order_at, last_order_at, net_revenue,
+        items, orders_with_due_date, orders_paid_on_time, updated_at)
+      SELECT vinculo_current_tenant(), c.id,
+        count(o.id) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')),
+        min(o.placed_at) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')),
+        max(o.placed_at) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')),
+        coalesce(sum(o.base_total - o.base_refunded) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')), 0),
+        coalesce(sum(o.item_count) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')), 0),
+        count(o.id) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded') AND o.payment_due_at IS NOT NULL),
+        count(o.id) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded') AND o.payment_due_at IS NOT NULL
+          AND o.payment_paid_at <= o.payment_due_at),
+        now()
+      FROM unnest(${sql.param(customerIds)}::uuid[]) AS c(id)
+      LEFT JOIN orders o ON o.tenant_id = vinculo_current_tenant() AND o.customer_id = c.id
+      GROUP BY c.id
+      ON CONFLICT (tenant_id, customer_id) DO UPDATE SET
+        orders = EXCLUDED.orders, first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,
+        net_revenue = EXCLUDED.net_revenue, items = EXCLUDED.items,
+        orders_with_due_date = EXCLUDED.orders_with_due_date, orders_paid_on_time = EXCLUDED.orders_paid_on_time,
+        updated_at = now()
+      RETURNING customer_id, orders, first_order_at`);
+    return result.rows.map((r) => ({
+      customerId: r.customer_id,
+      orders: Number(r.orders),
+      firstOrderAt: r.first_order_at ? new Date(r.first_order_at) : null,
+    }));
+  },
+
+  async aggregatesOf(tx: Tx, customerIds: readonly string[]) {
+    if (!customerIds.length) return [];
+    return tx
+      .select()
+      .from(customerAggregates)
+      .where(sql`${customerAggregates.customerId} = ANY(${sql.param([...customerIds])}::uuid[])`);
+  },
+
+  findByIds(tx: Tx, ids: readonly string[]): Promise<OrderRow[]> {
+    if (!ids.length) return Promise.resolve([]);
+    return tx
+      .select()
+      .from(orders)
+      .where(sql`${orders.id} = ANY(${sql.param([...ids])}::uuid[])`);
+  },
+
+  list(tx: Tx, filter: ListOrdersFilter, after: string | undefined, limit: number) {
+    const conditions: SQL[] = [];
+    if (filter.customerId) conditions.push(eq(orders.customerId, filter.customerId));
+    if (filter.source) conditions.push(eq(orders.source, filter.source));
+    if (filter.status) conditions.push(eq(orders.status, filter.status));
+    if (filter.placedFrom) conditions.push(gte(orders.placedAt, new Date(filter.placedFrom)));
+    if (filter.placedTo) conditions.push(lt(orders.placedAt, new Date(filter.placedTo)));
+    if (after) conditions.push(gt(orders.id, after));
+    return tx
+      .select()
+      .from(orders)
+      .where(and(...conditions))
+      .orderBy(asc(orders.id))
+      .limit(limit + 1);
+  },
+
+  /** The latest orders of each customer (GraphQL `Customer.orders`), `perCustomer` + 1 each. */
+  async latestPerCustomer(tx: Tx, customerIds: readonly string[], perCustomer: number): Promise<OrderRow[]> {
+    if (!customerIds.length) return [];
+    const result = await tx.execute<{ id: string }>(sql`
+      SELECT o.id FROM unnest(${sql.param([...customerIds])}::uuid[]) AS c(id)
+      CROSS JOIN LATERAL (
+        SELECT id FROM orders WHERE tenant_id = vinculo_current_tenant() AND customer_id = c.id
+        ORDER BY id DESC LIMIT ${perCustomer + 1}
+      ) o`);
+    return ordersRepository.findByIds(
+      tx,
+      result.rows.map((r) => r.id),
+    );
+  },
+};

@@ -1,0 +1,102 @@
+import type { IResolvers, MercuriusLoaders } from 'mercurius';
+import { validationError } from '../../platform/errors.ts';
+import { authorize, firstArg, idArg, toConnection } from '../../platform/graphql.ts';
+import { parseOrThrow } from '../../platform/problem.ts';
+import { dropNulls } from '../customers/customers.resolvers.ts';
+import type { Customer } from '../customers/customers.schemas.ts';
+import type { Services } from '../services.ts';
+import { ListOrdersQuery, ORDER_BATCH_MAX, RecordOrderBody } from './orders.schemas.ts';
+
+/** GraphQL nulls mean "not given" throughout an order input. */
+function clean(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(clean);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== null)
+        .map(([k, v]) => [k, clean(v)]),
+    );
+  }
+  return value;
+}
+
+export function ordersResolvers({ orders }: Services): IResolvers {
+  return {
+    Query: {
+      order: async (_root, { id }: { id: string }, { actor }) => {
+        const tenant = authorize(actor, 'customers:read');
+        try {
+          return await orders.get(tenant, idArg(id));
+        } catch (error) {
+          if ((error as { code?: string }).code === 'order_not_found') return null;
+          throw error;
+        }
+      },
+      orders: async (
+        _root,
+        args: { filter?: Record<string, unknown>; first: number; after?: string },
+        { actor },
+      ) => {
+        const tenant = authorize(actor, 'customers:read');
+        const { limit, cursor, ...filter } = parseOrThrow(
+          ListOrdersQuery,
+          { ...dropNulls(args.filter), limit: firstArg(args.first), cursor: args.after ?? undefined },
+          'filter',
+        );
+        return toConnection(await orders.list(tenant, filter, limit, cursor));
+      },
+    },
+    Mutation: {
+      recordOrder: async (_root, args: { input: unknown; idempotencyKey?: string }, { actor }) => {
+        const tenant = authorize(actor, 'orders:write');
+        const input = parseOrThrow(RecordOrderBody, clean(args.input), 'input');
+        return (await orders.record(tenant, input, args.idempotencyKey ?? undefined)).body;
+      },
+      recordOrders: async (_root, { items }: { items: unknown[] }, { actor }) => {
+        const tenant = authorize(actor, 'orders:write');
+        if (items.length > ORDER_BATCH_MAX) {
+          throw validationError([{ path: 'items', message: `must have at most ${ORDER_BATCH_MAX} items` }]);
+        }
+        const { body } = await orders.recordMany(tenant, items.map(clean));
+        return {
+          results: body.results.map((r) => ({
+            ...r,
+            error: r.error && { code: r.error.code, message: r.error.detail, errors: r.error.errors },
+          })),
+          ...body.summary,
+        };
+      },
+    },
+  } as IResolvers;
+}
+
+export function ordersLoaders({ orders }: Services): MercuriusLoaders {
+  return {
+    Customer: {
+      // one query for all the customers of a response (per page size asked), never one per customer
+      orders: async (queries: { obj: Customer; params: { first: number } }[], { actor }) => {
+        const tenant = authorize(actor, 'customers:read');
+        const sizes = [...new Set(queries.map((q) => firstArg(q.params.first)))];
+        const answers = new Map<string, { orders: { id: string }[]; hasMore: boolean }>();
+        for (const size of sizes) {
+          const ids = [...new Set(queries.filter((q) => q.params.first === size).map((q) => q.obj.id))];
+          const found = await orders.latestOrders(tenant, ids, size);
+          ids.forEach((id, i) => answers.set(`${size}:${id}`, found[i]!));
+        }
+        return queries.map((q) => {
+          const { orders: list, hasMore } = answers.get(`${q.params.first}:${q.obj.id}`)!;
+          return {
+            nodes: list,
+            edges: list.map((node) => ({ node, cursor: node.id })),
+            pageInfo: { hasNextPage: hasMore, endCursor: list.at(-1)?.id ?? null },
+          };
+        });
+      },
+      purchases: async (queries: { obj: Customer }[], { actor }) =>
+        orders.purchases(
+          authorize(actor, 'customers:read'),
+          queries.map((q) => q.obj.id),
+        ),
+    },
+  } as MercuriusLoaders;
+}

@@ -1,0 +1,436 @@
+import type { TenantActor } from '../../platform/auth.ts';
+import type { Database, Tx } from '../../platform/db.ts';
+import { AppError, isAppError } from '../../platform/errors.ts';
+import { idempotent } from '../../platform/idempotency.ts';
+import { newId } from '../../platform/ids.ts';
+import { money } from '../../platform/money.ts';
+import type { Cursors, Page } from '../../platform/pagination.ts';
+import { problemFrom, zodFieldErrors } from '../../platform/problem.ts';
+import type { CustomersService } from '../customers/customers.service.ts';
+import type { IntermediariesService } from '../intermediaries/intermediaries.service.ts';
+import type { TenantsService } from '../tenants/tenants.service.ts';
+import { type OrderRow, type OrderWrite, ordersRepository as repo } from './orders.repository.ts';
+import {
+  type ListOrdersFilter,
+  type Order,
+  type OrderBatchResult,
+  type Purchases,
+  RecordOrderBody,
+  type RecordOrderInput,
+  type RecordOrderResult,
+} from './orders.schemas.ts';
+
+export function toOrder(row: OrderRow): Order {
+  const counted = row.status !== 'cancelled' && row.status !== 'refunded';
+  return {
+    id: row.id,
+    source: row.source,
+    externalId: row.externalId,
+    customerId: row.customerId,
+    placedAt: row.placedAt.toISOString(),
+    status: row.status,
+    currency: row.currency,
+    total: money(row.total, row.currency),
+    discount: money(row.discount, row.currency),
+    shipping: money(row.shipping, row.currency),
+    refunded: money(row.refunded, row.currency),
+    baseTotal: money(row.baseTotal, row.baseCurrency),
+    netTotal: money(counted ? row.baseTotal - row.baseRefunded : 0, row.baseCurrency),
+    items: row.items.map((i) => ({ ...i, unitPrice: money(i.unitPrice, row.currency) })),
+    channel: row.channel,
+    intermediaryId: row.intermediaryId,
+    payment: {
+      method: row.paymentMethod,
+      dueAt: row.paymentDueAt?.toISOString() ?? null,
+      paidAt: row.paymentPaidAt?.toISOString() ?? null,
+    },
+    couponCode: row.couponCode,
+    sourceUpdatedAt: row.sourceUpdatedAt.toISOString(),
+    version: row.version,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+export function toPurchases(
+  customerId: string,
+  row: Awaited<ReturnType<typeof repo.aggregatesOf>>[number] | undefined,
+  currency: string,
+): Purchases {
+  return {
+    customerId,
+    orders: row?.orders ?? 0,
+    firstOrderAt: row?.firstOrderAt?.toISOString() ?? null,
+    lastOrderAt: row?.lastOrderAt?.toISOString() ?? null,
+    netRevenue: money(row?.netRevenue ?? 0, currency),
+    items: row?.items ?? 0,
+    ordersWithDueDate: row?.ordersWithDueDate ?? 0,
+    ordersPaidOnTime: row?.ordersPaidOnTime ?? 0,
+  };
+}
+
+const notFound = (id: string) => new AppError('order_not_found', `no order ${id} in this tenant`);
+
+/** Business rules no schema can express; the first broken one becomes the item's error. */
+function checkRules(o: RecordOrderInput, tenantCurrency: string): AppError | undefined {
+  if (o.total.currency !== tenantCurrency) {
+    if (!o.baseTotal) {
+      return new AppError(
+        'currency_conversion_required',
+        `the order is in ${o.total.currency} and the tenant reports in ${tenantCurrency}: send baseTotal in ${tenantCurrency}`,
+      );
+    }
+  }
+  if (o.baseTotal && o.baseTotal.currency !== tenantCurrency) {
+    return new AppError('validation_failed', `baseTotal must be in the tenant's currency ${tenantCurrency}`, {
+      errors: [{ path: 'baseTotal.currency', message: `must be ${tenantCurrency}` }],
+    });
+  }
+  if (o.items?.length) {
+    const lines = o.items.reduce((sum, i) => sum + i.quantity * i.unitPrice.amount, 0);
+    const expected = lines - (o.discount?.amount ?? 0) + (o.shipping?.amount ?? 0);
+    if (expected !== o.total.amount) {
+      return new AppError(
+        'order_total_mismatch',
+        `items (${lines}) − discount (${o.discount?.amount ?? 0}) + shipping (${o.shipping?.amount ?? 0}) = ${expected}, but total is ${o.total.amount}`,
+      );
+    }
+  }
+  const refunded = o.refunded?.amount ?? 0;
+  if (o.status === 'refunded' && o.refunded && refunded !== o.total.amount) {
+    return new AppError('order_refund_inconsistent', 'a refunded order has refunded equal to its total');
+  }
+  if (o.status === 'partially_refunded' && !(refunded > 0 && refunded < o.total.amount)) {
+    return new AppError('order_refund_inconsistent', 'a partially refunded order has 0 < refunded < total');
+  }
+  if (refunded > 0 && o.status !== 'refunded' && o.status !== 'partially_refunded') {
+    return new AppError(
+      'order_refund_inconsistent',
+      `an order with a refund has status refunded or partially_refunded, not ${o.status}`,
+    );
+  }
+  return undefined;
+}
+
+function toWrite(o: RecordOrderInput, customerId: string, tenantCurrency: string): OrderWrite {
+  const refunded = o.status === 'refunded' ? o.total.amount : (o.refunded?.amount ?? 0);
+  const baseTotal = o.total.currency === tenantCurrency ? o.total.amount : o.baseTotal!.amount;
+  return {
+    id: newId(),
+    source: o.source,
+    externalId: o.externalId,
+    customerId,
+    placedAt: new Date(o.placedAt),
+    status: o.status,
+    currency: o.total.currency,
+    total: o.total.amount,
+    discount: o.discount?.amount ?? 0,
+    shipping: o.shipping?.amount ?? 0,
+    refunded,
+    baseCurrency: tenantCurrency,
+    baseTotal,
+    // refunds convert at the order's own rate
+    baseRefunded: o.total.amount ? Math.round((refunded * baseTotal) / o.total.amount) : 0,
+    items: (o.items ?? []).map((i) => ({ ...i, unitPrice: i.unitPrice.amount })),
+    itemCount: (o.items ?? []).reduce((n, i) => n + i.quantity, 0),
+    channel: o.channel ?? null,
+    intermediaryId: o.intermediaryId ?? null,
+    paymentMethod: o.payment?.method ?? null,
+    paymentDueAt: o.payment?.dueAt ? new Date(o.payment.dueAt) : null,
+    paymentPaidAt: o.payment?.paidAt ? new Date(o.payment.paidAt) : null,
+    couponCode: o.couponCode ?? null,
+    sourceUpdatedAt: new Date(o.sourceUpdatedAt ?? o.placedAt),
+  };
+}
+
+const UNCHANGED = 'an equal or newer version of this order (by sourceUpdatedAt) is already recorded';
+
+export class OrdersService {
+  readonly #db: Database;
+  readonly #cursors: Cursors;
+  readonly #customers: CustomersService;
+  readonly #intermediaries: IntermediariesService;
+  readonly #tenants: TenantsService;
+
+  constructor(deps: {
+    db: Database;
+    cursors: Cursors;
+    customers: CustomersService;
+    intermediaries: IntermediariesService;
+    tenants: TenantsService;
+  }) {
+    this.#db = deps.db;
+    this.#cursors = deps.cursors;
+    this.#customers = deps.customers;
+    this.#intermediaries = deps.intermediaries;
+    this.#tenants = deps.tenants;
+  }
+
+  /** Records one order (`POST /v1/orders`); with a key, a retry replays the first response. */
+  record(actor: TenantActor, input: RecordOrderInput, idempotencyKey?: string) {
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      const work = async () => {
+        const [result] = await this.#write(tx, actor, [input]);
+        if (result!.status === 'error') throw result!.appError;
+        const [row] = await repo.findByIds(tx, [result!.id!]);
+        const body: RecordOrderResult = {
+          result: result!.status as RecordOrderResult['result'],
+          ...(result!.reason ? { reason: result!.reason } : {}),
+          order: toOrder(row!),
+        };
+        return { status: result!.status === 'created' ? 201 : 200, body };
+      };
+      if (!idempotencyKey) return { ...(await work()), replayed: false };
+      return idempotent(
+        tx,
+        actor.tenantId,
+        { key: idempotencyKey, operation: 'orders.record', body: input },
+        work,
+      );
+    });
+  }
+
+  /** Records up to 1,000 orders (`POST /v1/orders/batch`), one result per item. */
+  recordMany(actor: TenantActor, items: unknown[], idempotencyKey?: string) {
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      const work = async () => {
+        const results = await this.recordIn(tx, actor, items);
+        const count = (s: string) => results.filter((r) => r.status === s).length;
+        return {
+          status: 200,
+          body: {
+            results,
+            summary: {
+              created: count('created'),
+              updated: count('updated'),
+              unchanged: count('unchanged'),
+              errors: count('error'),
+            },
+          },
+        };
+      };
+      if (!idempotencyKey) return { ...(await work()), replayed: false };
+      return idempotent(
+        tx,
+        actor.tenantId,
+        { key: idempotencyKey, operation: 'orders.batch', body: items },
+        work,
+      );
+    });
+  }
+
+  /** The batch, in the caller's transaction (imports use it chunk by chunk). */
+  async recordIn(tx: Tx, actor: TenantActor, items: unknown[]): Promise<OrderBatchResult[]> {
+    const parsed = items.map((item, index) => {
+      const r = RecordOrderBody.safeParse(item);
+      return r.success
+        ? r.data
+        : new AppError('validation_failed', undefined, {
+            errors: zodFieldErrors(r.error.issues, `items[${index}]`),
+          });
+    });
+    const valid = parsed.filter((p): p is RecordOrderInput => !isAppError(p));
+    const written = await this.#write(tx, actor, valid);
+    let next = 0;
+    return parsed.map((p, index) => {
+      const r = isAppError(p) ? { status: 'error' as const, appError: p } : written[next++]!;
+      if (r.status === 'error') {
+        return { index, status: 'error', error: problemFrom(r.appError!) };
+      }
+      return {
+        index,
+        status: r.status,
+        id: r.id,
+        customerId: r.customerId,
+        ...(r.reason ? { reason: r.reason } : {}),
+      };
+    });
+  }
+
+  /**
+   * The set-based write: checks, customers resolved in bulk, one upsert statement, aggregates
+   * recomputed for every touched customer (locked first, so concurrent writers never lose an update).
+   */
+  async #write(tx: Tx, actor: TenantActor, inputs: RecordOrderInput[]) {
+    type Outcome = {
+      status: 'created' | 'updated' | 'unchanged' | 'error';
+      id?: string;
+      customerId?: string;
+      reason?: string;
+      appError?: AppError;
+    };
+    const outcomes: Outcome[] = inputs.map(() => ({ status: 'error' }));
+    const { currency } = await this.#tenants.settingsIn(tx, actor.tenantId);
+    const intermediaryIds = [...new Set(inputs.flatMap((o) => (o.intermediaryId ? [o.intermediaryId] : [])))];
+    const knownIntermediaries = new Set(
+      (await this.#intermediaries.findByIds(tx, intermediaryIds)).map((i) => i.id),
+    );
+
+    const pending: number[] = [];
+    inputs.forEach((o, i) => {
+      const broken =
+        checkRules(o, currency) ??
+        (o.intermediaryId && !knownIntermediaries.has(o.intermediaryId)
+          ? new AppError(
+              'invalid_reference',
+              `intermediaryId: no intermediary ${o.intermediaryId} in this tenant`,
+            )
+          : undefined);
+      if (broken) outcomes[i] = { status: 'error', appError: broken };
+      else pending.push(i);
+    });
+
+    const buyers = await this.#customers.resolveBuyers(
+      tx,
+      actor,
+      pending.map((i) => {
+        const o = inputs[i]!;
+        return o.customerId ? { id: o.customerId } : { identity: o.customer!, path: 'customer' };
+      }),
+    );
+    // the newest version of each (source, externalId) in the batch is written; the others are superseded
+    const latest = new Map<string, { index: number; write: OrderWrite }>();
+    pending.forEach((i, k) => {
+      const buyer = buyers[k]!;
+      if (isAppError(buyer)) {
+        outcomes[i] = { status: 'error', appError: buyer };
+        return;
+      }
+      const write = toWrite(inputs[i]!, buyer, currency);
+      const key = `${write.source}\u0000${write.externalId}`;
+      const previous = latest.get(key);
+      if (previous && previous.write.sourceUpdatedAt > write.sourceUpdatedAt) {
+        outcomes[i] = {
+          status: 'unchanged',
+          reason: 'a newer version of this order is in the same batch',
+          customerId: buyer,
+        };
+        return;
+      }
+      if (previous) {
+        outcomes[previous.index] = {
+          status: 'unchanged',
+          reason: 'a newer version of this order is in the same batch',
+          customerId: previous.write.customerId,
+        };
+      }
+      latest.set(key, { index: i, write });
+    });
+
+    const writes = [...latest.values()];
+    const existing = await repo.findByKeys(
+      tx,
+      writes.map((w) => w.write),
+    );
+    const touched = new Set([
+      ...writes.map((w) => w.write.customerId),
+      ...existing.map((e) => e.customer_id),
+    ]);
+    await this.#customers.lockCustomers(tx, [...touched]);
+    const upserted = new Map(
+      (
+        await repo.upsert(
+          tx,
+          writes.map((w) => w.write),
+        )
+      ).map((u) => [`${u.source}\u0000${u.externalId}`, u]),
+    );
+    const existingByKey = new Map(existing.map((e) => [`${e.source}\u0000${e.external_id}`, e]));
+    const changedCustomers = new Set<string>();
+    for (const { index, write } of writes) {
+      const key = `${write.source}\u0000${write.externalId}`;
+      const done = upserted.get(key);
+      if (done) {
+        outcomes[index] = {
+          status: done.inserted ? 'created' : 'updated',
+          id: done.id,
+          customerId: done.customerId,
+        };
+        changedCustomers.add(done.customerId);
+        const before = existingByKey.get(key);
+        if (before) changedCustomers.add(before.customer_id);
+      } else {
+        const kept = existingByKey.get(key);
+        outcomes[index] = {
+          status: 'unchanged',
+          id: kept?.id,
+          customerId: kept?.customer_id,
+          reason: UNCHANGED,
+        };
+      }
+    }
+    const aggregates = await repo.recomputeAggregates(tx, [...changedCustomers]);
+    await this.#customers.recordFirstOrders(
+      tx,
+      actor,
+      aggregates
+        .filter((a) => a.orders > 0)
+        .map((a) => ({ customerId: a.customerId, firstOrderAt: a.firstOrderAt! })),
+    );
+    return outcomes;
+  }
+
+  get(actor: TenantActor, id: string): Promise<Order> {
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        const [row] = await repo.findByIds(tx, [id]);
+        if (!row) throw notFound(id);
+        return toOrder(row);
+      },
+      { readOnly: true },
+    );
+  }
+
+  list(actor: TenantActor, filter: ListOrdersFilter, limit: number, cursor?: string): Promise<Page<Order>> {
+    const scope = { tenantId: actor.tenantId, list: 'orders', filters: filter };
+    const after = cursor ? this.#cursors.decode(scope, cursor) : undefined;
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        if (filter.customerId) await this.#customers.assertExists(tx, filter.customerId);
+        return this.#cursors.page(
+          scope,
+          await repo.list(tx, filter, after, limit),
+          limit,
+          (r) => r.id,
+          toOrder,
+        );
+      },
+      { readOnly: true },
+    );
+  }
+
+  /** The purchase aggregates of these customers (REST and the GraphQL loader). */
+  purchases(actor: TenantActor, customerIds: readonly string[], check = false): Promise<Purchases[]> {
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        if (check) for (const id of customerIds) await this.#customers.assertExists(tx, id);
+        const { currency } = await this.#tenants.settingsIn(tx, actor.tenantId);
+        const rows = new Map((await repo.aggregatesOf(tx, customerIds)).map((r) => [r.customerId, r]));
+        return customerIds.map((id) => toPurchases(id, rows.get(id), currency));
+      },
+      { readOnly: true },
+    );
+  }
+
+  /** The latest `first` orders of each customer, newest first (GraphQL loader). */
+  latestOrders(actor: TenantActor, customerIds: readonly string[], first: number) {
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        const rows = await repo.latestPerCustomer(tx, customerIds, first);
+        const byCustomer = new Map<string, OrderRow[]>();
+        for (const row of rows.sort((a, b) => (a.id < b.id ? 1 : -1))) {
+          byCustomer.set(row.customerId, [...(byCustomer.get(row.customerId) ?? []), row]);
+        }
+        return customerIds.map((id) => {
+          const list = byCustomer.get(id) ?? [];
+          return { orders: list.slice(0, first).map(toOrder), hasMore: list.length > first };
+        });
+      },
+      { readOnly: true },
+    );
+  }
+}

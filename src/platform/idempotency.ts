@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Tx } from './db.ts';
+import { AppError } from './errors.ts';
+import { idempotencyKeys } from './idempotency.table.ts';
+
+/** How long a key and its first response are kept. */
+export const IDEMPOTENCY_TTL_HOURS = 24;
+
+export type IdempotencyRequest = { key: string; operation: string; body: unknown };
+export type StoredResponse<T> = { status: number; body: T; replayed: boolean };
+
+function stable(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${stable((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export const requestHash = (operation: string, body: unknown) =>
+  createHash('sha256').update(operation).update('\n').update(stable(body)).digest('hex');
+
+/**
+ * Runs a keyed write at most once per tenant and key, in the caller's transaction. The key row is
+ * inserted first: a concurrent request with the same key waits on it, then replays the committed
+ * response (or does the work itself if the first one rolled back). The same key with another body,
+ * or for another operation, is refused with 422.
+ */
+export async function idempotent<T>(
+  tx: Tx,
+  tenantId: string,
+  request: IdempotencyRequest,
+  run: () => Promise<{ status: number; body: T }>,
+): Promise<StoredResponse<T>> {
+  const hash = requestHash(request.operation, request.body);
+  const mine = and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, request.key));
+  await tx.delete(idempotencyKeys).where(and(mine, sql`${idempotencyKeys.expiresAt} < now()`));
+  const inserted = await tx
+    .insert(idempotencyKeys)
+    .values({
+      tenantId,
+      key: request.key,
+      operation: request.operation,
+      requestHash: hash,
+      responseStatus: 0,
+      responseBody: {},
+      expiresAt: sql`now() + make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})`,
+    })
+    .onConflictDoNothing()
+    .returning({ key: idempotencyKeys.key });
+  if (inserted.length) {
+    const response = await run();
+    await tx
+      .update(idempotencyKeys)
+      .set({ responseStatus: response.status, responseBody: response.body as object })
+      .where(mine);
+    return { ...response, replayed: false };
+  }
+  const [stored] = await tx.select().from(idempotencyKeys).where(mine);
+  if (!stored)
+    throw new AppError('idempotency_conflict', 'the key is being used by a request in progress; retry');
+  if (stored.operation !== request.operation || stored.requestHash !== hash) {
+    throw new AppError(
+      'idempotency_key_reused',
+      'this Idempotency-Key was used with another request body; use a new key for a new request',
+    );
+  }
+  return { status: stored.responseStatus, body: stored.responseBody as T, replayed: true };
+}

@@ -115,12 +115,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         `rate limit of ${context.max} requests exceeded; retry after ${context.after}`,
       ),
   });
-  app.after(() => {
-    app.addHook('onRoute', (route) => {
-      if (route.url.startsWith('/health') || route.url === '/metrics')
-        route.config = { ...route.config, rateLimit: false };
-    });
-  });
   await registerOpenApi(app);
   await registerMetrics(app);
   // zod validates and serializes our routes; Mercurius and the docs keep Fastify's JSON-schema compilers

@@ -11,6 +11,8 @@ declare module 'fastify' {
     scopes?: readonly Scope[];
     /** false for platform routes whose tokens carry no tenant. */
     tenant?: boolean;
+    /** The body documented in OpenAPI when the validated one is looser (batch routes). */
+    documentedBody?: unknown;
   }
   interface FastifyRequest {
     actor: Actor | null;

@@ -33,8 +33,14 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       ],
     },
     // only our zod-described routes are documented; Mercurius and the docs' own routes keep JSON schemas
-    transform: (args) =>
-      isZodSchema(args.schema) ? jsonSchemaTransform(args) : { schema: { hide: true }, url: args.url },
+    transform: (args) => {
+      if (!isZodSchema(args.schema)) return { schema: { hide: true }, url: args.url };
+      // a batch route validates each item on its own, so its body schema is loose: document the strict one
+      const documented = args.route?.config?.documentedBody;
+      return jsonSchemaTransform(
+        documented ? { ...args, schema: { ...args.schema, body: documented } } : args,
+      );
+    },
     transformObject: jsonSchemaTransformObject,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

@@ -147,18 +147,34 @@ export const customersRepository = {
     );
   },
 
-  /** Moves these customers from `potential` to `active`; returns those that moved. */
-  promote(tx: Tx, ids: string[]) {
-    if (!ids.length) return Promise.resolve([]);
-    return tx
-      .update(customers)
-      .set({ status: 'active', version: sql`${customers.version} + 1`, updatedAt: sql`now()` })
-      .where(and(sql`${customers.id} = ANY(${sql.param(ids)}::uuid[])`, eq(customers.status, 'potential')))
-      .returning({ id: customers.id, phase: customers.lifecyclePhase });
+  /**
+   * Moves these customers from `potential` to `active` and records each change at the time of their
+   * first order, in one statement.
+   */
+  async promoteFirstBuyers(tx: Tx, buyers: { customerId: string; firstOrderAt: Date }[]): Promise<void> {
+    if (!buyers.length) return;
+    await tx.execute(sql`
+      WITH moved AS (
+        UPDATE customers c SET status = 'active', version = c.version + 1, updated_at = now()
+        FROM unnest(${sql.param(buyers.map((b) => b.customerId))}::uuid[],
+                    ${sql.param(buyers.map((b) => b.firstOrderAt.toISOString()))}::timestamptz[]) AS b(id, first_order_at)
+        WHERE c.id = b.id AND c.status = 'potential'
+        RETURNING c.tenant_id, c.id, c.lifecycle_phase, b.first_order_at
+      )
+      INSERT INTO customer_status_history
+        (tenant_id, id, customer_id, from_status, to_status, from_phase, to_phase, reason, changed_at)
+      SELECT tenant_id, vinculo_uuidv7(), id, 'potential', 'active', lifecycle_phase, lifecycle_phase, 'first_order',
+        first_order_at
+      FROM moved`);
   },
 
-  async recordStatusChanges(tx: Tx, rows: (typeof customerStatusHistory.$inferInsert)[]): Promise<void> {
-    if (rows.length) await tx.insert(customerStatusHistory).values(rows);
+  /** Which of these ids are customers of the tenant, locking them as `lock` does. */
+  async lockExisting(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
+    if (!ids.length) return new Set();
+    const result = await tx.execute<{ id: string }>(
+      sql`SELECT id FROM customers WHERE id = ANY(${sql.param([...ids].sort())}::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
+    );
+    return new Set(result.rows.map((r) => r.id));
   },
 
   statusHistory(tx: Tx, customerId: string) {

@@ -5,6 +5,7 @@ import { etagOf, IdParams, IfMatchHeaders } from '../../platform/schemas.ts';
 import type { Services } from '../services.ts';
 import {
   BatchUpsertBody,
+  BatchUpsertBodyLoose,
   BatchUpsertResponse,
   CreateCustomerBody,
   CustomerPage,
@@ -95,11 +96,11 @@ export const customersRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
   });
 
   app.post('/customers/batch', {
-    config: { scopes: ['customers:write'] },
+    config: { scopes: ['customers:write'], documentedBody: BatchUpsertBody },
     schema: {
       tags: ['customers'],
       summary: 'Create or update up to 1,000 customers, one result per item',
-      body: BatchUpsertBody,
+      body: BatchUpsertBodyLoose,
       response: { 200: BatchUpsertResponse, ...problems(413) },
     },
     handler: async (request) => {

@@ -212,10 +212,15 @@ export type ListCustomersFilter = Omit<z.output<typeof ListCustomersQuery>, 'lim
 export const CustomerPage = pageOf(CustomerSchema).meta({ id: 'CustomerPage' });
 
 export const BATCH_MAX = 1000;
+/** What a batch route validates: each item is then validated on its own by the service. */
+export const BatchUpsertBodyLoose = z.strictObject({
+  items: z.array(z.unknown()).min(1).max(BATCH_MAX).describe('The items'),
+});
+
 export const BatchUpsertBody = z
   .strictObject({
     items: z
-      .array(CreateCustomerBody.or(z.unknown()))
+      .array(CreateCustomerBody)
       .min(1)
       .max(BATCH_MAX)
       .describe(

@@ -273,13 +273,10 @@ export class CustomersService {
     actor: TenantActor,
     buyers: ({ id: string } | { identity: CreateCustomerInput; path: string })[],
   ): Promise<(string | AppError)[]> {
-    const known = new Set(
-      (
-        await repo.findByIds(
-          tx,
-          buyers.flatMap((b) => ('id' in b ? [b.id] : [])),
-        )
-      ).map((r) => r.id),
+    // customers named by id are locked now, as lockCustomers would
+    const known = await repo.lockExisting(
+      tx,
+      buyers.flatMap((b) => ('id' in b ? [b.id] : [])),
     );
     const identities = buyers.flatMap((b) => ('identity' in b ? [b.identity] : []));
     const byKey = new Map<string, string>();
@@ -350,26 +347,8 @@ export class CustomersService {
   }
 
   /** For the orders module: a first order moves a customer from `potential` to `active`, recorded. */
-  async recordFirstOrders(tx: Tx, actor: TenantActor, buyers: { customerId: string; firstOrderAt: Date }[]) {
-    const moved = await repo.promote(
-      tx,
-      buyers.map((b) => b.customerId),
-    );
-    const at = new Map(buyers.map((b) => [b.customerId, b.firstOrderAt]));
-    await repo.recordStatusChanges(
-      tx,
-      moved.map((m) => ({
-        tenantId: actor.tenantId,
-        id: newId(),
-        customerId: m.id,
-        fromStatus: 'potential',
-        toStatus: 'active',
-        fromPhase: m.phase,
-        toPhase: m.phase,
-        reason: 'first_order',
-        changedAt: at.get(m.id) ?? this.#clock.now(),
-      })),
-    );
+  recordFirstOrders(tx: Tx, buyers: { customerId: string; firstOrderAt: Date }[]): Promise<void> {
+    return repo.promoteFirstBuyers(tx, buyers);
   }
 
   /** Every change of status or phase, oldest first (`GET /v1/customers/:id/status-history`). */

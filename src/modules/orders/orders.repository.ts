@@ -42,6 +42,38 @@ export type UpsertOutcome = {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+/** What new orders add to one customer's aggregates. */
+export type AggregateDelta = {
+  customerId: string;
+  orders: number;
+  firstOrderAt: Date | null;
+  lastOrderAt: Date | null;
+  netRevenue: number;
+  items: number;
+  ordersWithDueDate: number;
+  ordersPaidOnTime: number;
+};
+
+/** A customer's order count after a write, and before it (a first order moves them to active). */
+export type AggregateChange = {
+  customerId: string;
+  orders: number;
+  ordersBefore: number;
+  firstOrderAt: Date | null;
+};
+
+const toChange = (r: {
+  customer_id: string;
+  orders: number;
+  first_order_at: string | Date | null;
+  orders_before: number;
+}) => ({
+  customerId: r.customer_id,
+  orders: Number(r.orders),
+  ordersBefore: Number(r.orders_before),
+  firstOrderAt: r.first_order_at ? new Date(r.first_order_at) : null,
+});
+
 export const ordersRepository = {
   /** The orders already recorded under these (source, externalId) keys. */
   findByKeys(tx: Tx, keys: { source: string; externalId: string }[]) {
@@ -120,34 +152,81 @@ export const ordersRepository = {
    * Recomputes the purchase aggregates of these customers from their orders. Counted orders are those
    * neither cancelled nor fully refunded; amounts are net, in the tenant's currency.
    */
-  async recomputeAggregates(tx: Tx, customerIds: string[]) {
+  async recomputeAggregates(tx: Tx, customerIds: string[]): Promise<AggregateChange[]> {
     if (!customerIds.length) return [];
-    const result = await tx.execute<{ customer_id: string; orders: number; first_order_at: Date | null }>(sql`
+    const ids = sql.param(customerIds);
+    const result = await tx.execute<{
+      customer_id: string;
+      orders: number;
+      first_order_at: string | null;
+      orders_before: number;
+    }>(sql`
+      WITH before AS (
+        SELECT customer_id, orders FROM customer_aggregates
+        WHERE tenant_id = vinculo_current_tenant() AND customer_id = ANY(${ids}::uuid[])
+      ), up AS (
+        INSERT INTO customer_aggregates AS a (tenant_id, customer_id, orders, first_order_at, last_order_at, net_revenue,
+          items, orders_with_due_date, orders_paid_on_time, updated_at)
+        SELECT vinculo_current_tenant(), c.id,
+          count(o.id) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')),
+          min(o.placed_at) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')),
+          max(o.placed_at) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')),
+          coalesce(sum(o.base_total - o.base_refunded) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')), 0),
+          coalesce(sum(o.item_count) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')), 0),
+          count(o.id) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded') AND o.payment_due_at IS NOT NULL),
+          count(o.id) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded') AND o.payment_due_at IS NOT NULL
+            AND o.payment_paid_at <= o.payment_due_at),
+          now()
+        FROM unnest(${ids}::uuid[]) AS c(id)
+        LEFT JOIN orders o ON o.tenant_id = vinculo_current_tenant() AND o.customer_id = c.id
+        GROUP BY c.id
+        ON CONFLICT (tenant_id, customer_id) DO UPDATE SET
+          orders = EXCLUDED.orders, first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,
+          net_revenue = EXCLUDED.net_revenue, items = EXCLUDED.items,
+          orders_with_due_date = EXCLUDED.orders_with_due_date, orders_paid_on_time = EXCLUDED.orders_paid_on_time,
+          updated_at = now()
+        RETURNING customer_id, orders, first_order_at
+      )
+      SELECT up.customer_id, up.orders, up.first_order_at, coalesce(before.orders, 0) AS orders_before
+      FROM up LEFT JOIN before USING (customer_id)`);
+    return result.rows.map(toChange);
+  },
+
+  /**
+   * Adds new orders to the aggregates without rescanning the customers' orders (the common case:
+   * orders recorded for the first time). The row lock of the upsert keeps concurrent additions exact.
+   */
+  async addToAggregates(tx: Tx, deltas: AggregateDelta[]): Promise<AggregateChange[]> {
+    if (!deltas.length) return [];
+    const col = <K extends keyof AggregateDelta>(k: K) => sql.param(deltas.map((d) => d[k]));
+    const at = (k: 'firstOrderAt' | 'lastOrderAt') =>
+      sql.param(deltas.map((d) => d[k]?.toISOString() ?? null));
+    const result = await tx.execute<{
+      customer_id: string;
+      orders: number;
+      first_order_at: string | null;
+      orders_before: number;
+    }>(sql`
       INSERT INTO customer_aggregates AS a (tenant_id, customer_id, orders, first_order_at, last_order_at, net_revenue,
         items, orders_with_due_date, orders_paid_on_time, updated_at)
-      SELECT vinculo_current_tenant(), c.id,
-        count(o.id) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')),
-        min(o.placed_at) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')),
-        max(o.placed_at) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')),
-        coalesce(sum(o.base_total - o.base_refunded) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')), 0),
-        coalesce(sum(o.item_count) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded')), 0),
-        count(o.id) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded') AND o.payment_due_at IS NOT NULL),
-        count(o.id) FILTER (WHERE o.status NOT IN ('cancelled', 'refunded') AND o.payment_due_at IS NOT NULL
-          AND o.payment_paid_at <= o.payment_due_at),
-        now()
-      FROM unnest(${sql.param(customerIds)}::uuid[]) AS c(id)
-      LEFT JOIN orders o ON o.tenant_id = vinculo_current_tenant() AND o.customer_id = c.id
-      GROUP BY c.id
+      SELECT vinculo_current_tenant(), d.customer_id, d.orders, d.first_order_at, d.last_order_at, d.net_revenue,
+        d.items, d.orders_with_due_date, d.orders_paid_on_time, now()
+      FROM unnest(${col('customerId')}::uuid[], ${col('orders')}::int[], ${at('firstOrderAt')}::timestamptz[],
+        ${at('lastOrderAt')}::timestamptz[], ${col('netRevenue')}::bigint[], ${col('items')}::int[],
+        ${col('ordersWithDueDate')}::int[], ${col('ordersPaidOnTime')}::int[])
+        AS d(customer_id, orders, first_order_at, last_order_at, net_revenue, items, orders_with_due_date, orders_paid_on_time)
       ON CONFLICT (tenant_id, customer_id) DO UPDATE SET
-        orders = EXCLUDED.orders, first_order_at = EXCLUDED.first_order_at, last_order_at = EXCLUDED.last_order_at,
-        net_revenue = EXCLUDED.net_revenue, items = EXCLUDED.items,
-        orders_with_due_date = EXCLUDED.orders_with_due_date, orders_paid_on_time = EXCLUDED.orders_paid_on_time,
-        updated_at = now()
-      RETURNING customer_id, orders, first_order_at`);
+        orders = a.orders + EXCLUDED.orders,
+        first_order_at = least(a.first_order_at, EXCLUDED.first_order_at),
+        last_order_at = greatest(a.last_order_at, EXCLUDED.last_order_at),
+        net_revenue = a.net_revenue + EXCLUDED.net_revenue, items = a.items + EXCLUDED.items,
+        orders_with_due_date = a.orders_with_due_date + EXCLUDED.orders_with_due_date,
+        orders_paid_on_time = a.orders_paid_on_time + EXCLUDED.orders_paid_on_time, updated_at = now()
+      RETURNING customer_id, orders, first_order_at, 0 AS orders_before`);
+    const added = new Map(deltas.map((d) => [d.customerId, d.orders]));
     return result.rows.map((r) => ({
-      customerId: r.customer_id,
-      orders: Number(r.orders),
-      firstOrderAt: r.first_order_at ? new Date(r.first_order_at) : null,
+      ...toChange(r),
+      ordersBefore: Number(r.orders) - (added.get(r.customer_id) ?? 0),
     }));
   },
 

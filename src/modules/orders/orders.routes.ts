@@ -13,6 +13,7 @@ import {
   RecordOrderBody,
   RecordOrderResponse,
   RecordOrdersBody,
+  RecordOrdersBodyLoose,
   RecordOrdersResponse,
 } from './orders.schemas.ts';
 
@@ -44,12 +45,12 @@ export const ordersRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
   });
 
   app.post('/orders/batch', {
-    config: { scopes: ['orders:write'] },
+    config: { scopes: ['orders:write'], documentedBody: RecordOrdersBody },
     schema: {
       tags: ['orders'],
       summary: 'Record up to 1,000 orders, one result per item',
       headers: IdempotencyHeaders,
-      body: RecordOrdersBody,
+      body: RecordOrdersBodyLoose,
       response: { 200: RecordOrdersResponse, ...problems(409, 413, 422) },
     },
     handler: async (request, reply) =>

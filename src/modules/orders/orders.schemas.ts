@@ -200,10 +200,15 @@ export const RecordOrderResponse = z
   .meta({ id: 'OrderRecordResult' });
 export type RecordOrderResult = z.infer<typeof RecordOrderResponse>;
 
+/** What a batch route validates: each item is then validated on its own by the service. */
+export const RecordOrdersBodyLoose = z.strictObject({
+  items: z.array(z.unknown()).min(1).max(ORDER_BATCH_MAX).describe('The items'),
+});
+
 export const RecordOrdersBody = z
   .strictObject({
     items: z
-      .array(RecordOrderBody.or(z.unknown()))
+      .array(RecordOrderBody)
       .min(1)
       .max(ORDER_BATCH_MAX)
       .describe(

@@ -9,7 +9,12 @@ import { problemFrom, zodFieldErrors } from '../../platform/problem.ts';
 import type { CustomersService } from '../customers/customers.service.ts';
 import type { IntermediariesService } from '../intermediaries/intermediaries.service.ts';
 import type { TenantsService } from '../tenants/tenants.service.ts';
-import { type OrderRow, type OrderWrite, ordersRepository as repo } from './orders.repository.ts';
+import {
+  type AggregateDelta,
+  type OrderRow,
+  type OrderWrite,
+  ordersRepository as repo,
+} from './orders.repository.ts';
 import {
   type ListOrdersFilter,
   type Order,
@@ -140,6 +145,25 @@ function toWrite(o: RecordOrderInput, customerId: string, tenantCurrency: string
     paymentPaidAt: o.payment?.paidAt ? new Date(o.payment.paidAt) : null,
     couponCode: o.couponCode ?? null,
     sourceUpdatedAt: new Date(o.sourceUpdatedAt ?? o.placedAt),
+  };
+}
+
+const counts = (w: OrderWrite) => w.status !== 'cancelled' && w.status !== 'refunded';
+
+/** What these new orders add to their customer's aggregates (the same rules as the recomputation). */
+function deltaOf(customerId: string, writes: OrderWrite[]): AggregateDelta {
+  const counted = writes.filter(counts);
+  const times = counted.map((w) => w.placedAt.getTime());
+  const due = counted.filter((w) => w.paymentDueAt);
+  return {
+    customerId,
+    orders: counted.length,
+    firstOrderAt: times.length ? new Date(Math.min(...times)) : null,
+    lastOrderAt: times.length ? new Date(Math.max(...times)) : null,
+    netRevenue: counted.reduce((sum, w) => sum + w.baseTotal - w.baseRefunded, 0),
+    items: counted.reduce((sum, w) => sum + w.itemCount, 0),
+    ordersWithDueDate: due.length,
+    ordersPaidOnTime: due.filter((w) => w.paymentPaidAt && w.paymentPaidAt <= w.paymentDueAt!).length,
   };
 }
 
@@ -322,11 +346,18 @@ export class OrdersService {
       tx,
       writes.map((w) => w.write),
     );
+    // customers given by id were locked while resolving them; lock the others every write touches
+    const lockedById = new Set(
+      pending.flatMap((i) => (inputs[i]!.customerId ? [inputs[i]!.customerId!] : [])),
+    );
     const touched = new Set([
       ...writes.map((w) => w.write.customerId),
       ...existing.map((e) => e.customer_id),
     ]);
-    await this.#customers.lockCustomers(tx, [...touched]);
+    await this.#customers.lockCustomers(
+      tx,
+      [...touched].filter((id) => !lockedById.has(id)),
+    );
     const upserted = new Map(
       (
         await repo.upsert(
@@ -336,36 +367,42 @@ export class OrdersService {
       ).map((u) => [`${u.source}\u0000${u.externalId}`, u]),
     );
     const existingByKey = new Map(existing.map((e) => [`${e.source}\u0000${e.external_id}`, e]));
-    const changedCustomers = new Set<string>();
+    // customers whose orders were only added get their aggregates incremented; any other change
+    // (an update, an order moving between customers) recomputes the customer from its orders
+    const recompute = new Set<string>();
+    const added = new Map<string, OrderWrite[]>();
     for (const { index, write } of writes) {
       const key = `${write.source}\u0000${write.externalId}`;
       const done = upserted.get(key);
+      const before = existingByKey.get(key);
       if (done) {
         outcomes[index] = {
           status: done.inserted ? 'created' : 'updated',
           id: done.id,
           customerId: done.customerId,
         };
-        changedCustomers.add(done.customerId);
-        const before = existingByKey.get(key);
-        if (before) changedCustomers.add(before.customer_id);
+        if (done.inserted) added.set(done.customerId, [...(added.get(done.customerId) ?? []), write]);
+        else recompute.add(done.customerId);
+        if (before) recompute.add(before.customer_id);
       } else {
-        const kept = existingByKey.get(key);
         outcomes[index] = {
           status: 'unchanged',
-          id: kept?.id,
-          customerId: kept?.customer_id,
+          id: before?.id,
+          customerId: before?.customer_id,
           reason: UNCHANGED,
         };
       }
     }
-    const aggregates = await repo.recomputeAggregates(tx, [...changedCustomers]);
+    const deltas = [...added].filter(([id]) => !recompute.has(id)).map(([id, list]) => deltaOf(id, list));
+    const changes = [
+      ...(await repo.recomputeAggregates(tx, [...recompute])),
+      ...(await repo.addToAggregates(tx, deltas)),
+    ];
     await this.#customers.recordFirstOrders(
       tx,
-      actor,
-      aggregates
-        .filter((a) => a.orders > 0)
-        .map((a) => ({ customerId: a.customerId, firstOrderAt: a.firstOrderAt! })),
+      changes
+        .filter((c) => c.ordersBefore === 0 && c.orders > 0)
+        .map((c) => ({ customerId: c.customerId, firstOrderAt: c.firstOrderAt! })),
     );
     return outcomes;
   }

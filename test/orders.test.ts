@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { newCustomer, newOrder, orderBody } from './helpers/factories.ts';
+import { newCustomer, orderBody } from './helpers/factories.ts';
 
 let t: TestApp;
 beforeAll(async () => {

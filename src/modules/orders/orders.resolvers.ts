@@ -81,7 +81,7 @@ export function ordersLoaders({ orders }: Services): MercuriusLoaders {
         for (const size of sizes) {
           const ids = [...new Set(queries.filter((q) => q.params.first === size).map((q) => q.obj.id))];
           const found = await orders.latestOrders(tenant, ids, size);
-          ids.forEach((id, i) => answers.set(`${size}:${id}`, found[i]!));
+          for (const [i, id] of ids.entries()) answers.set(`${size}:${id}`, found[i]!);
         }
         return queries.map((q) => {
           const { orders: list, hasMore } = answers.get(`${q.params.first}:${q.obj.id}`)!;

@@ -7,13 +7,14 @@ import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import type { DestinationStream } from 'pino';
 import { type Config, isProduction } from './config.ts';
 import { modules } from './modules/index.ts';
-import { createServices, type Services } from './modules/services.ts';
+import { createServices, type Services, tasksOf } from './modules/services.ts';
 import { createVerifier, type Verifier } from './platform/auth.ts';
 import { type Clock, systemClock } from './platform/clock.ts';
 import type { Database } from './platform/db.ts';
 import { AppError } from './platform/errors.ts';
 import { registerGraphql } from './platform/graphql.ts';
 import { httpPlatform } from './platform/http.ts';
+import { Jobs } from './platform/jobs.ts';
 import { registerOpenApi } from './platform/openapi.ts';
 import { registerMetrics, registerOperations } from './platform/operations.ts';
 import { Cursors } from './platform/pagination.ts';
@@ -24,6 +25,8 @@ export type AppDeps = {
   clock?: Clock;
   /** Overrides the verifier built from the config (tests of JWKS). */
   verify?: Verifier;
+  /** Background jobs: the owner's connection string; workers run here unless runWorkers is false. */
+  jobs?: { connectionString: string; runWorkers: boolean; concurrency: number };
   /** Where logs go (default: stdout). */
   logStream?: DestinationStream;
   /** The Redis client for shared rate-limit counters (several instances). */
@@ -82,7 +85,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   const cursorSecret = config.CURSOR_SECRET;
   if (!cursorSecret) throw new Error('CURSOR_SECRET is not set');
-  const services = createServices({ db, cursors: new Cursors(cursorSecret), clock });
+  let jobs: Jobs | undefined;
+  const services = createServices({ db, cursors: new Cursors(cursorSecret), clock, jobs: () => jobs });
+  if (deps.jobs) {
+    jobs = await Jobs.start({
+      ...deps.jobs,
+      tasks: tasksOf(services),
+      log: (level, message) => app.log[level === 'error' ? 'error' : 'warn']({ jobs: true }, message),
+    });
+    app.addHook('onClose', async () => jobs?.stop());
+  }
   const verify =
     deps.verify ??
     createVerifier({
@@ -132,8 +144,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   await registerGraphql(app, {
     verify,
-    schemaFiles: modules.map((m) => m.schema),
-    resolvers: mergeResolvers(modules.map((m) => m.resolvers(services))),
+    schemaFiles: modules.flatMap((m) => (m.schema ? [m.schema] : [])),
+    resolvers: mergeResolvers(modules.flatMap((m) => (m.resolvers ? [m.resolvers(services)] : []))),
     loaders: mergeResolvers(
       modules.flatMap((m) => (m.loaders ? [m.loaders(services) as IResolvers] : [])),
     ) as MercuriusLoaders,

@@ -42,6 +42,8 @@ export const ConfigSchema = z
     GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(8),
     GRAPHQL_MAX_COST: z.coerce.number().int().min(10).default(50_000),
     GRAPHIQL: bool.optional(),
+    RUN_WORKERS: bool.default(true),
+    JOBS_CONCURRENCY: z.coerce.number().int().min(1).max(50).default(2),
     DEFAULT_TENANT_SLUG: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{1,62}$/)

@@ -13,7 +13,16 @@ async function main(): Promise<void> {
   const redis = config.REDIS_URL
     ? new Redis(config.REDIS_URL, { connectTimeout: 500, maxRetriesPerRequest: 1 })
     : undefined;
-  const app = await buildApp({ config, db: runtime.db, redis });
+  const app = await buildApp({
+    config,
+    db: runtime.db,
+    redis,
+    jobs: {
+      connectionString: runtime.ownerUrl,
+      runWorkers: config.RUN_WORKERS,
+      concurrency: config.JOBS_CONCURRENCY,
+    },
+  });
   const tenant = await app.services.tenants.ensure(config.DEFAULT_TENANT_SLUG, 'Default tenant');
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {

@@ -4,6 +4,7 @@ import { attributesResolvers } from './attributes/attributes.resolvers.ts';
 import { attributesRoutes } from './attributes/attributes.routes.ts';
 import { customersLoaders, customersResolvers } from './customers/customers.resolvers.ts';
 import { customersRoutes } from './customers/customers.routes.ts';
+import { importsRoutes } from './imports/imports.routes.ts';
 import { intermediariesResolvers } from './intermediaries/intermediaries.resolvers.ts';
 import { intermediariesRoutes } from './intermediaries/intermediaries.routes.ts';
 import { ordersLoaders, ordersResolvers } from './orders/orders.resolvers.ts';
@@ -17,8 +18,8 @@ export type Module = {
   /** REST routes, mounted under /v1 */
   routes: FastifyPluginAsyncZod<{ services: Services }>;
   /** schema/<name>.graphql */
-  schema: string;
-  resolvers: (services: Services) => IResolvers;
+  schema?: string;
+  resolvers?: (services: Services) => IResolvers;
   loaders?: (services: Services) => MercuriusLoaders;
 };
 
@@ -46,4 +47,5 @@ export const modules: Module[] = [
     resolvers: ordersResolvers,
     loaders: ordersLoaders,
   },
+  { name: 'imports', routes: importsRoutes },
 ];

@@ -35,6 +35,7 @@ const catalogue = {
   order_total_mismatch: { status: 422, title: 'The items do not add up to the total' },
   order_refund_inconsistent: { status: 422, title: 'The refunded amount does not fit the status' },
   order_not_found: { status: 404, title: 'Order not found' },
+  import_not_found: { status: 404, title: 'Import not found' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },
   service_unavailable: { status: 503, title: 'Service unavailable' },

@@ -27,6 +27,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'tenants', description: 'Tenants (platform operator) and tenant settings' },
         { name: 'customers', description: 'Customers, real and potential' },
         { name: 'orders', description: 'Orders pushed by e-commerce platforms, and purchase aggregates' },
+        { name: 'imports', description: 'Bulk imports of customers and orders' },
         { name: 'intermediaries', description: 'Employees, prescribers, suppliers and distributors' },
         { name: 'attributes', description: 'Definitions of typed custom attributes' },
         { name: 'operations', description: 'Health and metrics' },
@@ -59,7 +60,7 @@ const describedProblem = (description: string) => ({
 });
 
 /** The error responses a route documents, problem+json each. */
-export function problems(...statuses: (400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 422 | 429)[]) {
+export function problems(...statuses: (400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 422 | 429 | 503)[]) {
   const text: Record<number, string> = {
     400: 'Invalid request: `errors` lists each failing path',
     401: 'Missing or invalid bearer token',
@@ -71,6 +72,7 @@ export function problems(...statuses: (400 | 401 | 403 | 404 | 409 | 412 | 413 |
     415: 'Unsupported content type',
     422: 'A reference points outside this tenant',
     429: 'Rate limit exceeded; see Retry-After',
+    503: 'Unavailable: retry later',
   };
   const all = [400, 401, 403, 429, ...statuses] as const;
   return Object.fromEntries([...new Set(all)].map((s) => [s, describedProblem(text[s]!)])) as Record<

@@ -59,11 +59,24 @@ export type TestApp = {
 
 /** The real app on the test database, connected as the application role (RLS applies). */
 export async function createTestApp(
-  options: { env?: Record<string, string>; clock?: Clock; logStream?: DestinationStream } = {},
+  options: {
+    env?: Record<string, string>;
+    clock?: Clock;
+    logStream?: DestinationStream;
+    jobs?: boolean;
+  } = {},
 ): Promise<TestApp> {
   const config = testConfig(options.env);
   const db = new Database(createPool(inject('appUrl'), 5));
-  const app = await buildApp({ config, db, clock: options.clock, logStream: options.logStream });
+  const app = await buildApp({
+    config,
+    db,
+    clock: options.clock,
+    logStream: options.logStream,
+    jobs: options.jobs
+      ? { connectionString: inject('ownerUrl'), runWorkers: true, concurrency: 2 }
+      : undefined,
+  });
   await app.ready();
 
   const send = async (token: string | undefined, opts: InjectOptions) =>

@@ -216,7 +216,12 @@ export class CustomersService {
    * validated and written on its own (a savepoint each), so a bad item never rejects the others.
    */
   batchUpsert(actor: TenantActor, items: unknown[]): Promise<BatchResult[]> {
-    return this.#db.withTenant(actor.tenantId, async (tx) => {
+    return this.#db.withTenant(actor.tenantId, (tx) => this.batchUpsertIn(tx, actor, items));
+  }
+
+  /** The batch upsert in the caller's transaction (imports use it chunk by chunk). */
+  async batchUpsertIn(tx: Tx, actor: TenantActor, items: unknown[]): Promise<BatchResult[]> {
+    {
       const results: BatchResult[] = new Array(items.length);
       const valid: { index: number; input: CreateCustomerInput }[] = [];
       items.forEach((item, index) => {
@@ -260,7 +265,7 @@ export class CustomersService {
         }
       }
       return results;
-    });
+    }
   }
 
   /**

@@ -1,0 +1,5 @@
+ALTER TABLE "imports" FORCE ROW LEVEL SECURITY;
+--> statement-breakpoint
+ALTER TABLE "import_chunks" FORCE ROW LEVEL SECURITY;
+--> statement-breakpoint
+ALTER TABLE "import_errors" FORCE ROW LEVEL SECURITY;

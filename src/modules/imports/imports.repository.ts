@@ -1,0 +1,88 @@
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import type { Tx } from '../../platform/db.ts';
+import { importChunks, importErrors, imports } from './imports.table.ts';
+
+export type ImportRow = typeof imports.$inferSelect;
+
+export const importsRepository = {
+  async insert(tx: Tx, row: typeof imports.$inferInsert): Promise<ImportRow> {
+    const [created] = await tx.insert(imports).values(row).returning();
+    return created!;
+  },
+
+  async addChunk(tx: Tx, tenantId: string, importId: string, seq: number, data: Buffer): Promise<void> {
+    await tx.insert(importChunks).values({ tenantId, importId, seq, data });
+  },
+
+  async chunk(tx: Tx, importId: string, seq: number): Promise<Buffer | undefined> {
+    const [row] = await tx
+      .select({ data: importChunks.data })
+      .from(importChunks)
+      .where(and(eq(importChunks.importId, importId), eq(importChunks.seq, seq)));
+    return row?.data;
+  },
+
+  async find(tx: Tx, id: string): Promise<ImportRow | undefined> {
+    const [row] = await tx.select().from(imports).where(eq(imports.id, id));
+    return row;
+  },
+
+  async update(tx: Tx, id: string, patch: Partial<typeof imports.$inferInsert>): Promise<void> {
+    await tx
+      .update(imports)
+      .set({ ...patch, updatedAt: sql`now()` })
+      .where(eq(imports.id, id));
+  },
+
+  /** Adds a processed batch's counts (a retried import starts again from zero: see `restart`). */
+  async progress(tx: Tx, id: string, delta: { rows: number; ok: number; failed: number; bytesRead: number }) {
+    await tx
+      .update(imports)
+      .set({
+        rowsRead: sql`${imports.rowsRead} + ${delta.rows}`,
+        succeeded: sql`${imports.succeeded} + ${delta.ok}`,
+        failed: sql`${imports.failed} + ${delta.failed}`,
+        bytesRead: delta.bytesRead,
+        updatedAt: sql`now()`,
+      })
+      .where(eq(imports.id, id));
+  },
+
+  async restart(tx: Tx, id: string): Promise<void> {
+    await tx.delete(importErrors).where(eq(importErrors.importId, id));
+    await tx
+      .update(imports)
+      .set({
+        status: 'running',
+        rowsRead: 0,
+        succeeded: 0,
+        failed: 0,
+        bytesRead: 0,
+        error: null,
+        startedAt: sql`now()`,
+      })
+      .where(eq(imports.id, id));
+  },
+
+  async addErrors(tx: Tx, rows: (typeof importErrors.$inferInsert)[]): Promise<void> {
+    if (rows.length) await tx.insert(importErrors).values(rows).onConflictDoNothing();
+  },
+
+  async dropChunks(tx: Tx, id: string): Promise<void> {
+    await tx.delete(importChunks).where(eq(importChunks.importId, id));
+  },
+
+  errors(tx: Tx, importId: string, afterLine: number | undefined, limit: number) {
+    return tx
+      .select()
+      .from(importErrors)
+      .where(
+        and(
+          eq(importErrors.importId, importId),
+          afterLine === undefined ? undefined : gt(importErrors.line, afterLine),
+        ),
+      )
+      .orderBy(asc(importErrors.line))
+      .limit(limit + 1);
+  },
+};

@@ -1,0 +1,65 @@
+import { Logger, makeWorkerUtils, type Runner, run, type TaskList, type WorkerUtils } from 'graphile-worker';
+
+/** A background task: its payload is JSON; a throw makes graphile-worker retry it with back-off. */
+export type TaskHandler = (payload: unknown) => Promise<void>;
+
+export type JobsOptions = {
+  /** The owner's connection: graphile-worker keeps its queue in its own schema. */
+  connectionString: string;
+  tasks: Record<string, TaskHandler>;
+  /** Run workers in this process (the default) or only enqueue (`npm run worker` elsewhere). */
+  runWorkers: boolean;
+  concurrency: number;
+  log?: (level: string, message: string) => void;
+};
+
+/**
+ * Background work on graphile-worker, a PostgreSQL-backed job queue: enqueued by the API, run by
+ * workers in the API process or in separate `npm run worker` processes.
+ */
+export class Jobs {
+  readonly #utils: WorkerUtils;
+  readonly #runner: Runner | undefined;
+
+  private constructor(utils: WorkerUtils, runner: Runner | undefined) {
+    this.#utils = utils;
+    this.#runner = runner;
+  }
+
+  static async start(options: JobsOptions): Promise<Jobs> {
+    const logger = new Logger(() => (level, message) => {
+      if (level === 'error' || level === 'warning') options.log?.(level, message);
+    });
+    const utils = await makeWorkerUtils({ connectionString: options.connectionString, logger });
+    await utils.migrate();
+    const taskList: TaskList = Object.fromEntries(
+      Object.entries(options.tasks).map(([name, handler]) => [name, (payload: unknown) => handler(payload)]),
+    );
+    const runner = options.runWorkers
+      ? await run({
+          connectionString: options.connectionString,
+          concurrency: options.concurrency,
+          taskList,
+          logger,
+          noHandleSignals: true,
+          pollInterval: 1000,
+        })
+      : undefined;
+    return new Jobs(utils, runner);
+  }
+
+  /** Enqueues a job; with a key, a job still waiting under that key is replaced instead of duplicated. */
+  async add(
+    task: string,
+    payload: object,
+    options: { jobKey?: string; maxAttempts?: number } = {},
+  ): Promise<string> {
+    const job = await this.#utils.addJob(task, payload, options);
+    return job.id;
+  }
+
+  async stop(): Promise<void> {
+    await this.#runner?.stop();
+    await this.#utils.release();
+  }
+}

@@ -1,0 +1,39 @@
+import closeWithGrace from 'close-with-grace';
+import { ConfigError, loadConfig } from './config.ts';
+import { createServices, tasksOf } from './modules/services.ts';
+import { systemClock } from './platform/clock.ts';
+import { Jobs } from './platform/jobs.ts';
+import { Cursors } from './platform/pagination.ts';
+import { openRuntime } from './platform/runtime.ts';
+
+/** `npm run worker`: a process that only runs background jobs (scale them apart from the API). */
+async function main(): Promise<void> {
+  const runtime = await openRuntime(loadConfig(process.env), (line) => console.log(line));
+  const { config } = runtime;
+  const services = createServices({
+    db: runtime.db,
+    cursors: new Cursors(config.CURSOR_SECRET!),
+    clock: systemClock,
+  });
+  const jobs = await Jobs.start({
+    connectionString: runtime.ownerUrl,
+    runWorkers: true,
+    concurrency: config.JOBS_CONCURRENCY,
+    tasks: tasksOf(services),
+    log: (level, message) => console.error(`[${level}] ${message}`),
+  });
+  console.log(`Vínculo worker running (${config.JOBS_CONCURRENCY} at a time)`);
+  closeWithGrace({ delay: 30_000 }, async () => {
+    await jobs.stop(); // lets running jobs finish
+    await runtime.close();
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error(
+    error instanceof ConfigError
+      ? error.message
+      : `vinculo worker failed to start: ${(error as Error).message}`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { customerFromCsv, orderFromCsv } from '../src/modules/imports/imports.rows.ts';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ jobs: true });
+});
+afterAll(() => t.close());
+
+async function waitFor(client: { get: (url: string) => Promise<{ json: () => any }> }, id: string) {
+  for (let i = 0; i < 200; i++) {
+    const body = (await client.get(`/v1/imports/${id}`)).json();
+    if (body.status === 'completed' || body.status === 'failed') return body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the import did not finish');
+}
+
+function upload(t: TestApp, token: string, type: string, contentType: string, body: string) {
+  return t.app.inject({
+    method: 'POST',
+    url: `/v1/imports?type=${type}`,
+    headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
+    payload: body,
+  });
+}
+
+describe('imports', () => {
+  it('imports the good rows of a CSV of orders and reports the bad ones with their line numbers', async () => {
+    const { client, token } = await t.newTenant();
+    const csv = [
+      'source,externalId,customer.email,customer.firstName,placedAt,status,currency,total,items',
+      'shop,A1,ana@example.com,Ana,2026-01-05T10:00:00Z,paid,EUR,3000,"[{""sku"":""S1"",""category"":""shoes"",""quantity"":2,""unitPrice"":1500}]"',
+      'shop,A2,ana@example.com,Ana,2026-01-06T10:00:00Z,paid,EUR,not-a-number,',
+      'shop,A3,luis@example.com,Luis,2026-01-07T10:00:00Z,paid,EUR,1000,"[{""sku"":""S1"",""quantity"":1,""unitPrice"":999}]"',
+      'shop,A4,"unterminated,2026-01-07T10:00:00Z,paid,EUR,1000,',
+    ].join('\n');
+    const res = await upload(t, token, 'orders', 'text/csv', csv);
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.headers.location).toBe(`/v1/imports/${res.json().id}`);
+    const done = await waitFor(client, res.json().id);
+    expect(done).toMatchObject({ status: 'completed', succeeded: 1, percentDone: 100 });
+    expect(done.failed).toBeGreaterThanOrEqual(2);
+    const errors = (await client.get(`/v1/imports/${done.id}/errors`)).json().data;
+    expect(errors.find((e: any) => e.line === 3)).toMatchObject({
+      code: 'validation_failed',
+      errors: [expect.objectContaining({ path: 'total.amount' })],
+    });
+    expect(errors.find((e: any) => e.line === 4)).toMatchObject({ code: 'order_total_mismatch' });
+    const orders = (await client.get('/v1/orders?source=shop')).json().data;
+    expect(orders.map((o: any) => o.externalId)).toEqual(['A1']);
+    expect(orders[0].items[0]).toMatchObject({
+      sku: 'S1',
+      quantity: 2,
+      unitPrice: { amount: 1500, currency: 'EUR' },
+    });
+  });
+
+  it('imports customers from NDJSON, reporting unparsable lines', async () => {
+    const { client, token } = await t.newTenant();
+    const ndjson = [
+      JSON.stringify({
+        externalId: 'c1',
+        email: 'uno@example.com',
+        address: { city: 'Lima', country: 'PE' },
+      }),
+      '{not json',
+      JSON.stringify({ externalId: 'c2', email: 'bad-email' }),
+      JSON.stringify({ externalId: 'c3', firstName: 'Tres' }),
+    ].join('\n');
+    const res = await upload(t, token, 'customers', 'application/x-ndjson', ndjson);
+    expect(res.statusCode, res.body).toBe(202);
+    const done = await waitFor(client, res.json().id);
+    expect(done).toMatchObject({ status: 'completed', rowsRead: 4, succeeded: 2, failed: 2 });
+    const errors = (await client.get(`/v1/imports/${done.id}/errors`)).json().data;
+    expect(errors.map((e: any) => [e.line, e.code])).toEqual([
+      [2, 'invalid_json'],
+      [3, 'validation_failed'],
+    ]);
+    expect((await client.get('/v1/customers?externalId=c3')).json().data).toHaveLength(1);
+  });
+
+  it('shows progress while it runs', async () => {
+    const { client, token } = await t.newTenant();
+    const lines = ['externalId,email,tags'];
+    for (let i = 0; i < 3500; i++) lines.push(`p${i},p${i}@example.com,a|b`);
+    // process it ourselves, reading the progress through the API after each batch
+    const upload_ = await t.app.services.imports.upload(
+      {
+        sub: 't',
+        tenantId: (await client.get('/v1/settings')).json().tenantId,
+        scopes: new Set(['customers:write']),
+        segments: null,
+      },
+      'customers',
+      'csv',
+      [Buffer.from(lines.join('\n'))],
+      { enqueue: false },
+    );
+    const seen: number[] = [];
+    const percents: number[] = [];
+    await t.app.services.imports.process((await client.get('/v1/settings')).json().tenantId, upload_.id, {
+      afterBatch: async () => {
+        const now = (await client.get(`/v1/imports/${upload_.id}`)).json();
+        seen.push(now.rowsRead);
+        percents.push(now.percentDone);
+        expect(now.status).toBe('running');
+      },
+    });
+    expect(seen).toEqual([1000, 2000, 3000]);
+    expect(percents[0]).toBeGreaterThan(0);
+    expect(percents[2]).toBeLessThan(100);
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+    const done = await waitFor(client, upload_.id);
+    expect(done).toMatchObject({ status: 'completed', rowsRead: 3500, succeeded: 3500, percentDone: 100 });
+    expect((await client.get('/v1/customers?tag=b&limit=1')).json().data).toHaveLength(1);
+    void token;
+  });
+
+  it('refuses another content type, an unknown type and an empty body', async () => {
+    const { token } = await t.newTenant();
+    expect((await upload(t, token, 'orders', 'application/xml', '<a/>')).statusCode).toBe(415);
+    const unknown = await upload(t, token, 'coupons', 'text/csv', 'a\n1');
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().errors[0].path).toBe('querystring.type');
+    expect((await upload(t, token, 'orders', 'text/csv', '')).statusCode).toBe(400);
+  });
+});
+
+describe('CSV rows', () => {
+  it('maps dotted headers, tags, consent, typed attributes and money', () => {
+    const types = new Map([
+      ['children', 'number'],
+      ['car', 'enum'],
+      ['newsletter', 'boolean'],
+    ]);
+    expect(
+      customerFromCsv(
+        {
+          email: 'a@b.c',
+          'address.city': 'Sevilla',
+          tags: 'x| y',
+          'consent.email': 'true',
+          'attributes.children': '2',
+          'attributes.car': 'SUV',
+          'attributes.newsletter': 'false',
+          phone: '',
+        },
+        types,
+      ),
+    ).toEqual({
+      email: 'a@b.c',
+      address: { city: 'Sevilla' },
+      tags: ['x', 'y'],
+      consent: { email: { granted: true } },
+      attributes: { children: 2, car: 'SUV', newsletter: false },
+    });
+    expect(
+      orderFromCsv(
+        {
+          source: 's',
+          total: '1999',
+          currency: 'USD',
+          baseTotal: '1800',
+          'customer.email': 'a@b.c',
+          'payment.dueAt': '2026-01-01T00:00:00Z',
+        },
+        types,
+        'EUR',
+      ),
+    ).toEqual({
+      source: 's',
+      total: { amount: 1999, currency: 'USD' },
+      baseTotal: { amount: 1800, currency: 'EUR' },
+      payment: { dueAt: '2026-01-01T00:00:00Z' },
+      customer: { email: 'a@b.c' },
+    });
+  });
+});

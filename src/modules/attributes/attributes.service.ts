@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { TenantActor } from '../../platform/auth.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, type FieldError } from '../../platform/errors.ts';
@@ -21,7 +22,6 @@ export function toAttribute(row: AttributeRow): Attribute {
 
 const notFound = (id: string) =>
   new AppError('attribute_not_found', `no attribute definition ${id} in this tenant`);
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** Why a value does not fit its definition, or null when it fits. */
 export function attributeProblem(def: AttributeRow, value: unknown): string | null {
@@ -33,7 +33,8 @@ export function attributeProblem(def: AttributeRow, value: unknown): string | nu
     case 'boolean':
       return typeof value === 'boolean' ? null : 'must be true or false';
     case 'date':
-      return typeof value === 'string' && ISO_DATE.test(value) && !Number.isNaN(Date.parse(value))
+      // z.iso.date() refuses days that do not exist (2021-02-30), which Date.parse rolls over
+      return typeof value === 'string' && z.iso.date().safeParse(value).success
         ? null
         : 'must be a date (YYYY-MM-DD)';
     case 'enum':

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, gte, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, or, type SQL, sql } from 'drizzle-orm';
 import { PgCode, pgErrorOf, prepared, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { ListCustomersFilter } from './customers.schemas.ts';
@@ -175,6 +175,22 @@ export const customersRepository = {
       sql`SELECT id FROM customers WHERE id = ANY(${sql.param([...ids].sort())}::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
     );
     return new Set(result.rows.map((r) => r.id));
+  },
+
+  statusTimeline(tx: Tx, customerId: string, before: { at: Date; id: string } | undefined, limit: number) {
+    return tx
+      .select()
+      .from(customerStatusHistory)
+      .where(
+        and(
+          eq(customerStatusHistory.customerId, customerId),
+          before
+            ? sql`(${customerStatusHistory.changedAt}, ${customerStatusHistory.id}) < (${before.at}, ${before.id}::uuid)`
+            : undefined,
+        ),
+      )
+      .orderBy(desc(customerStatusHistory.changedAt), desc(customerStatusHistory.id))
+      .limit(limit);
   },
 
   statusHistory(tx: Tx, customerId: string) {

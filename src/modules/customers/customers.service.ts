@@ -1,7 +1,7 @@
 import type { Actor, TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
-import { AppError, isAppError } from '../../platform/errors.ts';
+import { AppError, isAppError, validationError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { problemFrom, zodFieldErrors } from '../../platform/problem.ts';
@@ -228,9 +228,7 @@ export class CustomersService {
         const parsed = CreateCustomerBody.safeParse(item);
         if (parsed.success) valid.push({ index, input: parsed.data });
         else {
-          const error = new AppError('validation_failed', undefined, {
-            errors: zodFieldErrors(parsed.error.issues, `items[${index}]`),
-          });
+          const error = validationError(zodFieldErrors(parsed.error.issues, `items[${index}]`));
           results[index] = { index, status: 'error', error: problemFrom(error) };
         }
       });
@@ -249,6 +247,18 @@ export class CustomersService {
           (email && !(input.externalId && byExternalId.has(input.externalId))
             ? byEmail.get(email)
             : undefined);
+        if (match && input.externalId && match.externalId && match.externalId !== input.externalId) {
+          // matched by email, but the customer already has another externalId: never overwrite it
+          const error = new AppError(
+            'customer_email_taken',
+            'another customer, with another externalId, has this email',
+            {
+              extra: { existingId: match.id },
+            },
+          );
+          results[index] = { index, status: 'error', error: problemFrom(error) };
+          continue;
+        }
         try {
           const row = match
             ? await this.#update(tx, actor, match, input, defs, `items[${index}]`)
@@ -310,7 +320,9 @@ export class CustomersService {
       if ('id' in b) {
         return known.has(b.id)
           ? b.id
-          : new AppError('invalid_reference', `customerId: no customer ${b.id} in this tenant`);
+          : new AppError('invalid_reference', `customerId: no customer ${b.id} in this tenant`, {
+              errors: [{ path: 'customerId', message: 'no such customer in this tenant' }],
+            });
       }
       const found = match(b.identity);
       if (found) return found;
@@ -354,6 +366,16 @@ export class CustomersService {
   /** For the orders module: a first order moves a customer from `potential` to `active`, recorded. */
   recordFirstOrders(tx: Tx, buyers: { customerId: string; firstOrderAt: Date }[]): Promise<void> {
     return repo.promoteFirstBuyers(tx, buyers);
+  }
+
+  /** For the timeline: a page of status and phase changes, newest first. */
+  statusTimelinePage(
+    tx: Tx,
+    customerId: string,
+    before: { at: Date; id: string } | undefined,
+    limit: number,
+  ) {
+    return repo.statusTimeline(tx, customerId, before, limit);
   }
 
   /** Every change of status or phase, oldest first (`GET /v1/customers/:id/status-history`). */

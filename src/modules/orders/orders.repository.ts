@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm';
 import type { Tx } from '../../platform/db.ts';
 import type { ListOrdersFilter } from './orders.schemas.ts';
 import { customerAggregates, type OrderItem, orders } from './orders.table.ts';
@@ -260,6 +260,20 @@ export const ordersRepository = {
       .where(and(...conditions))
       .orderBy(asc(orders.id))
       .limit(limit + 1);
+  },
+
+  timeline(tx: Tx, customerId: string, before: { at: Date; id: string } | undefined, limit: number) {
+    return tx
+      .select()
+      .from(orders)
+      .where(
+        and(
+          eq(orders.customerId, customerId),
+          before ? sql`(${orders.placedAt}, ${orders.id}) < (${before.at}, ${before.id}::uuid)` : undefined,
+        ),
+      )
+      .orderBy(desc(orders.placedAt), desc(orders.id))
+      .limit(limit);
   },
 
   /** The latest orders of each customer (GraphQL `Customer.orders`), `perCustomer` + 1 each. */

@@ -83,6 +83,7 @@ function checkRules(o: RecordOrderInput, tenantCurrency: string): AppError | und
       return new AppError(
         'currency_conversion_required',
         `the order is in ${o.total.currency} and the tenant reports in ${tenantCurrency}: send baseTotal in ${tenantCurrency}`,
+        { errors: [{ path: 'baseTotal', message: `required: the total converted to ${tenantCurrency}` }] },
       );
     }
   }
@@ -98,20 +99,26 @@ function checkRules(o: RecordOrderInput, tenantCurrency: string): AppError | und
       return new AppError(
         'order_total_mismatch',
         `items (${lines}) − discount (${o.discount?.amount ?? 0}) + shipping (${o.shipping?.amount ?? 0}) = ${expected}, but total is ${o.total.amount}`,
+        { errors: [{ path: 'total.amount', message: `must be ${expected}: items − discount + shipping` }] },
       );
     }
   }
   const refunded = o.refunded?.amount ?? 0;
   if (o.status === 'refunded' && o.refunded && refunded !== o.total.amount) {
-    return new AppError('order_refund_inconsistent', 'a refunded order has refunded equal to its total');
+    return new AppError('order_refund_inconsistent', 'a refunded order has refunded equal to its total', {
+      errors: [{ path: 'refunded.amount', message: 'must equal the total when status is refunded' }],
+    });
   }
   if (o.status === 'partially_refunded' && !(refunded > 0 && refunded < o.total.amount)) {
-    return new AppError('order_refund_inconsistent', 'a partially refunded order has 0 < refunded < total');
+    return new AppError('order_refund_inconsistent', 'a partially refunded order has 0 < refunded < total', {
+      errors: [{ path: 'refunded.amount', message: 'must be above 0 and below the total' }],
+    });
   }
   if (refunded > 0 && o.status !== 'refunded' && o.status !== 'partially_refunded') {
     return new AppError(
       'order_refund_inconsistent',
       `an order with a refund has status refunded or partially_refunded, not ${o.status}`,
+      { errors: [{ path: 'status', message: 'must be refunded or partially_refunded when refunded > 0' }] },
     );
   }
   return undefined;
@@ -259,7 +266,15 @@ export class OrdersService {
     return parsed.map((p, index) => {
       const r = isAppError(p) ? { status: 'error' as const, appError: p } : written[next++]!;
       if (r.status === 'error') {
-        return { index, status: 'error', error: problemFrom(r.appError!) };
+        const e = r.appError!;
+        // schema errors already carry items[i]; rule errors are relative to the item
+        const error = isAppError(p)
+          ? e
+          : new AppError(e.code, e.message, {
+              errors: e.errors?.map((f) => ({ ...f, path: `items[${index}].${f.path}` })),
+              extra: e.extra,
+            });
+        return { index, status: 'error', error: problemFrom(error) };
       }
       return {
         index,
@@ -298,6 +313,7 @@ export class OrdersService {
           ? new AppError(
               'invalid_reference',
               `intermediaryId: no intermediary ${o.intermediaryId} in this tenant`,
+              { errors: [{ path: 'intermediaryId', message: 'no such intermediary in this tenant' }] },
             )
           : undefined);
       if (broken) outcomes[i] = { status: 'error', appError: broken };
@@ -323,7 +339,8 @@ export class OrdersService {
       const write = toWrite(inputs[i]!, buyer, currency);
       const key = `${write.source}\u0000${write.externalId}`;
       const previous = latest.get(key);
-      if (previous && previous.write.sourceUpdatedAt > write.sourceUpdatedAt) {
+      // as across requests, an equal version changes nothing: the first one stays
+      if (previous && previous.write.sourceUpdatedAt >= write.sourceUpdatedAt) {
         outcomes[i] = {
           status: 'unchanged',
           reason: 'a newer version of this order is in the same batch',
@@ -450,6 +467,11 @@ export class OrdersService {
       },
       { readOnly: true },
     );
+  }
+
+  /** For the customer timeline: a page of orders, newest first. */
+  timelinePage(tx: Tx, customerId: string, before: { at: Date; id: string } | undefined, limit: number) {
+    return repo.timeline(tx, customerId, before, limit);
   }
 
   /** The latest `first` orders of each customer, newest first (GraphQL loader). */

@@ -7,7 +7,7 @@ import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import type { DestinationStream } from 'pino';
 import { type Config, isProduction } from './config.ts';
 import { modules } from './modules/index.ts';
-import { createServices, type Services, tasksOf } from './modules/services.ts';
+import { CRONTAB, createServices, type Services, tasksOf } from './modules/services.ts';
 import { createVerifier, type Verifier } from './platform/auth.ts';
 import { type Clock, systemClock } from './platform/clock.ts';
 import type { Database } from './platform/db.ts';
@@ -91,6 +91,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     jobs = await Jobs.start({
       ...deps.jobs,
       tasks: tasksOf(services),
+      crontab: CRONTAB,
       log: (level, message) => app.log[level === 'error' ? 'error' : 'warn']({ jobs: true }, message),
     });
     app.addHook('onClose', async () => jobs?.stop());

@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadConfig } from './config.ts';
-import { createServices, tasksOf } from './modules/services.ts';
+import { CRONTAB, createServices, tasksOf } from './modules/services.ts';
 import { systemClock } from './platform/clock.ts';
 import { Jobs } from './platform/jobs.ts';
 import { Cursors } from './platform/pagination.ts';
@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     runWorkers: true,
     concurrency: config.JOBS_CONCURRENCY,
     tasks: tasksOf(services),
+    crontab: CRONTAB,
     log: (level, message) => console.error(`[${level}] ${message}`),
   });
   console.log(`Vínculo worker running (${config.JOBS_CONCURRENCY} at a time)`);

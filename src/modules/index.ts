@@ -4,7 +4,13 @@ import { attributesResolvers } from './attributes/attributes.resolvers.ts';
 import { attributesRoutes } from './attributes/attributes.routes.ts';
 import { customersLoaders, customersResolvers } from './customers/customers.resolvers.ts';
 import { customersRoutes } from './customers/customers.routes.ts';
+import { timelineResolvers } from './customers/timeline.resolvers.ts';
+import { timelineRoutes } from './customers/timeline.routes.ts';
+import { feedbackResolvers } from './feedback/feedback.resolvers.ts';
+import { feedbackRoutes } from './feedback/feedback.routes.ts';
 import { importsRoutes } from './imports/imports.routes.ts';
+import { interactionsLoaders, interactionsResolvers } from './interactions/interactions.resolvers.ts';
+import { interactionsRoutes } from './interactions/interactions.routes.ts';
 import { intermediariesResolvers } from './intermediaries/intermediaries.resolvers.ts';
 import { intermediariesRoutes } from './intermediaries/intermediaries.routes.ts';
 import { ordersLoaders, ordersResolvers } from './orders/orders.resolvers.ts';
@@ -48,4 +54,13 @@ export const modules: Module[] = [
     loaders: ordersLoaders,
   },
   { name: 'imports', routes: importsRoutes },
+  {
+    name: 'interactions',
+    routes: interactionsRoutes,
+    schema: 'interactions',
+    resolvers: interactionsResolvers,
+    loaders: interactionsLoaders,
+  },
+  { name: 'feedback', routes: feedbackRoutes, schema: 'feedback', resolvers: feedbackResolvers },
+  { name: 'timeline', routes: timelineRoutes, schema: 'timeline', resolvers: timelineResolvers },
 ];

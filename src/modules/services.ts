@@ -4,9 +4,12 @@ import type { Jobs, TaskHandler } from '../platform/jobs.ts';
 import type { Cursors } from '../platform/pagination.ts';
 import { AttributesService } from './attributes/attributes.service.ts';
 import { CustomersService } from './customers/customers.service.ts';
+import { TimelineService } from './customers/timeline.ts';
+import { FeedbackService, toFeedback } from './feedback/feedback.service.ts';
 import { IMPORT_TASK, ImportsService } from './imports/imports.service.ts';
+import { InteractionsService, toInteraction } from './interactions/interactions.service.ts';
 import { IntermediariesService } from './intermediaries/intermediaries.service.ts';
-import { OrdersService } from './orders/orders.service.ts';
+import { OrdersService, toOrder } from './orders/orders.service.ts';
 import { TenantsService } from './tenants/tenants.service.ts';
 
 export type ServiceDeps = { db: Database; cursors: Cursors; clock: Clock; jobs?: () => Jobs | undefined };
@@ -26,12 +29,110 @@ export function createServices(deps: ServiceDeps) {
     attributes,
     tenants,
   });
-  return { tenants, intermediaries, attributes, customers, orders, imports };
+  const interactions = new InteractionsService({ ...deps, tenants, customers });
+  const feedback = new FeedbackService({ ...deps, tenants });
+  const timeline = new TimelineService({ ...deps, customers });
+  const money = (m: { amount: number; currency: string }) => `${(m.amount / 100).toFixed(2)} ${m.currency}`;
+  timeline.register({
+    kind: 'order',
+    page: async (tx, id, before, limit) =>
+      (await orders.timelinePage(tx, id, before, limit)).map((row) => {
+        const order = toOrder(row);
+        return {
+          at: row.placedAt,
+          id: row.id,
+          entry: {
+            kind: 'order',
+            id: row.id,
+            occurredAt: order.placedAt,
+            summary: `Order ${order.externalId} from ${order.source}, ${order.status}, ${money(order.total)}`,
+            data: order,
+          },
+        };
+      }),
+  });
+  timeline.register({
+    kind: 'interaction',
+    page: async (tx, id, before, limit) =>
+      (await interactions.timelinePage(tx, id, before, limit)).map((row) => {
+        const interaction = toInteraction(row);
+        const what = row.replyTo ? 'reply' : row.type;
+        return {
+          at: row.occurredAt,
+          id: row.id,
+          entry: {
+            kind: 'interaction',
+            id: row.id,
+            occurredAt: interaction.occurredAt,
+            summary: `${row.direction === 'inbound' ? 'Inbound' : 'Outbound'} ${what} by ${row.channel}${row.subject ? `: ${row.subject}` : ''}`,
+            data: interaction,
+          },
+        };
+      }),
+  });
+  timeline.register({
+    kind: 'feedback',
+    page: async (tx, id, before, limit) =>
+      (await feedback.timelinePage(tx, id, before, limit)).map((row) => {
+        const given = toFeedback(row);
+        return {
+          at: row.occurredAt,
+          id: row.id,
+          entry: {
+            kind: 'feedback',
+            id: row.id,
+            occurredAt: given.occurredAt,
+            summary: `Feedback on ${given.dimension}: expected ${given.expectation}, perceived ${given.perception} (gap ${given.gap})`,
+            data: given,
+          },
+        };
+      }),
+  });
+  timeline.register({
+    kind: 'status_change',
+    page: async (tx, id, before, limit) =>
+      (await customers.statusTimelinePage(tx, id, before, limit)).map((row) => ({
+        at: row.changedAt,
+        id: row.id,
+        entry: {
+          kind: 'status_change',
+          id: row.id,
+          occurredAt: row.changedAt.toISOString(),
+          summary: `Status ${row.fromStatus ?? '—'} → ${row.toStatus}, phase ${row.fromPhase ?? '—'} → ${row.toPhase} (${row.reason})`,
+          data: {
+            fromStatus: row.fromStatus,
+            toStatus: row.toStatus,
+            fromPhase: row.fromPhase,
+            toPhase: row.toPhase,
+            reason: row.reason,
+          },
+        },
+      })),
+  });
+  return {
+    tenants,
+    intermediaries,
+    attributes,
+    customers,
+    orders,
+    imports,
+    interactions,
+    feedback,
+    timeline,
+  };
 }
+
+export const SLA_SWEEP_TASK = 'interactions_sla_sweep';
+/** Recurring tasks (graphile-worker crontab): the SLA sweep every five minutes. */
+export const CRONTAB = `*/5 * * * * ${SLA_SWEEP_TASK}`;
 
 /** The background tasks, by name, and the services that run them. */
 export function tasksOf(services: Services): Record<string, TaskHandler> {
   return {
+    [SLA_SWEEP_TASK]: async () => {
+      for (const tenantId of await services.tenants.allIds())
+        await services.interactions.markBreaches(tenantId);
+    },
     [IMPORT_TASK]: async (payload) => {
       const { tenantId, importId } = payload as { tenantId: string; importId: string };
       await services.imports.process(tenantId, importId);

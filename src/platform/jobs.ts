@@ -10,6 +10,8 @@ export type JobsOptions = {
   /** Run workers in this process (the default) or only enqueue (`npm run worker` elsewhere). */
   runWorkers: boolean;
   concurrency: number;
+  /** Recurring tasks, in graphile-worker's crontab format. */
+  crontab?: string;
   log?: (level: string, message: string) => void;
 };
 
@@ -42,6 +44,7 @@ export class Jobs {
           taskList,
           logger,
           noHandleSignals: true,
+          ...(options.crontab ? { crontab: options.crontab } : {}),
           pollInterval: 1000,
         })
       : undefined;

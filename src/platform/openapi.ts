@@ -27,6 +27,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'tenants', description: 'Tenants (platform operator) and tenant settings' },
         { name: 'customers', description: 'Customers, real and potential' },
         { name: 'orders', description: 'Orders pushed by e-commerce platforms, and purchase aggregates' },
+        {
+          name: 'interactions',
+          description: 'Interactions on every channel, cases with SLAs, the voice of the customer',
+        },
+        { name: 'feedback', description: 'Satisfaction: perception minus expectation, NPS, CSAT' },
         { name: 'imports', description: 'Bulk imports of customers and orders' },
         { name: 'intermediaries', description: 'Employees, prescribers, suppliers and distributors' },
         { name: 'attributes', description: 'Definitions of typed custom attributes' },

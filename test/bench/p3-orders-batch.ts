@@ -25,7 +25,9 @@ function orderOf(i: number, customerId: string) {
     placedAt: new Date(Date.UTC(2025, 0, 1) + i * 60_000).toISOString(),
     status: i % 20 === 0 ? 'cancelled' : 'paid',
     total: { amount: quantity * unit, currency: 'EUR' },
-    items: [{ sku: `SKU-${i % 50}`, category: 'shoes', quantity, unitPrice: { amount: unit, currency: 'EUR' } }],
+    items: [
+      { sku: `SKU-${i % 50}`, category: 'shoes', quantity, unitPrice: { amount: unit, currency: 'EUR' } },
+    ],
     channel: 'web',
   };
 }
@@ -95,7 +97,14 @@ export async function p3(database: BenchDatabase) {
     const lines = function* () {
       for (let i = 0; i < ORDERS; i++) {
         const o = orderOf(i, customerIds[i % CUSTOMERS]!);
-        const items = JSON.stringify([{ sku: o.items[0]!.sku, category: 'shoes', quantity: o.items[0]!.quantity, unitPrice: o.items[0]!.unitPrice.amount }]);
+        const items = JSON.stringify([
+          {
+            sku: o.items[0]!.sku,
+            category: 'shoes',
+            quantity: o.items[0]!.quantity,
+            unitPrice: o.items[0]!.unitPrice.amount,
+          },
+        ]);
         const net = o.total.amount;
         yield `${tenant.id}\t${randomUUID()}\tcopy\tc-${i}\t${o.customerId}\t${o.placedAt}\t${o.status}\tEUR\t${o.total.amount}\tEUR\t${net}\t${items.replaceAll('\\', '\\\\')}\t${o.items[0]!.quantity}\tweb\t${o.placedAt}\n`;
       }
@@ -113,7 +122,11 @@ export async function p3(database: BenchDatabase) {
     return {
       id: 'P3',
       work: `POST /v1/orders/batch, ${ORDERS} orders in batches of ${BATCH}, ${CUSTOMERS} customers`,
-      baseline: { name: 'COPY of the same rows into orders', seconds: Number(copySeconds.toFixed(2)), ordersPerSecond: Math.round(ORDERS / copySeconds) },
+      baseline: {
+        name: 'COPY of the same rows into orders',
+        seconds: Number(copySeconds.toFixed(2)),
+        ordersPerSecond: Math.round(ORDERS / copySeconds),
+      },
       vinculo: {
         seconds: Number(apiSeconds.toFixed(2)),
         ordersPerSecond: Math.round(ORDERS / apiSeconds),

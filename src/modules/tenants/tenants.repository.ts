@@ -18,6 +18,10 @@ export const tenantsRepository = {
     }
   },
 
+  ids(tx: Tx) {
+    return tx.select({ id: tenants.id }).from(tenants);
+  },
+
   async findById(tx: Tx, id: string): Promise<TenantRow | undefined> {
     const [row] = await tx.select().from(tenants).where(eq(tenants.id, id));
     return row;

@@ -55,6 +55,50 @@ export type Tenant = z.infer<typeof TenantSchema>;
 export const ListTenantsQuery = z.strictObject({ limit: limitParam, cursor: cursorParam });
 export const TenantPage = pageOf(TenantSchema).meta({ id: 'TenantPage' });
 
+export const CASE_TYPES = ['complaint', 'claim', 'suggestion', 'inquiry'] as const;
+export type CaseType = (typeof CASE_TYPES)[number];
+
+const SlaTerm = z
+  .strictObject({
+    firstResponseHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 30)
+      .describe('Hours to the first reply'),
+    resolutionHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 90)
+      .describe('Hours to the resolution'),
+  })
+  .refine((t) => t.firstResponseHours <= t.resolutionHours, {
+    message: 'firstResponseHours must not exceed resolutionHours',
+    path: ['firstResponseHours'],
+  });
+export type SlaTerm = z.infer<typeof SlaTerm>;
+
+/** Service levels per case type, in calendar hours (nights and weekends count). */
+export const DEFAULT_SLA: Record<CaseType, SlaTerm> = {
+  complaint: { firstResponseHours: 24, resolutionHours: 72 },
+  claim: { firstResponseHours: 24, resolutionHours: 120 },
+  suggestion: { firstResponseHours: 72, resolutionHours: 336 },
+  inquiry: { firstResponseHours: 24, resolutionHours: 72 },
+};
+
+const SlaSettings = z
+  .object(Object.fromEntries(CASE_TYPES.map((t) => [t, SlaTerm])) as Record<CaseType, typeof SlaTerm>)
+  .describe('Service levels per case type, in calendar hours');
+export const SlaPatch = z
+  .strictObject(
+    Object.fromEntries(CASE_TYPES.map((t) => [t, SlaTerm.optional()])) as Record<
+      CaseType,
+      z.ZodOptional<typeof SlaTerm>
+    >,
+  )
+  .describe('Service levels to change, per case type (calendar hours)');
+
 /** The tenant's settings. Later modules add their sections here, each validated and defaulted. */
 export const SettingsSchema = z
   .object({
@@ -62,6 +106,7 @@ export const SettingsSchema = z
     name: z.string().describe('Display name'),
     currency: z.string().describe('ISO 4217 currency; orders in another currency must carry `baseTotal`'),
     timezone: z.string().describe('IANA time zone for schedules and reports'),
+    sla: SlaSettings,
     updatedAt: timestampOut('Last changed'),
   })
   .meta({
@@ -72,6 +117,7 @@ export const SettingsSchema = z
         name: 'Zapatería Lola',
         currency: 'EUR',
         timezone: 'Europe/Madrid',
+        sla: DEFAULT_SLA,
         updatedAt: '2026-01-10T09:30:00.000Z',
       },
     ],
@@ -83,6 +129,13 @@ export const UpdateSettingsBody = z
     name: NameField.optional(),
     currency: CurrencyField.optional(),
     timezone: TimezoneField.optional(),
+    sla: SlaPatch.optional(),
   })
-  .meta({ id: 'SettingsPatch', examples: [{ timezone: 'America/Mexico_City', currency: 'MXN' }] });
+  .meta({
+    id: 'SettingsPatch',
+    examples: [
+      { timezone: 'America/Mexico_City', currency: 'MXN' },
+      { sla: { complaint: { firstResponseHours: 8, resolutionHours: 48 } } },
+    ],
+  });
 export type UpdateSettingsInput = z.output<typeof UpdateSettingsBody>;

@@ -4,7 +4,13 @@ import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { tenantsRepository as repo, type TenantRow } from './tenants.repository.ts';
-import type { CreateTenantInput, Settings, Tenant, UpdateSettingsInput } from './tenants.schemas.ts';
+import {
+  type CreateTenantInput,
+  DEFAULT_SLA,
+  type Settings,
+  type Tenant,
+  type UpdateSettingsInput,
+} from './tenants.schemas.ts';
 
 export const toTenant = (row: TenantRow): Tenant => ({
   id: row.id,
@@ -15,13 +21,17 @@ export const toTenant = (row: TenantRow): Tenant => ({
   createdAt: row.createdAt.toISOString(),
 });
 
-const toSettings = (row: TenantRow): Settings => ({
-  tenantId: row.id,
-  name: row.name,
-  currency: row.currency,
-  timezone: row.timezone,
-  updatedAt: row.updatedAt.toISOString(),
-});
+const toSettings = (row: TenantRow): Settings => {
+  const stored = row.settings as { sla?: Partial<Settings['sla']> };
+  return {
+    tenantId: row.id,
+    name: row.name,
+    currency: row.currency,
+    timezone: row.timezone,
+    sla: { ...DEFAULT_SLA, ...stored.sla },
+    updatedAt: row.updatedAt.toISOString(),
+  };
+};
 
 export class TenantsService {
   readonly #db: Database;
@@ -44,6 +54,11 @@ export class TenantsService {
         this.#cursors.page(scope, await repo.page(tx, after, limit), limit, (r) => r.id, toTenant),
       { readOnly: true },
     );
+  }
+
+  /** Every tenant's id (platform jobs that sweep each tenant). */
+  allIds(): Promise<string[]> {
+    return this.#db.withPlatform(async (tx) => (await repo.ids(tx)).map((r) => r.id), { readOnly: true });
   }
 
   /** A tenant by id or slug (platform use: tokens, boot). */
@@ -96,7 +111,13 @@ export class TenantsService {
       if (!(await repo.findById(tx, actor.tenantId))) {
         throw new AppError('tenant_not_found', 'the token names a tenant that does not exist');
       }
-      return toSettings(await repo.update(tx, actor.tenantId, input));
+      const { sla, ...columns } = input;
+      const row = (await repo.findById(tx, actor.tenantId))!;
+      // each settings section merges into what is stored; other sections are kept
+      const settings = sla ? { ...row.settings, sla: { ...toSettings(row).sla, ...sla } } : undefined;
+      return toSettings(
+        await repo.update(tx, actor.tenantId, { ...columns, ...(settings ? { settings } : {}) }),
+      );
     });
   }
 }

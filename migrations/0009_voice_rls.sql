@@ -1,0 +1,3 @@
+ALTER TABLE "interactions" FORCE ROW LEVEL SECURITY;
+--> statement-breakpoint
+ALTER TABLE "feedback" FORCE ROW LEVEL SECURITY;

@@ -1,0 +1,46 @@
+import type { IResolvers } from 'mercurius';
+import { isAppError } from '../../platform/errors.ts';
+import { authorize, firstArg, idArg, toConnection } from '../../platform/graphql.ts';
+import { parseOrThrow } from '../../platform/problem.ts';
+import { dropNulls } from '../customers/customers.resolvers.ts';
+import type { Services } from '../services.ts';
+import { CreateFeedbackBody, ListFeedbackQuery, SatisfactionQuery } from './feedback.schemas.ts';
+
+export function feedbackResolvers({ feedback }: Services): IResolvers {
+  return {
+    Query: {
+      feedback: async (_root, { id }: { id: string }, { actor }) => {
+        try {
+          return await feedback.get(authorize(actor, 'interactions:read'), idArg(id));
+        } catch (error) {
+          if (isAppError(error) && error.code === 'feedback_not_found') return null;
+          throw error;
+        }
+      },
+      feedbacks: async (
+        _root,
+        args: { filter?: Record<string, unknown>; first: number; after?: string },
+        { actor },
+      ) => {
+        const tenant = authorize(actor, 'interactions:read');
+        const { limit, cursor, ...filter } = parseOrThrow(
+          ListFeedbackQuery,
+          { ...dropNulls(args.filter), limit: firstArg(args.first), cursor: args.after ?? undefined },
+          'filter',
+        );
+        return toConnection(await feedback.list(tenant, filter, limit, cursor));
+      },
+      satisfactionInsights: (_root, args: Record<string, unknown>, { actor }) => {
+        const q = parseOrThrow(SatisfactionQuery, dropNulls(args));
+        return feedback.satisfaction(authorize(actor, 'interactions:read'), q.groupBy, q.from, q.to);
+      },
+    },
+    Mutation: {
+      recordFeedback: (_root, { input }: { input: Record<string, unknown> }, { actor }) =>
+        feedback.create(
+          authorize(actor, 'interactions:write'),
+          parseOrThrow(CreateFeedbackBody, dropNulls(input), 'input'),
+        ),
+    },
+  } as IResolvers;
+}

@@ -1,0 +1,165 @@
+import { and, asc, desc, eq, gt, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
+import { PgCode, pgErrorOf, type Tx } from '../../platform/db.ts';
+import { AppError } from '../../platform/errors.ts';
+import type { ListInteractionsFilter } from './interactions.schemas.ts';
+import { interactions } from './interactions.table.ts';
+
+export type InteractionRow = typeof interactions.$inferSelect;
+type Insert = typeof interactions.$inferInsert;
+
+const OPEN = ['open', 'in_progress', 'reopened'] as const;
+
+function translate(error: unknown): never {
+  const pg = pgErrorOf(error);
+  if (pg?.code === PgCode.foreignKeyViolation) {
+    const what = pg.constraint === 'interactions_intermediary_fk' ? 'intermediaryId' : 'customerId';
+    throw new AppError('invalid_reference', `${what} does not point at a row of this tenant`);
+  }
+  throw error;
+}
+
+export const interactionsRepository = {
+  async insert(tx: Tx, row: Insert): Promise<InteractionRow> {
+    try {
+      const [created] = await tx.insert(interactions).values(row).returning();
+      return created!;
+    } catch (error) {
+      translate(error);
+    }
+  },
+
+  async findById(tx: Tx, id: string, forUpdate = false): Promise<InteractionRow | undefined> {
+    const query = tx.select().from(interactions).where(eq(interactions.id, id));
+    const [row] = forUpdate ? await query.for('update') : await query;
+    return row;
+  },
+
+  async update(tx: Tx, id: string, patch: Partial<Insert>): Promise<InteractionRow> {
+    try {
+      const [row] = await tx
+        .update(interactions)
+        .set({ ...patch, version: sql`${interactions.version} + 1`, updatedAt: sql`now()` })
+        .where(eq(interactions.id, id))
+        .returning();
+      return row!;
+    } catch (error) {
+      translate(error);
+    }
+  },
+
+  list(tx: Tx, filter: ListInteractionsFilter, after: string | undefined, limit: number) {
+    const c: SQL[] = [];
+    if (filter.customerId) c.push(eq(interactions.customerId, filter.customerId));
+    if (filter.type) c.push(eq(interactions.type, filter.type));
+    if (filter.channel) c.push(eq(interactions.channel, filter.channel));
+    if (filter.status) c.push(eq(interactions.caseStatus, filter.status));
+    if (filter.intermediaryId) c.push(eq(interactions.intermediaryId, filter.intermediaryId));
+    if (filter.from) c.push(gte(interactions.occurredAt, new Date(filter.from)));
+    if (filter.to) c.push(lt(interactions.occurredAt, new Date(filter.to)));
+    if (after) c.push(gt(interactions.id, after));
+    return tx
+      .select()
+      .from(interactions)
+      .where(and(...c))
+      .orderBy(asc(interactions.id))
+      .limit(limit + 1);
+  },
+
+  openCases(tx: Tx, customerIds: readonly string[], limit: number) {
+    return tx
+      .select()
+      .from(interactions)
+      .where(
+        and(inArray(interactions.customerId, [...customerIds]), inArray(interactions.caseStatus, [...OPEN])),
+      )
+      .orderBy(asc(interactions.dueAt))
+      .limit(limit);
+  },
+
+  async voice(tx: Tx, customerIds: readonly string[]) {
+    const result = await tx.execute<{ customer_id: string; open_cases: number; last_at: Date | null }>(sql`
+      SELECT c.id AS customer_id,
+        (SELECT count(*) FROM interactions i WHERE i.tenant_id = vinculo_current_tenant() AND i.customer_id = c.id
+           AND i.case_status IN ('open', 'in_progress', 'reopened'))::int AS open_cases,
+        (SELECT max(occurred_at) FROM interactions i WHERE i.tenant_id = vinculo_current_tenant() AND i.customer_id = c.id) AS last_at
+      FROM unnest(${sql.param([...customerIds])}::uuid[]) AS c(id)`);
+    return result.rows;
+  },
+
+  /** Marks the open cases whose first reply or resolution is overdue; returns how many. */
+  async markBreaches(tx: Tx, now: Date): Promise<number> {
+    const rows = await tx
+      .update(interactions)
+      .set({ slaBreached: true, updatedAt: sql`now()` })
+      .where(
+        and(
+          inArray(interactions.caseStatus, [...OPEN]),
+          eq(interactions.slaBreached, false),
+          sql`((${interactions.firstResponseAt} IS NULL AND ${interactions.firstResponseDueAt} < ${now}) OR ${interactions.dueAt} < ${now})`,
+        ),
+      )
+      .returning({ id: interactions.id });
+    return rows.length;
+  },
+
+  /** A page of a customer's timeline: interactions newest first, before a (time, id) position. */
+  timeline(tx: Tx, customerId: string, before: { at: Date; id: string } | undefined, limit: number) {
+    return tx
+      .select()
+      .from(interactions)
+      .where(
+        and(
+          eq(interactions.customerId, customerId),
+          before
+            ? sql`(${interactions.occurredAt}, ${interactions.id}) < (${before.at}, ${before.id}::uuid)`
+            : undefined,
+        ),
+      )
+      .orderBy(desc(interactions.occurredAt), desc(interactions.id))
+      .limit(limit);
+  },
+
+  async voiceInsights(tx: Tx, from: Date | undefined, to: Date | undefined, timezone: string, now: Date) {
+    const period = sql`i.tenant_id = vinculo_current_tenant() AND i.case_status IS NOT NULL
+      ${from ? sql`AND i.occurred_at >= ${from}` : sql``} ${to ? sql`AND i.occurred_at < ${to}` : sql``}`;
+    const counts = (key: SQL) =>
+      tx
+        .execute<{ key: string; cases: number }>(sql`
+          SELECT ${key} AS key, count(*)::int AS cases FROM interactions i WHERE ${period} GROUP BY 1 ORDER BY 1`)
+        .then((r) => r.rows);
+    const [summary] = (
+      await tx.execute<{
+        cases: number;
+        answered_on_time: number;
+        answerable: number;
+        median_first: number | null;
+        median_resolution: number | null;
+      }>(sql`
+        SELECT count(*)::int AS cases,
+          count(*) FILTER (WHERE i.first_response_at <= i.first_response_due_at)::int AS answered_on_time,
+          count(*) FILTER (WHERE i.first_response_at IS NOT NULL OR i.first_response_due_at < ${now})::int AS answerable,
+          percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.first_response_at - i.occurred_at) / 3600)
+            FILTER (WHERE i.first_response_at IS NOT NULL) AS median_first,
+          percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.resolved_at - i.occurred_at) / 3600)
+            FILTER (WHERE i.resolved_at IS NOT NULL) AS median_resolution
+        FROM interactions i WHERE ${period}`)
+    ).rows;
+    const backlog = (
+      await tx.execute<{ age: string; cases: number }>(sql`
+        SELECT CASE WHEN ${now}::timestamptz - i.occurred_at < interval '1 day' THEN '<1d'
+                    WHEN ${now}::timestamptz - i.occurred_at < interval '3 days' THEN '1-3d'
+                    WHEN ${now}::timestamptz - i.occurred_at < interval '7 days' THEN '3-7d'
+                    ELSE '>7d' END AS age, count(*)::int AS cases
+        FROM interactions i
+        WHERE i.tenant_id = vinculo_current_tenant() AND i.case_status IN ('open', 'in_progress', 'reopened')
+        GROUP BY 1`)
+    ).rows;
+    return {
+      summary: summary!,
+      byType: await counts(sql`i.type`),
+      byChannel: await counts(sql`i.channel`),
+      byMonth: await counts(sql`to_char(i.occurred_at AT TIME ZONE ${timezone}, 'YYYY-MM')`),
+      backlog,
+    };
+  },
+};

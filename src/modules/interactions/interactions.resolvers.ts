@@ -1,0 +1,92 @@
+import type { IResolvers, MercuriusLoaders } from 'mercurius';
+import { isAppError } from '../../platform/errors.ts';
+import { authorize, firstArg, idArg, toConnection } from '../../platform/graphql.ts';
+import { parseOrThrow } from '../../platform/problem.ts';
+import { dropNulls } from '../customers/customers.resolvers.ts';
+import type { Customer } from '../customers/customers.schemas.ts';
+import type { Services } from '../services.ts';
+import {
+  CreateInteractionBody,
+  ListInteractionsQuery,
+  ReplyBody,
+  TransitionBody,
+  UpdateInteractionBody,
+  VoiceInsightsQuery,
+} from './interactions.schemas.ts';
+
+export function interactionsResolvers({ interactions }: Services): IResolvers {
+  return {
+    Query: {
+      interaction: async (_root, { id }: { id: string }, { actor }) => {
+        try {
+          return await interactions.get(authorize(actor, 'interactions:read'), idArg(id));
+        } catch (error) {
+          if (isAppError(error) && error.code === 'interaction_not_found') return null;
+          throw error;
+        }
+      },
+      interactions: async (
+        _root,
+        args: { filter?: Record<string, unknown>; first: number; after?: string },
+        { actor },
+      ) => {
+        const tenant = authorize(actor, 'interactions:read');
+        const { limit, cursor, ...filter } = parseOrThrow(
+          ListInteractionsQuery,
+          { ...dropNulls(args.filter), limit: firstArg(args.first), cursor: args.after ?? undefined },
+          'filter',
+        );
+        return toConnection(await interactions.list(tenant, filter, limit, cursor));
+      },
+      voiceInsights: (_root, args: { from?: string; to?: string }, { actor }) => {
+        const q = parseOrThrow(VoiceInsightsQuery, dropNulls(args));
+        return interactions.insights(authorize(actor, 'interactions:read'), q.from, q.to);
+      },
+    },
+    Mutation: {
+      recordInteraction: (_root, { input }: { input: Record<string, unknown> }, { actor }) =>
+        interactions.create(
+          authorize(actor, 'interactions:write'),
+          parseOrThrow(CreateInteractionBody, dropNulls(input), 'input'),
+        ),
+      updateInteraction: (_root, args: { id: string; input: unknown; ifMatch?: string }, { actor }) =>
+        interactions.update(
+          authorize(actor, 'interactions:write'),
+          idArg(args.id),
+          parseOrThrow(UpdateInteractionBody, args.input, 'input'),
+          args.ifMatch ?? undefined,
+        ),
+      reply: (_root, args: { id: string; input: Record<string, unknown> }, { actor }) =>
+        interactions.reply(
+          authorize(actor, 'interactions:write'),
+          idArg(args.id),
+          parseOrThrow(ReplyBody, dropNulls(args.input), 'input'),
+        ),
+      moveCase: (_root, args: { id: string; to: string; resolution?: Record<string, unknown> }, { actor }) =>
+        interactions.transition(
+          authorize(actor, 'interactions:write'),
+          idArg(args.id),
+          parseOrThrow(
+            TransitionBody,
+            dropNulls({ to: args.to, resolution: args.resolution ? dropNulls(args.resolution) : undefined }),
+          ),
+        ),
+    },
+  } as IResolvers;
+}
+
+export function interactionsLoaders({ interactions }: Services): MercuriusLoaders {
+  const voice = async (queries: { obj: Customer }[], actor: Parameters<typeof authorize>[0]) =>
+    interactions.voiceOf(
+      authorize(actor, 'interactions:read'),
+      queries.map((q) => q.obj.id),
+    );
+  return {
+    Customer: {
+      openCases: async (queries: { obj: Customer }[], { actor }) =>
+        (await voice(queries, actor)).map((v) => v.openCases),
+      lastInteractionAt: async (queries: { obj: Customer }[], { actor }) =>
+        (await voice(queries, actor)).map((v) => v.lastInteractionAt),
+    },
+  } as MercuriusLoaders;
+}

@@ -1,4 +1,6 @@
+import { type SQL, sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 
 /** A Drizzle handle bound to one connection inside an open transaction. */
@@ -93,6 +95,14 @@ export class Database {
   close(): Promise<void> {
     return this.pool.end();
   }
+}
+
+/** A position in a newest-first list ordered by (time, id): a timeline page starts strictly before it. */
+export type Position = { at: Date; id: string };
+
+/** `(time, id) < (position)`, or no condition for the first page. */
+export function before(time: AnyPgColumn, id: AnyPgColumn, position: Position | undefined): SQL | undefined {
+  return position ? sql`(${time}, ${id}) < (${position.at}, ${position.id}::uuid)` : undefined;
 }
 
 const preparedQueries = new WeakMap<Tx, Map<string, unknown>>();

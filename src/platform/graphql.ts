@@ -11,6 +11,7 @@ import {
 } from 'graphql';
 import { createComplexityRule, simpleEstimator } from 'graphql-query-complexity';
 import mercurius, { type IResolvers, type MercuriusLoaders } from 'mercurius';
+import type { z } from 'zod';
 import {
   type Actor,
   bearerToken,
@@ -23,6 +24,7 @@ import {
 import { AppError, isAppError, validationError } from './errors.ts';
 import { toAppError } from './http.ts';
 import { MAX_LIMIT, type Page } from './pagination.ts';
+import { parseOrThrow } from './problem.ts';
 
 declare module 'mercurius' {
   interface MercuriusContext {
@@ -60,6 +62,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function idArg(id: string, path = 'id'): string {
   if (!UUID.test(id)) throw validationError([{ path, message: 'must be a UUID' }]);
   return id;
+}
+
+/** GraphQL nulls mean "not given" (for create) as absent keys do in REST. */
+export const dropNulls = (o: Record<string, unknown> = {}) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));
+
+export type ListArgs = { filter?: Record<string, unknown> | null; first: number; after?: string | null };
+
+/** A Relay list's arguments, checked with the REST list's query schema: same filters, same errors. */
+export function listArgs<S extends z.ZodType>(schema: S, args: ListArgs): z.output<S> {
+  return parseOrThrow(
+    schema,
+    { ...dropNulls(args.filter ?? {}), limit: firstArg(args.first), cursor: args.after ?? undefined },
+    'filter',
+  );
 }
 
 /** A REST page as a Relay connection. */

@@ -1,11 +1,13 @@
 import { p1 } from './p1-get-customer.ts';
 import { p3 } from './p3-orders-batch.ts';
+import { p6 } from './p6-import-memory.ts';
 import { benchDatabase } from './setup.ts';
 
 /** `npm run bench [-- P1 …]`: runs the benchmarks and prints one JSON document. */
 const benches: Record<string, (database: Awaited<ReturnType<typeof benchDatabase>>) => Promise<object>> = {
   P1: p1,
   P3: p3,
+  P6: p6,
 };
 const wanted = process.argv.slice(2).filter((a) => a !== '--');
 const selected = wanted.length ? wanted : Object.keys(benches);

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, gte, or, type SQL, sql } from 'drizzle-orm';
-import { PgCode, pgErrorOf, prepared, type Tx } from '../../platform/db.ts';
+import { before, PgCode, type Position, pgErrorOf, prepared, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { ListCustomersFilter } from './customers.schemas.ts';
 import { customers } from './customers.table.ts';
@@ -177,16 +177,14 @@ export const customersRepository = {
     return new Set(result.rows.map((r) => r.id));
   },
 
-  statusTimeline(tx: Tx, customerId: string, before: { at: Date; id: string } | undefined, limit: number) {
+  statusTimeline(tx: Tx, customerId: string, position: Position | undefined, limit: number) {
     return tx
       .select()
       .from(customerStatusHistory)
       .where(
         and(
           eq(customerStatusHistory.customerId, customerId),
-          before
-            ? sql`(${customerStatusHistory.changedAt}, ${customerStatusHistory.id}) < (${before.at}, ${before.id}::uuid)`
-            : undefined,
+          before(customerStatusHistory.changedAt, customerStatusHistory.id, position),
         ),
       )
       .orderBy(desc(customerStatusHistory.changedAt), desc(customerStatusHistory.id))

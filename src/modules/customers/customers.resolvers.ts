@@ -1,6 +1,6 @@
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import { validationError } from '../../platform/errors.ts';
-import { authorize, firstArg, idArg, toConnection } from '../../platform/graphql.ts';
+import { authorize, dropNulls, firstArg, idArg, listArgs, toConnection } from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
 import type { Services } from '../services.ts';
 import {
@@ -10,10 +10,6 @@ import {
   ListCustomersQuery,
   UpdateCustomerBody,
 } from './customers.schemas.ts';
-
-/** GraphQL input nulls mean "not given" for create, "clear" for update (as in REST). */
-export const dropNulls = (o: Record<string, unknown> = {}) =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));
 
 export function customersResolvers({ customers }: Services): IResolvers {
   return {
@@ -29,11 +25,7 @@ export function customersResolvers({ customers }: Services): IResolvers {
         { actor },
       ) => {
         const tenant = authorize(actor, 'customers:read');
-        const { limit, cursor, ...filter } = parseOrThrow(
-          ListCustomersQuery,
-          { ...dropNulls(args.filter), limit: firstArg(args.first), cursor: args.after ?? undefined },
-          'filter',
-        );
+        const { limit, cursor, ...filter } = listArgs(ListCustomersQuery, args);
         return toConnection(await customers.list(tenant, filter, limit, cursor));
       },
     },

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm';
-import { PgCode, pgErrorOf, type Tx } from '../../platform/db.ts';
+import { before, PgCode, type Position, pgErrorOf, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { ListFeedbackFilter } from './feedback.schemas.ts';
 import { feedback } from './feedback.table.ts';
@@ -43,18 +43,11 @@ export const feedbackRepository = {
       .limit(limit + 1);
   },
 
-  timeline(tx: Tx, customerId: string, before: { at: Date; id: string } | undefined, limit: number) {
+  timeline(tx: Tx, customerId: string, position: Position | undefined, limit: number) {
     return tx
       .select()
       .from(feedback)
-      .where(
-        and(
-          eq(feedback.customerId, customerId),
-          before
-            ? sql`(${feedback.occurredAt}, ${feedback.id}) < (${before.at}, ${before.id}::uuid)`
-            : undefined,
-        ),
-      )
+      .where(and(eq(feedback.customerId, customerId), before(feedback.occurredAt, feedback.id, position)))
       .orderBy(desc(feedback.occurredAt), desc(feedback.id))
       .limit(limit);
   },

@@ -1,8 +1,7 @@
 import type { IResolvers } from 'mercurius';
 import { isAppError } from '../../platform/errors.ts';
-import { authorize, firstArg, idArg, toConnection } from '../../platform/graphql.ts';
+import { authorize, dropNulls, firstArg, idArg, listArgs, toConnection } from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
-import { dropNulls } from '../customers/customers.resolvers.ts';
 import type { Services } from '../services.ts';
 import { CreateFeedbackBody, ListFeedbackQuery, SatisfactionQuery } from './feedback.schemas.ts';
 
@@ -23,11 +22,7 @@ export function feedbackResolvers({ feedback }: Services): IResolvers {
         { actor },
       ) => {
         const tenant = authorize(actor, 'interactions:read');
-        const { limit, cursor, ...filter } = parseOrThrow(
-          ListFeedbackQuery,
-          { ...dropNulls(args.filter), limit: firstArg(args.first), cursor: args.after ?? undefined },
-          'filter',
-        );
+        const { limit, cursor, ...filter } = listArgs(ListFeedbackQuery, args);
         return toConnection(await feedback.list(tenant, filter, limit, cursor));
       },
       satisfactionInsights: (_root, args: Record<string, unknown>, { actor }) => {

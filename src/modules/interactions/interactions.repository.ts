@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
-import { PgCode, pgErrorOf, type Tx } from '../../platform/db.ts';
+import { before, PgCode, type Position, pgErrorOf, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { ListInteractionsFilter } from './interactions.schemas.ts';
 import { interactions } from './interactions.table.ts';
@@ -103,16 +103,14 @@ export const interactionsRepository = {
   },
 
   /** A page of a customer's timeline: interactions newest first, before a (time, id) position. */
-  timeline(tx: Tx, customerId: string, before: { at: Date; id: string } | undefined, limit: number) {
+  timeline(tx: Tx, customerId: string, position: Position | undefined, limit: number) {
     return tx
       .select()
       .from(interactions)
       .where(
         and(
           eq(interactions.customerId, customerId),
-          before
-            ? sql`(${interactions.occurredAt}, ${interactions.id}) < (${before.at}, ${before.id}::uuid)`
-            : undefined,
+          before(interactions.occurredAt, interactions.id, position),
         ),
       )
       .orderBy(desc(interactions.occurredAt), desc(interactions.id))

@@ -1,8 +1,7 @@
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import { isAppError } from '../../platform/errors.ts';
-import { authorize, firstArg, idArg, toConnection } from '../../platform/graphql.ts';
+import { authorize, dropNulls, firstArg, idArg, listArgs, toConnection } from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
-import { dropNulls } from '../customers/customers.resolvers.ts';
 import type { Customer } from '../customers/customers.schemas.ts';
 import type { Services } from '../services.ts';
 import {
@@ -31,11 +30,7 @@ export function interactionsResolvers({ interactions }: Services): IResolvers {
         { actor },
       ) => {
         const tenant = authorize(actor, 'interactions:read');
-        const { limit, cursor, ...filter } = parseOrThrow(
-          ListInteractionsQuery,
-          { ...dropNulls(args.filter), limit: firstArg(args.first), cursor: args.after ?? undefined },
-          'filter',
-        );
+        const { limit, cursor, ...filter } = listArgs(ListInteractionsQuery, args);
         return toConnection(await interactions.list(tenant, filter, limit, cursor));
       },
       voiceInsights: (_root, args: { from?: string; to?: string }, { actor }) => {

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm';
-import type { Tx } from '../../platform/db.ts';
+import { before, type Position, type Tx } from '../../platform/db.ts';
 import type { ListOrdersFilter } from './orders.schemas.ts';
 import { customerAggregates, type OrderItem, orders } from './orders.table.ts';
 
@@ -262,16 +262,11 @@ export const ordersRepository = {
       .limit(limit + 1);
   },
 
-  timeline(tx: Tx, customerId: string, before: { at: Date; id: string } | undefined, limit: number) {
+  timeline(tx: Tx, customerId: string, position: Position | undefined, limit: number) {
     return tx
       .select()
       .from(orders)
-      .where(
-        and(
-          eq(orders.customerId, customerId),
-          before ? sql`(${orders.placedAt}, ${orders.id}) < (${before.at}, ${before.id}::uuid)` : undefined,
-        ),
-      )
+      .where(and(eq(orders.customerId, customerId), before(orders.placedAt, orders.id, position)))
       .orderBy(desc(orders.placedAt), desc(orders.id))
       .limit(limit);
   },

@@ -1,8 +1,7 @@
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import { validationError } from '../../platform/errors.ts';
-import { authorize, firstArg, idArg, toConnection } from '../../platform/graphql.ts';
+import { authorize, firstArg, idArg, listArgs, toConnection } from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
-import { dropNulls } from '../customers/customers.resolvers.ts';
 import type { Customer } from '../customers/customers.schemas.ts';
 import type { Services } from '../services.ts';
 import { ListOrdersQuery, ORDER_BATCH_MAX, RecordOrderBody } from './orders.schemas.ts';
@@ -38,11 +37,7 @@ export function ordersResolvers({ orders }: Services): IResolvers {
         { actor },
       ) => {
         const tenant = authorize(actor, 'customers:read');
-        const { limit, cursor, ...filter } = parseOrThrow(
-          ListOrdersQuery,
-          { ...dropNulls(args.filter), limit: firstArg(args.first), cursor: args.after ?? undefined },
-          'filter',
-        );
+        const { limit, cursor, ...filter } = listArgs(ListOrdersQuery, args);
         return toConnection(await orders.list(tenant, filter, limit, cursor));
       },
     },

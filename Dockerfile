@@ -11,5 +11,5 @@ USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
   CMD node -e "fetch('http://127.0.0.1:3000/health/ready').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-# a small young generation keeps the resident memory low (see the README's performance section)
-CMD ["node", "--max-semi-space-size=8", "src/main.ts"]
+# a small young generation and a capped heap keep the resident memory low (README, performance)
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=256", "src/main.ts"]

@@ -26,10 +26,10 @@ export type DemoParams = {
 
 export const DEFAULT_PARAMS: DemoParams = {
   prospectShare: 0.22,
-  rate: { shape: 0.8, rate: 40 },
+  rate: { shape: 0.8, rate: 24 },
   dropout: { a: 0.9, b: 7 },
   comeback: { probability: 0.15, minDays: 150, maxDays: 450 },
-  spend: { p: 6, q: 3.5, gamma: 2900 },
+  spend: { p: 6, q: 3.5, gamma: 2300 },
   maxOrdersPerCustomer: 300,
 };
 
@@ -171,7 +171,9 @@ export type DemoProfile = {
   address: { line?: string; city: string; region: string; postalCode?: string; country: string };
   attributes: Record<string, string | number>;
   tags: string[];
-  consent: Partial<Record<'email' | 'sms' | 'phone' | 'mail' | 'partnerSharing', { granted: boolean; at: string }>>;
+  consent: Partial<
+    Record<'email' | 'sms' | 'phone' | 'mail' | 'partnerSharing', { granted: boolean; at: string }>
+  >;
   source: string;
 };
 
@@ -209,6 +211,8 @@ export type DemoCustomer = {
     dropout: number;
     exposure: number;
     droppedOut: boolean;
+    /** Days since the window's start of the first dropout. */
+    droppedOutAt?: number;
     returned: boolean;
     active: boolean;
   };
@@ -271,7 +275,9 @@ const blackFriday = (dayMs: number) => {
   return d.getUTCMonth() === 10 && d.getUTCDate() >= 22;
 };
 
-const WEB_HOURS = [1, 0.5, 0.2, 0.1, 0.1, 0.2, 0.5, 1, 1.5, 2, 2.5, 3, 3, 3, 2.5, 2.5, 3, 3.5, 4, 4.5, 5, 5.5, 4, 2];
+const WEB_HOURS = [
+  1, 0.5, 0.2, 0.1, 0.1, 0.2, 0.5, 1, 1.5, 2, 2.5, 3, 3, 3, 2.5, 2.5, 3, 3.5, 4, 4.5, 5, 5.5, 4, 2,
+];
 const STORE_HOURS = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 4, 4, 2, 1, 1.5, 3, 4, 4, 3, 1, 0, 0];
 
 // ---------------------------------------------------------------- reference data
@@ -367,7 +373,9 @@ const COUNTRIES: Country[] = [
       'Puig, Vila, Serra, Font, Roca, Etxeberria, Goikoetxea, Aguirre, Otero, Rey, Varela, Pereira, Mas, Bosch',
     ),
     legal: 'S.L.',
-    regionWords: words('Levante, del Norte, Cantábrica, Ibérica, del Sur, Mediterránea, Atlántica, Castellana'),
+    regionWords: words(
+      'Levante, del Norte, Cantábrica, Ibérica, del Sur, Mediterránea, Atlántica, Castellana',
+    ),
     payments: [
       ['card', 58, 0],
       ['paypal', 16, 0],
@@ -510,7 +518,9 @@ const COUNTRIES: Country[] = [
     postalLength: 5,
     twoSurnames: 1,
     latam: true,
-    streets: words('Av. Larco, Av. Arequipa, Jr. de la Unión, Av. Javier Prado, Av. Brasil, Calle Las Begonias'),
+    streets: words(
+      'Av. Larco, Av. Arequipa, Jr. de la Unión, Av. Javier Prado, Av. Brasil, Calle Las Begonias',
+    ),
     cities: cities(`
       Lima;Lima;15;30;sb
       Arequipa;Arequipa;04;5
@@ -561,7 +571,8 @@ const REGIONAL_LOCALES: Record<string, [string, number]> = {
   Galicia: ['gl-ES', 0.25],
 };
 
-export const FEMALE_ES = words(`María, Carmen, Lucía, Ana, Laura, Marta, Isabel, Cristina, Paula, Elena, Sara, Sofía,
+export const FEMALE_ES =
+  words(`María, Carmen, Lucía, Ana, Laura, Marta, Isabel, Cristina, Paula, Elena, Sara, Sofía,
   Julia, Pilar, Raquel, Alba, Patricia, Rocío, Beatriz, Irene, Nuria, Silvia, Teresa, Rosa, Mercedes, Alicia, Sonia,
   Eva, Andrea, Claudia, Noelia, Natalia, Inés, Lorena, Montserrat, Yolanda, Ainhoa, Nerea, Aitana, Martina, Carla,
   Lola, Olivia, Emma, Noa, María José, María Dolores, Ana Belén, Encarnación, Josefa, Marina, Blanca, Ángela,
@@ -575,7 +586,8 @@ export const MALE_ES = words(`Antonio, José, Manuel, Francisco, David, Juan, Ja
   Raúl, Iván, Rubén, Enrique, Óscar, Ramón, Andrés, Víctor, Mario, Roberto, Jaime, Ignacio, Alfonso, Hugo, Marcos,
   Martín, Lucas, Mateo, Leo, Iker, Unai, Pau, Jordi, Xavier, Aitor, José Luis, Juan Carlos, José Antonio,
   Francisco Javier, Gonzalo, Rodrigo, Guillermo`);
-export const MALE_LATAM = words(`Santiago, Sebastián, Matías, Nicolás, Joaquín, Tomás, Benjamín, Felipe, Emiliano,
+export const MALE_LATAM =
+  words(`Santiago, Sebastián, Matías, Nicolás, Joaquín, Tomás, Benjamín, Felipe, Emiliano,
   Thiago, Facundo, Esteban, Cristian, Julián, Héctor, Eduardo, Ricardo, Gustavo, Emilio, Gael, Maximiliano,
   Agustín, Juan Pablo, Luis Miguel, Juan José, Andrés Felipe, Jhon, Brayan, Kevin, Bruno, Franco, Vicente,
   Alonso, Rodolfo, Arturo, Armando`);
@@ -611,9 +623,11 @@ export const EMAIL_PATTERNS = [
   (f: string, l: string) => `${f}.${l}`,
   (f: string, l: string) => `${f}_${l}`,
   (f: string, l: string) => `${f[0]}${l}`,
-  (f: string, l: string) => `${f}${l}`,
+  (f: string, l: string) => `${f[0]}.${l}`,
 ] as const;
-const EMAIL_PATTERN_WEIGHTS = [50, 10, 22, 18];
+const EMAIL_PATTERN_WEIGHTS = [50, 12, 26, 12];
+/** Patterns that use only the first name's initial (their counters are keyed by it). */
+const INITIAL_PATTERNS = new Set([2, 3]);
 
 export const CATEGORIES = ['shoes', 'bags', 'accessories', 'clothing', 'sport'] as const;
 export type Category = (typeof CATEGORIES)[number];
@@ -688,6 +702,9 @@ export const CATALOG: Record<Category, { code: string; products: [string, number
     ],
   },
 };
+const PRODUCT_WEIGHTS = Object.fromEntries(
+  CATEGORIES.map((c) => [c, zipf(CATALOG[c].products.length, 0.6, 1)]),
+) as Record<Category, number[]>;
 const COLOURS: [string, string][] = [
   ['Negro', 'NEG'],
   ['Blanco', 'BLA'],
@@ -868,7 +885,7 @@ export class DemoGenerator {
     const p = rng.beta(dropout.a, dropout.b);
     const nu = rng.gamma(spend.q, 1 / spend.gamma);
     const t0 = (acquired - this.start) / DAY;
-    const model = {
+    const model: DemoCustomer['model'] = {
       lambda,
       dropout: p,
       exposure: this.exposureFrom(t0),
@@ -958,6 +975,7 @@ export class DemoGenerator {
     let canReturn = true;
     while (times.length < maxOrdersPerCustomer) {
       if (rng.chance(p)) {
+        if (!model.droppedOut) model.droppedOutAt = t;
         model.droppedOut = true;
         model.active = false;
         if (!canReturn || !rng.chance(comeback.probability)) break;
@@ -1006,8 +1024,7 @@ export class DemoGenerator {
     prospect: boolean,
   ): Record<string, string | number> {
     const known = () => rng.chance(prospect ? 0.6 : 0.88);
-    const childWeights =
-      age < 25 ? [85, 12, 3, 0, 0] : age < 35 ? [50, 28, 17, 4, 1] : [25, 25, 34, 12, 4];
+    const childWeights = age < 25 ? [85, 12, 3, 0, 0] : age < 35 ? [50, 28, 17, 4, 1] : [25, 25, 34, 12, 4];
     const children = rng.weighted(childWeights);
     const carWeights = [city.big ? 40 : 15, 40, 25, 6, country.latam ? 2 : 6];
     if (children >= 3) {
@@ -1016,7 +1033,10 @@ export class DemoGenerator {
     }
     const car = (['none', 'compact', 'SUV', 'van', 'electric'] as const)[rng.weighted(carWeights)]!;
     const shoeSize = Math.round(
-      Math.min(female ? 42 : 47, Math.max(female ? 35 : 38, female ? 38 + 1.3 * rng.normal() : 42.5 + 1.5 * rng.normal())),
+      Math.min(
+        female ? 42 : 47,
+        Math.max(female ? 35 : 38, female ? 38 + 1.3 * rng.normal() : 42.5 + 1.5 * rng.normal()),
+      ),
     );
     const out: Record<string, string | number> = {};
     if (known()) out.children = children;
@@ -1032,3 +1052,411 @@ export class DemoGenerator {
     const at = this.start + day * DAY + hour * 3_600_000 + rng.int(3_600_000);
     return iso(Math.min(Math.max(at, this.start), this.until - 60_000));
   }
+
+  #profile(
+    rng: Rng,
+    c: {
+      index: number;
+      country: Country;
+      city: City;
+      firstName: string;
+      lastName: string;
+      last1: string;
+      birthDate: string;
+      attributes: Record<string, string | number>;
+      prospect: boolean;
+      since: string;
+      referred: boolean;
+      buyer: Buyer;
+      orders: DemoOrder[];
+    },
+  ): DemoProfile {
+    const { country, city, prospect, buyer, orders } = c;
+    const first = orders[0];
+    const source = c.referred
+      ? 'referral'
+      : first?.channel === 'store' && rng.chance(0.7)
+        ? 'store'
+        : first?.channel === 'marketplace'
+          ? 'marketplace'
+          : rng.pick(
+              [
+                ['google', 24],
+                ['instagram', 20],
+                ['newsletter', prospect ? 20 : 8],
+                ['facebook', 7],
+                ['tiktok', 6],
+                ['direct', 12],
+                ['store', city.store ? 10 : 0],
+              ].flatMap(([name, weight]) => Array<string>(weight as number).fill(name as string)),
+            );
+    const withEmail = prospect || !(source === 'store' && rng.chance(0.15));
+    const email = withEmail ? this.#email(rng, c.firstName, c.last1, country) : undefined;
+    const phone = rng.chance(prospect && email ? 0.35 : 0.75)
+      ? this.#phone(rng, c.index, country, city)
+      : undefined;
+    const regional = REGIONAL_LOCALES[city.region];
+    const locale = regional && rng.chance(regional[1]) ? regional[0] : country.locale;
+    const address: DemoProfile['address'] = { city: city.name, region: city.region, country: country.code };
+    if (rng.chance(prospect ? 0.35 : 0.85)) {
+      address.line = this.#street(rng, country);
+      address.postalCode =
+        city.postal +
+        pad(
+          rng.int(10 ** (country.postalLength - city.postal.length)),
+          country.postalLength - city.postal.length,
+        );
+    }
+    const sinceMs = Date.parse(c.since);
+    const consent: DemoProfile['consent'] = {};
+    if (email && buyer.newsletter) {
+      const withdrawn = sinceMs + rng.between(30, 400) * DAY;
+      consent.email =
+        rng.chance(0.08) && withdrawn < this.until
+          ? { granted: false, at: iso(withdrawn) }
+          : { granted: true, at: c.since };
+    }
+    if (phone && rng.chance(0.25)) consent.sms = { granted: true, at: c.since };
+    if (phone && rng.chance(0.12)) consent.phone = { granted: true, at: c.since };
+    if (address.line && rng.chance(0.08)) consent.mail = { granted: true, at: c.since };
+    if (rng.chance(0.06)) consent.partnerSharing = { granted: rng.chance(0.7), at: c.since };
+
+    const tags: string[] = [];
+    if (consent.email?.granted) tags.push('newsletter');
+    if (buyer.club) tags.push('club');
+    if (buyer.distributor) tags.push('b2b');
+    if (prospect) tags.push('lead');
+    const days = orders.map((o) => Date.parse(o.placedAt));
+    if (orders.length >= 3 && days.filter(inSales).length >= 0.6 * orders.length) tags.push('rebajas');
+    if (days.some(blackFriday)) tags.push('black-friday');
+    if (orders.length >= 2 && orders.filter((o) => o.channel === 'app').length >= orders.length / 2) {
+      tags.push('app');
+    }
+    const profile: DemoProfile = {
+      externalId: `C${pad(c.index + 1, 7)}`,
+      firstName: c.firstName,
+      lastName: c.lastName,
+      locale,
+      address,
+      attributes: c.attributes,
+      tags,
+      consent,
+      source,
+    };
+    if (email) profile.email = email;
+    if (phone) profile.phone = phone;
+    if (rng.chance(prospect ? 0.5 : 0.78)) profile.birthDate = c.birthDate;
+    return profile;
+  }
+
+  /** A unique address derived from the name: the nth holder of the same local part gets n appended. */
+  #email(rng: Rng, firstName: string, last1: string, country: Country): string {
+    const pattern = rng.weighted(EMAIL_PATTERN_WEIGHTS);
+    const domain = rng.weighted(country.latam ? DOMAIN_WEIGHTS_LATAM : DOMAIN_WEIGHTS_ES);
+    const f = asciiName(firstName);
+    const l = asciiName(last1);
+    // patterns with the initial only are keyed by the initial, the others by the whole first name
+    const fKey = INITIAL_PATTERNS.has(pattern) ? f.charCodeAt(0) - 97 : FIRST_INDEX.get(firstName)!;
+    const key =
+      ((pattern * FIRST_NAMES.length + fKey) * SURNAMES.length + SURNAME_INDEX.get(last1)!) *
+        MAIL_DOMAINS.length +
+      domain;
+    const n = this.#emailCounts[key]!++;
+    return `${EMAIL_PATTERNS[pattern]!(f, l)}${n ? n + 1 : ''}@${MAIL_DOMAINS[domain]}`;
+  }
+
+  /** A mobile number in the country's format; the last seven digits are a permutation of the index. */
+  #phone(rng: Rng, index: number, country: Country, city: City): string {
+    const t = pad((index * 7_654_321 + this.#phoneOffset) % 10_000_000, 7);
+    const d = () => String(rng.int(10));
+    const a = t.slice(0, 3);
+    const b = t.slice(3);
+    switch (country.code) {
+      case 'ES':
+        return `+34 ${rng.chance(0.85) ? 6 : 7}${d()}${t[0]} ${t.slice(1, 4)} ${t.slice(4)}`;
+      case 'MX':
+        return city.area.length === 2 ? `+52 ${city.area} ${d()}${a} ${b}` : `+52 ${city.area} ${a} ${b}`;
+      case 'AR':
+        return city.area.length === 2 ? `+54 9 ${city.area} ${d()}${a}-${b}` : `+54 9 ${city.area} ${a}-${b}`;
+      case 'CO':
+        return `+57 3${d()}${d()} ${a} ${b}`;
+      case 'CL':
+        return `+56 9 ${d()}${a} ${b}`;
+      case 'PE':
+        return `+51 9${d()}${t[0]} ${t.slice(1, 4)} ${t.slice(4)}`;
+      default:
+        return `+593 9${d()} ${a} ${b}`;
+    }
+  }
+
+  #street(rng: Rng, country: Country): string {
+    const street = rng.pick(country.streets);
+    const n = 1 + rng.int(rng.chance(0.7) ? 60 : 400);
+    switch (country.code) {
+      case 'ES':
+        return rng.chance(0.75)
+          ? `${street} ${n}, ${1 + rng.int(8)}º ${'ABCD'[rng.int(4)]}`
+          : `${street} ${n}`;
+      case 'AR':
+        return `${street} ${100 + n * 7}, ${1 + rng.int(12)}° ${'ABCDEF'[rng.int(6)]}`;
+      case 'CO':
+        return `${street} ${1 + rng.int(120)} # ${1 + rng.int(99)}-${1 + rng.int(99)}`;
+      case 'CL':
+        return `${street} ${100 + n * 9}, depto. ${100 * (1 + rng.int(15)) + 1 + rng.int(8)}`;
+      case 'EC':
+        return `${street} N${10 + rng.int(70)}-${1 + rng.int(99)}`;
+      default:
+        return `${street} ${n * 5}`;
+    }
+  }
+
+  /** One order at `t` (days since start): channel, time of day, items, coupon, payment and status. */
+  #order(b: Buyer, t: number, first: boolean): DemoOrder {
+    const { rng, country, city } = b;
+    const dayStart = this.start + Math.floor(t) * DAY;
+    let channel: DemoOrder['channel'];
+    if (b.distributor && rng.chance(0.85)) channel = 'distributor';
+    else if (rng.chance(b.storeAffinity)) channel = 'store';
+    else {
+      channel = (['web', 'app', 'marketplace', 'phone', 'social'] as const)[
+        rng.weighted([60 * (1 - b.appShare), 60 * b.appShare, 8, 3, 3])
+      ]!;
+    }
+    // stores close on Sundays
+    if (channel === 'store' && new Date(dayStart).getUTCDay() === 0) channel = 'web';
+    const hour = rng.weighted(channel === 'store' ? STORE_HOURS : WEB_HOURS) - country.tz;
+    // the local day, shifted back or forth a day when its UTC time falls outside the window
+    let at = dayStart + hour * 3_600_000 + rng.int(3_600_000);
+    if (at >= this.until) at -= DAY;
+    if (at < this.start) at += DAY;
+    const placed = Math.min(Math.max(at, this.start), this.until - 60_000);
+    const currency = country.currency;
+    const day = dayStart;
+
+    // items, around a target value drawn from the customer's spend distribution
+    const target = Math.max(800, rng.gamma(this.params.spend.p, 1 / b.nu));
+    const items: DemoOrder['items'] = [];
+    let eur = 0;
+    while (items.length < 6) {
+      const category = rng.chance(0.65) ? b.favourite : rng.pick(CATEGORIES);
+      const { code, products } = CATALOG[category];
+      const k = rng.weighted(PRODUCT_WEIGHTS[category]);
+      const [product, price] = products[k]!;
+      const [colour, colourCode] = COLOURS[rng.weighted([30, 18, 14, 10, 8, 7, 8, 5])]!;
+      const quantity = 1 + rng.weighted([85, 12, 3]);
+      const unitEur = inSales(day) && rng.chance(0.45) ? Math.round((price * 0.7) / 5) * 5 : price;
+      const sku = `${code}-${pad(k + 1, 3)}-${colourCode}`;
+      const unitPrice = { amount: localPrice(unitEur, currency), currency };
+      const same = items.find((i) => i.sku === sku && i.unitPrice.amount === unitPrice.amount);
+      if (same) same.quantity += quantity;
+      else items.push({ sku, name: `${product} · ${colour}`, category, quantity, unitPrice });
+      eur += unitEur * quantity;
+      if (eur >= 0.75 * target) break;
+    }
+    const lines = items.reduce((sum, i) => sum + i.quantity * i.unitPrice.amount, 0);
+
+    let couponCode: string | undefined;
+    let percent = 0;
+    let intermediary: string | undefined;
+    if (channel !== 'distributor') {
+      if (b.prescriber && (first || rng.chance(0.25))) {
+        couponCode = b.prescriber.couponCode;
+        percent = 10;
+        intermediary = b.prescriber.ref;
+      } else if (blackFriday(day) && rng.chance(0.5)) {
+        couponCode = 'BLACKFRIDAY20';
+        percent = 20;
+      } else if (first && b.newsletter && rng.chance(0.3)) {
+        couponCode = 'BIENVENIDA10';
+        percent = 10;
+      } else if (b.club && rng.chance(0.12)) {
+        couponCode = 'CLUB5';
+        percent = 5;
+      }
+    }
+    const discount = Math.round((lines * percent) / 100);
+    const delivered = channel === 'web' || channel === 'app' || channel === 'phone' || channel === 'social';
+    const shipping =
+      delivered && lines - discount < localPrice(5000, currency) ? localPrice(495, currency) : 0;
+    const total = lines - discount + shipping;
+    if (channel === 'distributor') intermediary = b.distributor;
+    if (channel === 'store' && b.manager && rng.chance(0.6)) intermediary = b.manager;
+
+    // payment: immediate, or with a due date (invoices, pay later, transfers, cash vouchers)
+    let method: string;
+    let dueDays = 0;
+    if (channel === 'store') method = rng.chance(0.75) ? 'card' : 'cash';
+    else if (channel === 'distributor') [method, dueDays] = ['invoice', rng.chance(0.65) ? 30 : 60];
+    else if (channel === 'marketplace') method = 'marketplace';
+    else if (channel === 'phone') [method, dueDays] = rng.chance(0.5) ? ['card', 0] : ['transfer', 7];
+    else {
+      const [m, , due] = country.payments[rng.weighted(country.payments.map((x) => x[1]))]!;
+      [method, dueDays] = [m, due];
+    }
+    const dueAt = dueDays ? placed + dueDays * DAY : undefined;
+    let paidAt: number | undefined;
+    if (dueAt === undefined) paidAt = Math.min(placed + 5_000 + rng.int(115_000), this.until - 1000);
+    else {
+      const paid = rng.chance(b.punctuality)
+        ? placed + rng.between(0.05, 1) * (dueAt - placed)
+        : dueAt + rng.gamma(1.5, 12) * DAY;
+      if (paid < this.until) paidAt = paid;
+    }
+
+    // status: a few cancellations and refunds; the rest paid, and fulfilled after a few days
+    let status: DemoOrder['status'];
+    let refunded = 0;
+    let updated = placed;
+    const u = rng.next();
+    const refundAt = (paidAt ?? placed) + rng.between(7, 40) * DAY;
+    const fulfilledAt = placed + rng.between(1, 4) * DAY;
+    if (u < 0.04) {
+      status = 'cancelled';
+      paidAt = undefined;
+      updated = Math.min(placed + rng.between(0.01, 2) * DAY, this.until - 1000);
+    } else if (paidAt !== undefined && u < 0.065 && refundAt < this.until) {
+      status = 'refunded';
+      refunded = total;
+      updated = refundAt;
+    } else if (paidAt !== undefined && u < 0.1 && refundAt < this.until && total > 1) {
+      status = 'partially_refunded';
+      const line = items.length > 1 ? rng.pick(items) : undefined;
+      const part = line ? line.unitPrice.amount : Math.round(total * rng.between(0.2, 0.6));
+      refunded = Math.min(total - 1, Math.max(1, part));
+      updated = refundAt;
+    } else if (
+      fulfilledAt < this.until - 3 * DAY ||
+      (paidAt === undefined && placed < this.until - 3 * DAY)
+    ) {
+      status = 'fulfilled';
+      updated = Math.max(Math.min(fulfilledAt, this.until - 1000), paidAt ?? placed);
+    } else status = paidAt === undefined ? 'placed' : 'paid';
+    if (status !== 'cancelled' && paidAt !== undefined) updated = Math.max(updated, paidAt);
+
+    const store = channel === 'store';
+    const order: DemoOrder = {
+      source: store ? `pos-${slug(city.name)}` : 'shop',
+      externalId: store ? `T${pad(++this.#posSeq, 8)}` : `#${100_000 + ++this.#shopSeq}`,
+      placedAt: iso(placed),
+      status,
+      total: { amount: total, currency },
+      items,
+      channel,
+      payment: { method },
+      sourceUpdatedAt: iso(Math.min(updated, this.until - 1000)),
+    };
+    if (discount) order.discount = { amount: discount, currency };
+    if (shipping) order.shipping = { amount: shipping, currency };
+    if (refunded) order.refunded = { amount: refunded, currency };
+    if (currency !== this.currency) {
+      const base = Math.round((total / FX[currency]!.perEurCent) * FX[this.currency]!.perEurCent);
+      order.baseTotal = { amount: base, currency: this.currency };
+    }
+    if (dueAt !== undefined && status !== 'cancelled') order.payment.dueAt = iso(dueAt);
+    if (paidAt !== undefined) order.payment.paidAt = iso(paidAt);
+    if (couponCode) order.couponCode = couponCode;
+    if (intermediary) order.intermediary = intermediary;
+    return order;
+  }
+
+  /** Employees (one per store city first), prescribers with their coupon codes, distributors per country. */
+  #makeIntermediaries(): DemoIntermediary[] {
+    const rng = new Rng(this.seed, STREAM_INTERMEDIARY);
+    const n = this.count;
+    const clamp = (x: number, min: number, max: number) => Math.max(min, Math.min(max, Math.round(x)));
+    const stores = COUNTRIES.flatMap((c) => c.cities.filter((x) => x.store).map((city) => ({ c, city })));
+    const out: DemoIntermediary[] = [];
+    const person = (country: Country) => {
+      const female = rng.chance(0.55);
+      const names =
+        country.latam === rng.chance(0.2)
+          ? female
+            ? FEMALE_ES
+            : MALE_ES
+          : female
+            ? FEMALE_LATAM
+            : MALE_LATAM;
+      const first = pickName(rng, names);
+      return { first, last: pickName(rng, COMMON_SURNAMES) };
+    };
+    const phone = (c: Country, city = c.cities[0]!) => this.#phone(rng, n + out.length, c, city);
+    const employees = clamp(n / 2500, stores.length, 400);
+    for (let k = 0; k < employees; k++) {
+      const { c, city } = stores[k % stores.length]!;
+      const { first, last } = person(c);
+      out.push({
+        ref: `employee:${k}`,
+        kind: 'employee',
+        name: `${first} ${last}`,
+        email: `${asciiName(first)}.${asciiName(last)}.${k + 1}@tienda.example`,
+        phone: phone(c, city),
+        externalId: `emp-${pad(k + 1, 4)}`,
+        country: c.code,
+        city: city.name,
+      });
+    }
+    const codes = new Set<string>();
+    const prescribers = clamp(n / 1500, 3, 700);
+    for (let k = 0; k < prescribers; k++) {
+      const c = COUNTRIES[rng.weighted(COUNTRY_WEIGHTS)]!;
+      const { first, last } = person(c);
+      const business = rng.chance(0.25);
+      const name = business
+        ? `${rng.pick(['Estudio de estilo', 'Club de running', 'Personal shopper', 'Blog de moda'])} ${last}`
+        : `${first} ${last}`;
+      let code = `${asciiName(business ? last : first).toUpperCase()}10`;
+      for (let i = 2; codes.has(code); i++) code = `${asciiName(business ? last : first).toUpperCase()}${i}0`;
+      codes.add(code);
+      out.push({
+        ref: `prescriber:${k}`,
+        kind: 'prescriber',
+        name,
+        email: `${asciiName(name).slice(0, 30)}.${k + 1}@colabora.example`,
+        phone: phone(c),
+        externalId: `pres-${pad(k + 1, 4)}`,
+        country: c.code,
+        couponCode: code,
+      });
+    }
+    const names = new Set<string>();
+    const distributors = clamp(n / 30_000, COUNTRIES.length, 60);
+    for (let k = 0; k < distributors; k++) {
+      const c = k < COUNTRIES.length ? COUNTRIES[k]! : COUNTRIES[rng.weighted(COUNTRY_WEIGHTS)]!;
+      let name: string;
+      do {
+        const kind = rng.pick(['Distribuciones', 'Comercial', 'Moda', 'Calzados', 'Grupo', 'Importadora']);
+        name = `${kind} ${rng.pick(c.regionWords)}${names.size >= 20 ? ` ${k + 1}` : ''} ${c.legal}`;
+      } while (names.has(name));
+      names.add(name);
+      out.push({
+        ref: `distributor:${k}`,
+        kind: 'distributor',
+        name,
+        email: `pedidos.${k + 1}@${slug(name).slice(0, 30)}.example`,
+        phone: phone(c),
+        externalId: `dist-${pad(k + 1, 3)}`,
+        country: c.code,
+      });
+    }
+    return out;
+  }
+}
+
+/** The customer as the API takes it (`POST /v1/customers/batch`, or an order's `customer`). */
+export function customerBody(c: DemoCustomer, resolve: Resolver): Record<string, unknown> {
+  const body: Record<string, unknown> = { ...c.profile };
+  const ref = c.referredBy;
+  const referrer =
+    ref && (ref.kind === 'customer' ? resolve.customer(ref.index) : resolve.intermediary(ref.ref));
+  if (ref && referrer) body.referredBy = { kind: ref.kind, id: referrer };
+  const manager = c.accountManager && resolve.intermediary(c.accountManager);
+  if (manager) body.accountManagerId = manager;
+  return body;
+}
+
+/** The order as the API takes it (`POST /v1/orders/batch` items). */
+export function orderBody(o: DemoOrder, customer: Record<string, unknown>, resolve: Resolver) {
+  const { intermediary, ...rest } = o;
+  const id = intermediary && resolve.intermediary(intermediary);
+  return { ...rest, customer, ...(id ? { intermediaryId: id } : {}) };
+}

@@ -44,7 +44,7 @@ export async function p6(database: BenchDatabase) {
   const bytes = statSync(file).size;
 
   // the same V8 flags as `npm start`
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--max-old-space-size=192', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--max-old-space-size=256', 'src/main.ts'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,

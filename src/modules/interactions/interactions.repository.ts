@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, type SQL, sql } from 'drizzle-orm';
 import { before, PgCode, type Position, pgErrorOf, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { ListInteractionsFilter } from './interactions.schemas.ts';
@@ -65,15 +65,27 @@ export const interactionsRepository = {
       .limit(limit + 1);
   },
 
-  openCases(tx: Tx, customerIds: readonly string[], limit: number) {
-    return tx
-      .select()
+  /** Each customer's open cases, oldest due first, at most `perCustomer` each (one query for the batch). */
+  async openCases(tx: Tx, customerIds: readonly string[], perCustomer: number): Promise<InteractionRow[]> {
+    const ranked = tx
+      .select({
+        id: interactions.id,
+        rank: sql<number>`row_number() OVER (PARTITION BY ${interactions.customerId} ORDER BY ${interactions.dueAt}, ${interactions.id})`.as(
+          'rank',
+        ),
+      })
       .from(interactions)
       .where(
         and(inArray(interactions.customerId, [...customerIds]), inArray(interactions.caseStatus, [...OPEN])),
       )
-      .orderBy(asc(interactions.dueAt))
-      .limit(limit);
+      .as('ranked');
+    const rows = await tx
+      .select({ row: interactions })
+      .from(interactions)
+      .innerJoin(ranked, eq(ranked.id, interactions.id))
+      .where(lte(ranked.rank, perCustomer))
+      .orderBy(asc(interactions.dueAt), asc(interactions.id));
+    return rows.map((r) => r.row);
   },
 
   async voice(tx: Tx, customerIds: readonly string[]) {
@@ -90,7 +102,7 @@ export const interactionsRepository = {
   async markBreaches(tx: Tx, now: Date): Promise<number> {
     const rows = await tx
       .update(interactions)
-      .set({ slaBreached: true, updatedAt: sql`now()` })
+      .set({ slaBreached: true, version: sql`${interactions.version} + 1`, updatedAt: sql`now()` })
       .where(
         and(
           inArray(interactions.caseStatus, [...OPEN]),

@@ -19,7 +19,7 @@ const PastTime = (what: string) =>
 const Tags = z.array(z.string().trim().min(1).max(50)).max(50).describe('Tags (at most 50)');
 const Metadata = z
   .record(z.string().max(64), z.unknown())
-  .refine((m) => JSON.stringify(m).length <= 16_384, 'must be at most 16 KB of JSON')
+  .refine((m) => Buffer.byteLength(JSON.stringify(m), 'utf8') <= 16_384, 'must be at most 16 KB of JSON')
   .describe('Anything else worth keeping (at most 16 KB)');
 
 export const CreateInteractionBody = z

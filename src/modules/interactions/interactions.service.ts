@@ -72,7 +72,8 @@ export function breached(
   now: Date,
 ) {
   if (!row.firstResponseDueAt || !row.dueAt) return false;
-  const firstReply = row.firstResponseAt ?? now;
+  // a resolution answers the customer too: a case resolved without a separate reply stops the first-response clock
+  const firstReply = row.firstResponseAt ?? row.resolvedAt ?? now;
   const resolution = row.resolvedAt ?? now;
   return firstReply > row.firstResponseDueAt || resolution > row.dueAt;
 }
@@ -275,12 +276,9 @@ export class InteractionsService {
       async (tx) => {
         if (check) for (const id of customerIds) await this.#customers.assertExists(tx, id);
         const summaries = new Map((await repo.voice(tx, customerIds)).map((v) => [v.customer_id, v]));
-        const cases = await repo.openCases(tx, customerIds, 50 * customerIds.length);
+        const cases = await repo.openCases(tx, customerIds, 50);
         return customerIds.map((id) => ({
-          openCases: cases
-            .filter((c) => c.customerId === id)
-            .slice(0, 50)
-            .map(toInteraction),
+          openCases: cases.filter((c) => c.customerId === id).map(toInteraction),
           openCaseCount: summaries.get(id)?.open_cases ?? 0,
           lastInteractionAt: iso(summaries.get(id)?.last_at ? new Date(summaries.get(id)!.last_at!) : null),
         }));

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { pgPolicy, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, foreignKey, pgPolicy, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * Row-level security shared by every tenant-owned table: a row is visible and writable only while
@@ -21,3 +21,13 @@ export const timestamps = () => ({
   createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
 });
+
+/**
+ * A foreign key that carries the tenant: (tenant_id, column) → (tenant_id, id) of the target, so a
+ * row can never point into another tenant.
+ */
+export const tenantReference = (
+  name: string,
+  from: [tenantId: AnyPgColumn, column: AnyPgColumn],
+  to: { tenantId: AnyPgColumn; id: AnyPgColumn },
+) => foreignKey({ name, columns: from, foreignColumns: [to.tenantId, to.id] });

@@ -12,7 +12,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { tenantId, tenantIsolation, timestamps } from '../../platform/tenancy.ts';
+import { tenantId, tenantIsolation, tenantReference, timestamps } from '../../platform/tenancy.ts';
 import { intermediaries } from '../intermediaries/intermediaries.table.ts';
 import { tenants } from '../tenants/tenants.table.ts';
 
@@ -58,21 +58,13 @@ export const customers = pgTable(
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
     foreignKey({ columns: [t.tenantId], foreignColumns: [tenants.id] }),
-    foreignKey({
-      name: 'customers_account_manager_fk',
-      columns: [t.tenantId, t.accountManagerId],
-      foreignColumns: [intermediaries.tenantId, intermediaries.id],
-    }),
-    foreignKey({
-      name: 'customers_referred_by_intermediary_fk',
-      columns: [t.tenantId, t.referredByIntermediaryId],
-      foreignColumns: [intermediaries.tenantId, intermediaries.id],
-    }),
-    foreignKey({
-      name: 'customers_referred_by_customer_fk',
-      columns: [t.tenantId, t.referredByCustomerId],
-      foreignColumns: [t.tenantId, t.id],
-    }),
+    tenantReference('customers_account_manager_fk', [t.tenantId, t.accountManagerId], intermediaries),
+    tenantReference(
+      'customers_referred_by_intermediary_fk',
+      [t.tenantId, t.referredByIntermediaryId],
+      intermediaries,
+    ),
+    tenantReference('customers_referred_by_customer_fk', [t.tenantId, t.referredByCustomerId], t),
     check(
       'customers_one_referrer',
       sql`${t.referredByCustomerId} IS NULL OR ${t.referredByIntermediaryId} IS NULL`,

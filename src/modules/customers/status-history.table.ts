@@ -1,5 +1,5 @@
-import { foreignKey, index, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
-import { tenantId, tenantIsolation } from '../../platform/tenancy.ts';
+import { index, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { tenantId, tenantIsolation, tenantReference } from '../../platform/tenancy.ts';
 import { CUSTOMER_STATUSES, LIFECYCLE_PHASES } from './customers.schemas.ts';
 import { customers } from './customers.table.ts';
 
@@ -19,11 +19,7 @@ export const customerStatusHistory = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
-    foreignKey({
-      name: 'customer_status_history_customer_fk',
-      columns: [t.tenantId, t.customerId],
-      foreignColumns: [customers.tenantId, customers.id],
-    }),
+    tenantReference('customer_status_history_customer_fk', [t.tenantId, t.customerId], customers),
     index('customer_status_history_customer_idx').on(t.tenantId, t.customerId, t.changedAt),
     tenantIsolation(),
   ],

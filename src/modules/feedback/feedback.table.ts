@@ -1,7 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
   check,
-  foreignKey,
   index,
   integer,
   pgTable,
@@ -11,7 +10,7 @@ import {
   timestamp,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { tenantId, tenantIsolation } from '../../platform/tenancy.ts';
+import { tenantId, tenantIsolation, tenantReference } from '../../platform/tenancy.ts';
 import { customers } from '../customers/customers.table.ts';
 import { interactions } from '../interactions/interactions.table.ts';
 import { orders } from '../orders/orders.table.ts';
@@ -48,21 +47,9 @@ export const feedback = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
-    foreignKey({
-      name: 'feedback_customer_fk',
-      columns: [t.tenantId, t.customerId],
-      foreignColumns: [customers.tenantId, customers.id],
-    }),
-    foreignKey({
-      name: 'feedback_interaction_fk',
-      columns: [t.tenantId, t.interactionId],
-      foreignColumns: [interactions.tenantId, interactions.id],
-    }),
-    foreignKey({
-      name: 'feedback_order_fk',
-      columns: [t.tenantId, t.orderId],
-      foreignColumns: [orders.tenantId, orders.id],
-    }),
+    tenantReference('feedback_customer_fk', [t.tenantId, t.customerId], customers),
+    tenantReference('feedback_interaction_fk', [t.tenantId, t.interactionId], interactions),
+    tenantReference('feedback_order_fk', [t.tenantId, t.orderId], orders),
     check(
       'feedback_scales',
       sql`expectation BETWEEN 1 AND 7 AND perception BETWEEN 1 AND 7 AND (nps IS NULL OR nps BETWEEN 0 AND 10) AND (csat IS NULL OR csat BETWEEN 1 AND 5)`,

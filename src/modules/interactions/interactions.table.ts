@@ -1,7 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
   boolean,
-  foreignKey,
   index,
   integer,
   jsonb,
@@ -12,7 +11,7 @@ import {
   timestamp,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { tenantId, tenantIsolation, timestamps } from '../../platform/tenancy.ts';
+import { tenantId, tenantIsolation, tenantReference, timestamps } from '../../platform/tenancy.ts';
 import { customers } from '../customers/customers.table.ts';
 import { intermediaries } from '../intermediaries/intermediaries.table.ts';
 
@@ -80,21 +79,9 @@ export const interactions = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
-    foreignKey({
-      name: 'interactions_customer_fk',
-      columns: [t.tenantId, t.customerId],
-      foreignColumns: [customers.tenantId, customers.id],
-    }),
-    foreignKey({
-      name: 'interactions_intermediary_fk',
-      columns: [t.tenantId, t.intermediaryId],
-      foreignColumns: [intermediaries.tenantId, intermediaries.id],
-    }),
-    foreignKey({
-      name: 'interactions_reply_to_fk',
-      columns: [t.tenantId, t.replyTo],
-      foreignColumns: [t.tenantId, t.id],
-    }),
+    tenantReference('interactions_customer_fk', [t.tenantId, t.customerId], customers),
+    tenantReference('interactions_intermediary_fk', [t.tenantId, t.intermediaryId], intermediaries),
+    tenantReference('interactions_reply_to_fk', [t.tenantId, t.replyTo], t),
     index('interactions_customer_occurred_idx').on(t.tenantId, t.customerId, t.occurredAt),
     index('interactions_occurred_idx').on(t.tenantId, t.occurredAt),
     index('interactions_open_cases_idx')

@@ -2,7 +2,6 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   char,
-  foreignKey,
   index,
   integer,
   jsonb,
@@ -13,7 +12,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { tenantId, tenantIsolation, timestamps } from '../../platform/tenancy.ts';
+import { tenantId, tenantIsolation, tenantReference, timestamps } from '../../platform/tenancy.ts';
 import { customers } from '../customers/customers.table.ts';
 import { intermediaries } from '../intermediaries/intermediaries.table.ts';
 
@@ -63,16 +62,8 @@ export const orders = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
-    foreignKey({
-      name: 'orders_customer_fk',
-      columns: [t.tenantId, t.customerId],
-      foreignColumns: [customers.tenantId, customers.id],
-    }),
-    foreignKey({
-      name: 'orders_intermediary_fk',
-      columns: [t.tenantId, t.intermediaryId],
-      foreignColumns: [intermediaries.tenantId, intermediaries.id],
-    }),
+    tenantReference('orders_customer_fk', [t.tenantId, t.customerId], customers),
+    tenantReference('orders_intermediary_fk', [t.tenantId, t.intermediaryId], intermediaries),
     uniqueIndex('orders_source_external_id_key').on(t.tenantId, t.source, t.externalId),
     index('orders_customer_placed_idx').on(t.tenantId, t.customerId, t.placedAt),
     index('orders_placed_idx').on(t.tenantId, t.placedAt),
@@ -98,11 +89,7 @@ export const customerAggregates = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.customerId] }),
-    foreignKey({
-      name: 'customer_aggregates_customer_fk',
-      columns: [t.tenantId, t.customerId],
-      foreignColumns: [customers.tenantId, customers.id],
-    }),
+    tenantReference('customer_aggregates_customer_fk', [t.tenantId, t.customerId], customers),
     tenantIsolation(),
   ],
 );

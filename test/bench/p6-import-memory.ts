@@ -44,21 +44,25 @@ export async function p6(database: BenchDatabase) {
   const bytes = statSync(file).size;
 
   // the same V8 flags as `npm start`
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--max-old-space-size=256', 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'development',
-      LOG_LEVEL: 'warn',
-      PORT: '0',
-      DATA_DIR: join(dir, '.vinculo'),
-      DATABASE_URL: database.ownerUrl,
-      DATABASE_APP_URL: database.appUrl,
-      AUTH_JWT_SECRET: 'bench-secret-bench-secret-bench-secret-00',
-      CURSOR_SECRET: 'bench-secret-bench-secret-bench-secret-00',
-      RATE_LIMIT_MAX: '100000000',
+  const child = spawn(
+    process.execPath,
+    ['--max-semi-space-size=8', '--max-old-space-size=256', 'src/main.ts'],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'development',
+        LOG_LEVEL: 'warn',
+        PORT: '0',
+        DATA_DIR: join(dir, '.vinculo'),
+        DATABASE_URL: database.ownerUrl,
+        DATABASE_APP_URL: database.appUrl,
+        AUTH_JWT_SECRET: 'bench-secret-bench-secret-bench-secret-00',
+        CURSOR_SECRET: 'bench-secret-bench-secret-bench-secret-00',
+        RATE_LIMIT_MAX: '100000000',
+      },
     },
-  });
+  );
   let output = '';
   child.stdout.on('data', (c: Buffer) => {
     output += c.toString();

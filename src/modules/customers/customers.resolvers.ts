@@ -1,6 +1,6 @@
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import { validationError } from '../../platform/errors.ts';
-import { authorize, dropNulls, firstArg, idArg, listArgs, toConnection } from '../../platform/graphql.ts';
+import { authorize, dropNulls, idArg, listArgs, toConnection } from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
 import type { Services } from '../services.ts';
 import {

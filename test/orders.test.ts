@@ -68,4 +68,35 @@ describe('orders', () => {
     expect(other.statusCode).toBe(422);
     expect(other.json().code).toBe('idempotency_key_reused');
   });
+
+  it('checks the references of a customer created by an order, failing only that item', async () => {
+    const { client } = await t.newTenant();
+    const distributor = (
+      await client.post('/v1/intermediaries', { kind: 'distributor', name: 'Distri' })
+    ).json();
+    const res = await client.post('/v1/orders/batch', {
+      items: [
+        orderBody({ customer: { email: 'a@example.com', accountManagerId: distributor.id } }),
+        orderBody({
+          customer: {
+            email: 'b@example.com',
+            referredBy: { kind: 'customer', id: '01936f0e-0000-7000-8000-0000000000ff' },
+          },
+        }),
+        orderBody({ customer: { email: 'c@example.com' } }),
+      ],
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const [a, b, c] = res.json().results;
+    expect(a).toMatchObject({
+      status: 'error',
+      error: { code: 'invalid_reference', errors: [{ path: 'items[0].customer.accountManagerId' }] },
+    });
+    expect(b).toMatchObject({
+      status: 'error',
+      error: { code: 'invalid_reference', errors: [{ path: 'items[1].customer.referredBy' }] },
+    });
+    expect(c.status).toBe('created');
+    expect((await client.get('/v1/customers?email=a@example.com')).json().data).toEqual([]);
+  });
 });

@@ -315,6 +315,8 @@ export class CustomersService {
     await lookup(identities);
 
     const defs = identities.length ? await this.#attributes.definitions(tx) : new Map();
+    // new customers' references are checked like a create's, so a bad one fails its own item only
+    const refs = await this.#loadReferences(tx, identities);
     const pending = new Map<string, CustomerInsert>();
     const results = buyers.map((b): string | AppError | CustomerInsert => {
       if ('id' in b) {
@@ -331,6 +333,8 @@ export class CustomersService {
         .find(Boolean);
       if (twin) return twin;
       try {
+        const problem = referenceProblem(b.identity, b.path, refs);
+        if (problem) return problem;
         const cols = columnsOf(b.identity, undefined, this.#clock.now());
         if (cols.attributes) AttributesService.check(defs, cols.attributes, `${b.path}.attributes`);
         const row = { ...cols, tenantId: actor.tenantId, id: newId() } as CustomerInsert;
@@ -430,41 +434,49 @@ export class CustomersService {
 
   /** accountManagerId must be an employee of this tenant; referredBy a customer or intermediary of it. */
   async #checkReferences(tx: Tx, input: Input, prefix: string): Promise<void> {
-    const wanted = [
-      input.accountManagerId,
-      input.referredBy?.kind === 'intermediary' ? input.referredBy.id : null,
-    ];
-    const ids = wanted.filter((v): v is string => Boolean(v));
-    const found = new Map((await this.#intermediaries.findByIds(tx, ids)).map((i) => [i.id, i]));
-    if (input.accountManagerId) {
-      const manager = found.get(input.accountManagerId);
-      if (!manager) {
-        throw new AppError(
-          'invalid_reference',
-          `${path(prefix, 'accountManagerId')}: no intermediary ${input.accountManagerId} in this tenant`,
-        );
-      }
-      if (manager.kind !== 'employee') {
-        throw new AppError(
-          'invalid_reference',
-          `${path(prefix, 'accountManagerId')}: the account manager must be an employee, not a ${manager.kind}`,
-        );
-      }
-    }
-    const ref = input.referredBy;
-    if (ref?.kind === 'intermediary' && !found.has(ref.id)) {
-      throw new AppError(
-        'invalid_reference',
-        `${path(prefix, 'referredBy')}: no intermediary ${ref.id} in this tenant`,
-      );
-    }
-    if (ref?.kind === 'customer' && !(await repo.findById(tx, ref.id))) {
-      throw new AppError(
-        'invalid_reference',
-        `${path(prefix, 'referredBy')}: no customer ${ref.id} in this tenant`,
-      );
-    }
+    const refs = await this.#loadReferences(tx, [input]);
+    const problem = referenceProblem(input, prefix, refs);
+    if (problem) throw problem;
   }
+
+  /** The intermediaries and customers the inputs point at, loaded in two queries. */
+  async #loadReferences(tx: Tx, inputs: Input[]): Promise<References> {
+    const intermediaryIds = inputs.flatMap((i) => [
+      ...(i.accountManagerId ? [i.accountManagerId] : []),
+      ...(i.referredBy?.kind === 'intermediary' ? [i.referredBy.id] : []),
+    ]);
+    const customerIds = inputs.flatMap((i) => (i.referredBy?.kind === 'customer' ? [i.referredBy.id] : []));
+    return {
+      intermediaries: new Map(
+        (await this.#intermediaries.findByIds(tx, [...new Set(intermediaryIds)])).map((i) => [i.id, i.kind]),
+      ),
+      customers: new Set((await repo.findByIds(tx, [...new Set(customerIds)])).map((c) => c.id)),
+    };
+  }
+}
+
+type References = { intermediaries: Map<string, string>; customers: Set<string> };
+
+/** accountManagerId must be an employee of this tenant; referredBy a customer or intermediary of it. */
+function referenceProblem(input: Input, prefix: string, refs: References): AppError | undefined {
+  const fail = (field: string, message: string) =>
+    new AppError('invalid_reference', `${path(prefix, field)}: ${message}`, {
+      errors: [{ path: path(prefix, field), message }],
+    });
+  if (input.accountManagerId) {
+    const kind = refs.intermediaries.get(input.accountManagerId);
+    if (!kind) return fail('accountManagerId', `no intermediary ${input.accountManagerId} in this tenant`);
+    if (kind !== 'employee')
+      return fail('accountManagerId', `the account manager must be an employee, not a ${kind}`);
+  }
+  const ref = input.referredBy;
+  if (ref?.kind === 'intermediary' && !refs.intermediaries.has(ref.id)) {
+    return fail('referredBy', `no intermediary ${ref.id} in this tenant`);
+  }
+  if (ref?.kind === 'customer' && !refs.customers.has(ref.id)) {
+    return fail('referredBy', `no customer ${ref.id} in this tenant`);
+  }
+  return undefined;
 }
 
 type Identity = { externalId?: string | null; email?: string | null; phone?: string | null };

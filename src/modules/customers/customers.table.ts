@@ -73,6 +73,16 @@ export const customers = pgTable(
     uniqueIndex('customers_external_id_key').on(t.tenantId, t.externalId),
     index('customers_updated_at_idx').on(t.tenantId, t.updatedAt),
     index('customers_phone_idx').on(t.tenantId, t.phone),
+    // the referencing side of each foreign key, so deleting a referenced row never scans the tenant
+    index('customers_referred_by_customer_idx')
+      .on(t.tenantId, t.referredByCustomerId)
+      .where(sql`${t.referredByCustomerId} IS NOT NULL`),
+    index('customers_referred_by_intermediary_idx')
+      .on(t.tenantId, t.referredByIntermediaryId)
+      .where(sql`${t.referredByIntermediaryId} IS NOT NULL`),
+    index('customers_account_manager_idx')
+      .on(t.tenantId, t.accountManagerId)
+      .where(sql`${t.accountManagerId} IS NOT NULL`),
     index('customers_status_idx').on(t.tenantId, t.status),
     index('customers_tags_idx').using('gin', t.tags),
     index('customers_first_name_idx').on(t.tenantId, sql`lower(${t.firstName}) text_pattern_ops`),

@@ -56,6 +56,10 @@ export const feedback = pgTable(
     ),
     index('feedback_customer_idx').on(t.tenantId, t.customerId, t.occurredAt),
     index('feedback_occurred_idx').on(t.tenantId, t.occurredAt),
+    index('feedback_interaction_idx')
+      .on(t.tenantId, t.interactionId)
+      .where(sql`${t.interactionId} IS NOT NULL`),
+    index('feedback_order_idx').on(t.tenantId, t.orderId).where(sql`${t.orderId} IS NOT NULL`),
     tenantIsolation(),
   ],
 );

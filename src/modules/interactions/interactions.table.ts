@@ -88,6 +88,9 @@ export const interactions = pgTable(
       .on(t.tenantId, t.caseStatus, t.dueAt)
       .where(sql`${t.caseStatus} IS NOT NULL AND ${t.caseStatus} NOT IN ('resolved', 'closed')`),
     index('interactions_reply_to_idx').on(t.tenantId, t.replyTo),
+    index('interactions_intermediary_idx')
+      .on(t.tenantId, t.intermediaryId)
+      .where(sql`${t.intermediaryId} IS NOT NULL`),
     tenantIsolation(),
   ],
 );

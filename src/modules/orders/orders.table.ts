@@ -67,6 +67,9 @@ export const orders = pgTable(
     uniqueIndex('orders_source_external_id_key').on(t.tenantId, t.source, t.externalId),
     index('orders_customer_placed_idx').on(t.tenantId, t.customerId, t.placedAt),
     index('orders_placed_idx').on(t.tenantId, t.placedAt),
+    index('orders_intermediary_idx')
+      .on(t.tenantId, t.intermediaryId)
+      .where(sql`${t.intermediaryId} IS NOT NULL`),
     index('orders_coupon_idx').on(t.tenantId, t.couponCode).where(sql`${t.couponCode} IS NOT NULL`),
     tenantIsolation(),
   ],

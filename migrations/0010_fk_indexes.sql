@@ -1,0 +1,7 @@
+CREATE INDEX "customers_referred_by_customer_idx" ON "customers" USING btree ("tenant_id","referred_by_customer_id") WHERE "customers"."referred_by_customer_id" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX "customers_referred_by_intermediary_idx" ON "customers" USING btree ("tenant_id","referred_by_intermediary_id") WHERE "customers"."referred_by_intermediary_id" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX "customers_account_manager_idx" ON "customers" USING btree ("tenant_id","account_manager_id") WHERE "customers"."account_manager_id" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX "feedback_interaction_idx" ON "feedback" USING btree ("tenant_id","interaction_id") WHERE "feedback"."interaction_id" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX "feedback_order_idx" ON "feedback" USING btree ("tenant_id","order_id") WHERE "feedback"."order_id" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX "interactions_intermediary_idx" ON "interactions" USING btree ("tenant_id","intermediary_id") WHERE "interactions"."intermediary_id" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX "orders_intermediary_idx" ON "orders" USING btree ("tenant_id","intermediary_id") WHERE "orders"."intermediary_id" IS NOT NULL;

@@ -84,7 +84,7 @@ export class ImportsService {
     actor: TenantActor,
     type: ImportType,
     format: 'csv' | 'ndjson',
-    body: AsyncIterable<Buffer>,
+    body: AsyncIterable<Buffer> | Iterable<Buffer>,
     options: { enqueue?: boolean } = {},
   ): Promise<Import> {
     const enqueue = options.enqueue ?? true;

@@ -223,6 +223,41 @@ describe('feedback', () => {
     expect(ok.json()).toMatchObject({ gap: -1, dimension: 'overall' });
   });
 
+  it('refuses feedback about another customer’s interaction or order, or one that does not exist', async () => {
+    const { client } = await t.newTenant();
+    const [ana, luis] = [await newCustomer(client), await newCustomer(client)];
+    now = new Date();
+    const interaction = (await client.post('/v1/interactions', complaint(luis.id))).json();
+    const order = (
+      await client.post('/v1/orders', {
+        source: 'shop',
+        externalId: 'fb-1',
+        customerId: luis.id,
+        placedAt: '2026-11-01T10:00:00Z',
+        status: 'paid',
+        total: { amount: 100, currency: 'EUR' },
+      })
+    ).json().order;
+    const base = { customerId: ana.id, expectation: 5, perception: 5 };
+    for (const [field, id, message] of [
+      ['interactionId', interaction.id, 'belongs to another customer'],
+      ['orderId', order.id, 'belongs to another customer'],
+      ['orderId', '01936f0e-0000-7000-8000-0000000000aa', 'does not exist in this tenant'],
+    ]) {
+      const res = await client.post('/v1/feedback', { ...base, [field]: id });
+      expect(res.statusCode, `${field}`).toBe(422);
+      expect(res.json()).toMatchObject({ code: 'invalid_reference', errors: [{ path: field, message }] });
+    }
+    expect((await client.get(`/v1/feedback?customerId=${ana.id}`)).json().data).toEqual([]);
+    const mine = await client.post('/v1/feedback', {
+      ...base,
+      customerId: luis.id,
+      interactionId: interaction.id,
+      orderId: order.id,
+    });
+    expect(mine.statusCode, mine.body).toBe(201);
+  });
+
   it('computes the satisfaction insights of a hand-built data set', async () => {
     const { client } = await t.newTenant();
     const customer = await newCustomer(client);

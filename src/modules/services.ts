@@ -30,7 +30,14 @@ export function createServices(deps: ServiceDeps) {
     tenants,
   });
   const interactions = new InteractionsService({ ...deps, tenants, customers });
-  const feedback = new FeedbackService({ ...deps, tenants });
+  const feedback = new FeedbackService({
+    ...deps,
+    tenants,
+    ownerOf: {
+      interaction: (tx, id) => interactions.customerOf(tx, id),
+      order: (tx, id) => orders.customerOf(tx, id),
+    },
+  });
   const timeline = new TimelineService({ ...deps, customers });
   const money = (m: { amount: number; currency: string }) => `${(m.amount / 100).toFixed(2)} ${m.currency}`;
   timeline.register({

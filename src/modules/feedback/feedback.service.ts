@@ -37,16 +37,51 @@ export class FeedbackService {
   readonly #clock: Clock;
   readonly #tenants: TenantsService;
 
-  constructor(deps: { db: Database; cursors: Cursors; clock: Clock; tenants: TenantsService }) {
+  readonly #ownerOf: {
+    interaction: (tx: Tx, id: string) => Promise<string | undefined>;
+    order: (tx: Tx, id: string) => Promise<string | undefined>;
+  };
+
+  constructor(deps: {
+    db: Database;
+    cursors: Cursors;
+    clock: Clock;
+    tenants: TenantsService;
+    /** The customer an interaction or an order belongs to (through those modules' services). */
+    ownerOf: FeedbackService['ownerOf'];
+  }) {
     this.#db = deps.db;
     this.#cursors = deps.cursors;
     this.#clock = deps.clock;
     this.#tenants = deps.tenants;
+    this.#ownerOf = deps.ownerOf;
+  }
+
+  get ownerOf() {
+    return this.#ownerOf;
+  }
+
+  /** Feedback about an interaction or an order is the feedback of that interaction's or order's customer. */
+  async #checkTargets(tx: Tx, input: CreateFeedbackInput): Promise<void> {
+    for (const [field, id, owner] of [
+      ['interactionId', input.interactionId, this.#ownerOf.interaction],
+      ['orderId', input.orderId, this.#ownerOf.order],
+    ] as const) {
+      if (!id) continue;
+      const customerId = await owner(tx, id);
+      const message = customerId ? 'belongs to another customer' : 'does not exist in this tenant';
+      if (customerId !== input.customerId) {
+        throw new AppError('invalid_reference', `${field} ${message}`, {
+          errors: [{ path: field, message }],
+        });
+      }
+    }
   }
 
   create(actor: TenantActor, input: CreateFeedbackInput): Promise<Feedback> {
-    return this.#db.withTenant(actor.tenantId, async (tx) =>
-      toFeedback(
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      await this.#checkTargets(tx, input);
+      return toFeedback(
         await repo.insert(tx, {
           tenantId: actor.tenantId,
           id: newId(),
@@ -62,8 +97,8 @@ export class FeedbackService {
           channel: input.channel ?? null,
           occurredAt: input.occurredAt ? new Date(input.occurredAt) : this.#clock.now(),
         }),
-      ),
-    );
+      );
+    });
   }
 
   get(actor: TenantActor, id: string): Promise<Feedback> {

@@ -323,6 +323,11 @@ export class InteractionsService {
     );
   }
 
+  /** For other modules: the customer an interaction belongs to (undefined when it does not exist). */
+  async customerOf(tx: Tx, id: string): Promise<string | undefined> {
+    return (await repo.findById(tx, id))?.customerId;
+  }
+
   /** For the customer timeline: a page of interactions, newest first. */
   timelinePage(tx: Tx, customerId: string, before: { at: Date; id: string } | undefined, limit: number) {
     return repo.timeline(tx, customerId, before, limit);

@@ -469,6 +469,11 @@ export class OrdersService {
     );
   }
 
+  /** For other modules: the customer an order belongs to (undefined when it does not exist). */
+  async customerOf(tx: Tx, id: string): Promise<string | undefined> {
+    return (await repo.findByIds(tx, [id]))[0]?.customerId;
+  }
+
   /** For the customer timeline: a page of orders, newest first. */
   timelinePage(tx: Tx, customerId: string, before: { at: Date; id: string } | undefined, limit: number) {
     return repo.timeline(tx, customerId, before, limit);

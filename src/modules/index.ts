@@ -6,6 +6,7 @@ import { customersLoaders, customersResolvers } from './customers/customers.reso
 import { customersRoutes } from './customers/customers.routes.ts';
 import { timelineResolvers } from './customers/timeline.resolvers.ts';
 import { timelineRoutes } from './customers/timeline.routes.ts';
+import { eventsRoutes } from './events/events.routes.ts';
 import { feedbackResolvers } from './feedback/feedback.resolvers.ts';
 import { feedbackRoutes } from './feedback/feedback.routes.ts';
 import { importsRoutes } from './imports/imports.routes.ts';
@@ -62,5 +63,6 @@ export const modules: Module[] = [
     loaders: interactionsLoaders,
   },
   { name: 'feedback', routes: feedbackRoutes, schema: 'feedback', resolvers: feedbackResolvers },
+  { name: 'events', routes: eventsRoutes },
   { name: 'timeline', routes: timelineRoutes, schema: 'timeline', resolvers: timelineResolvers },
 ];

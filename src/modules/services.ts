@@ -5,6 +5,7 @@ import type { Cursors } from '../platform/pagination.ts';
 import { AttributesService } from './attributes/attributes.service.ts';
 import { CustomersService } from './customers/customers.service.ts';
 import { TimelineService } from './customers/timeline.ts';
+import { EventsService } from './events/events.service.ts';
 import { FeedbackService, toFeedback } from './feedback/feedback.service.ts';
 import { IMPORT_TASK, ImportsService } from './imports/imports.service.ts';
 import { InteractionsService, toInteraction } from './interactions/interactions.service.ts';
@@ -16,22 +17,25 @@ export type ServiceDeps = { db: Database; cursors: Cursors; clock: Clock; jobs?:
 
 /** Every module's service, wired once; modules reach each other only through these. */
 export function createServices(deps: ServiceDeps) {
+  const events = new EventsService(deps);
   const tenants = new TenantsService(deps);
   const intermediaries = new IntermediariesService(deps);
   const attributes = new AttributesService(deps);
-  const customers = new CustomersService({ ...deps, attributes, intermediaries });
-  const orders = new OrdersService({ ...deps, customers, intermediaries, tenants });
+  const customers = new CustomersService({ ...deps, events, attributes, intermediaries });
+  const orders = new OrdersService({ ...deps, events, customers, intermediaries, tenants });
   const imports = new ImportsService({
     ...deps,
+    events,
     jobs: deps.jobs ?? (() => undefined),
     customers,
     orders,
     attributes,
     tenants,
   });
-  const interactions = new InteractionsService({ ...deps, tenants, customers });
+  const interactions = new InteractionsService({ ...deps, events, tenants, customers });
   const feedback = new FeedbackService({
     ...deps,
+    events,
     tenants,
     ownerOf: {
       interaction: (tx, id) => interactions.customerOf(tx, id),
@@ -126,12 +130,14 @@ export function createServices(deps: ServiceDeps) {
     interactions,
     feedback,
     timeline,
+    events,
   };
 }
 
 export const SLA_SWEEP_TASK = 'interactions_sla_sweep';
-/** Recurring tasks (graphile-worker crontab): the SLA sweep every five minutes. */
-export const CRONTAB = `*/5 * * * * ${SLA_SWEEP_TASK}`;
+export const EVENTS_PRUNE_TASK = 'events_prune';
+/** Recurring tasks (graphile-worker crontab): the SLA sweep every five minutes, event pruning nightly. */
+export const CRONTAB = `*/5 * * * * ${SLA_SWEEP_TASK}\n17 3 * * * ${EVENTS_PRUNE_TASK}`;
 
 /** The background tasks, by name, and the services that run them. */
 export function tasksOf(services: Services): Record<string, TaskHandler> {
@@ -139,6 +145,9 @@ export function tasksOf(services: Services): Record<string, TaskHandler> {
     [SLA_SWEEP_TASK]: async () => {
       for (const tenantId of await services.tenants.allIds())
         await services.interactions.markBreaches(tenantId);
+    },
+    [EVENTS_PRUNE_TASK]: async () => {
+      for (const tenantId of await services.tenants.allIds()) await services.events.prune(tenantId);
     },
     [IMPORT_TASK]: async (payload) => {
       const { tenantId, importId } = payload as { tenantId: string; importId: string };

@@ -32,6 +32,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
           description: 'Interactions on every channel, cases with SLAs, the voice of the customer',
         },
         { name: 'feedback', description: 'Satisfaction: perception minus expectation, NPS, CSAT' },
+        { name: 'events', description: 'The event stream (transactional outbox), for consumers that poll' },
         { name: 'imports', description: 'Bulk imports of customers and orders' },
         { name: 'intermediaries', description: 'Employees, prescribers, suppliers and distributors' },
         { name: 'attributes', description: 'Definitions of typed custom attributes' },

@@ -151,9 +151,17 @@ export const customersRepository = {
    * Moves these customers from `potential` to `active` and records each change at the time of their
    * first order, in one statement.
    */
-  async promoteFirstBuyers(tx: Tx, buyers: { customerId: string; firstOrderAt: Date }[]): Promise<void> {
-    if (!buyers.length) return;
-    await tx.execute(sql`
+  async promoteFirstBuyers(tx: Tx, buyers: { customerId: string; firstOrderAt: Date }[]) {
+    if (!buyers.length) return [];
+    const result = await tx.execute<{
+      customer_id: string;
+      from_status: 'potential';
+      to_status: 'active';
+      from_phase: string;
+      to_phase: string;
+      reason: string;
+      changed_at: string;
+    }>(sql`
       WITH moved AS (
         UPDATE customers c SET status = 'active', version = c.version + 1, updated_at = now()
         FROM unnest(${sql.param(buyers.map((b) => b.customerId))}::uuid[],
@@ -165,7 +173,17 @@ export const customersRepository = {
         (tenant_id, id, customer_id, from_status, to_status, from_phase, to_phase, reason, changed_at)
       SELECT tenant_id, vinculo_uuidv7(), id, 'potential', 'active', lifecycle_phase, lifecycle_phase, 'first_order',
         first_order_at
-      FROM moved`);
+      FROM moved
+      RETURNING customer_id, from_status, to_status, from_phase, to_phase, reason, changed_at`);
+    return result.rows.map((r) => ({
+      customerId: r.customer_id,
+      fromStatus: r.from_status,
+      toStatus: r.to_status,
+      fromPhase: r.from_phase,
+      toPhase: r.to_phase,
+      reason: r.reason,
+      changedAt: new Date(r.changed_at),
+    }));
   },
 
   /** Which of these ids are customers of the tenant, locking them as `lock` does. */

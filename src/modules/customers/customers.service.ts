@@ -7,6 +7,7 @@ import type { Cursors, Page } from '../../platform/pagination.ts';
 import { problemFrom, zodFieldErrors } from '../../platform/problem.ts';
 import { ifMatchSatisfied } from '../../platform/schemas.ts';
 import { AttributesService } from '../attributes/attributes.service.ts';
+import type { EventsService } from '../events/events.service.ts';
 import type { IntermediariesService } from '../intermediaries/intermediaries.service.ts';
 import {
   type CustomerInsert,
@@ -24,6 +25,14 @@ import {
 import type { ConsentMap } from './customers.table.ts';
 
 export const canSeePii = (actor: Actor) => actor.scopes.has('customers:pii');
+
+/** Events carry the whole customer: they go to the tenant's own systems (webhooks:manage). */
+const EVENT_VIEW: Actor = {
+  sub: 'events',
+  tenantId: null,
+  scopes: new Set(['customers:pii']),
+  segments: null,
+};
 
 /** The public shape of a customer; personal data only for tokens with `customers:pii`. */
 export function toCustomer(row: CustomerRow, actor: Actor): Customer {
@@ -120,6 +129,7 @@ export class CustomersService {
   readonly #clock: Clock;
   readonly #attributes: AttributesService;
   readonly #intermediaries: IntermediariesService;
+  readonly #events: EventsService;
 
   constructor(deps: {
     db: Database;
@@ -127,12 +137,14 @@ export class CustomersService {
     clock: Clock;
     attributes: AttributesService;
     intermediaries: IntermediariesService;
+    events: EventsService;
   }) {
     this.#db = deps.db;
     this.#cursors = deps.cursors;
     this.#clock = deps.clock;
     this.#attributes = deps.attributes;
     this.#intermediaries = deps.intermediaries;
+    this.#events = deps.events;
   }
 
   create(actor: TenantActor, input: CreateCustomerInput): Promise<Customer> {
@@ -368,8 +380,17 @@ export class CustomersService {
   }
 
   /** For the orders module: a first order moves a customer from `potential` to `active`, recorded. */
-  recordFirstOrders(tx: Tx, buyers: { customerId: string; firstOrderAt: Date }[]): Promise<void> {
-    return repo.promoteFirstBuyers(tx, buyers);
+  async recordFirstOrders(tx: Tx, tenantId: string, buyers: { customerId: string; firstOrderAt: Date }[]) {
+    const moved = await repo.promoteFirstBuyers(tx, buyers);
+    await this.#events.emit(
+      tx,
+      tenantId,
+      moved.map((m) => ({
+        type: 'customer.status_changed' as const,
+        occurredAt: m.changedAt,
+        data: { ...m, changedAt: m.changedAt.toISOString() },
+      })),
+    );
   }
 
   /** For the timeline: a page of status and phase changes, newest first. */
@@ -412,7 +433,11 @@ export class CustomersService {
     const cols = columnsOf(input, undefined, now);
     if (cols.attributes) AttributesService.check(defs, cols.attributes, path(prefix, 'attributes'));
     await this.#checkReferences(tx, input, prefix);
-    return repo.insert(tx, { ...cols, tenantId: actor.tenantId, id: newId() } as CustomerInsert);
+    const row = await repo.insert(tx, { ...cols, tenantId: actor.tenantId, id: newId() } as CustomerInsert);
+    await this.#events.emit(tx, actor.tenantId, [
+      { type: 'customer.created', data: toCustomer(row, EVENT_VIEW) },
+    ]);
+    return row;
   }
 
   async #update(
@@ -429,7 +454,11 @@ export class CustomersService {
       throw new AppError('invalid_reference', 'a customer cannot refer themselves');
     }
     await this.#checkReferences(tx, input, prefix);
-    return repo.update(tx, current.id, cols);
+    const row = await repo.update(tx, current.id, cols);
+    await this.#events.emit(tx, row.tenantId, [
+      { type: 'customer.updated', data: toCustomer(row, EVENT_VIEW) },
+    ]);
+    return row;
   }
 
   /** accountManagerId must be an employee of this tenant; referredBy a customer or intermediary of it. */

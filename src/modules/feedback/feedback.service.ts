@@ -5,6 +5,7 @@ import type { Database, Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
+import type { EventsService } from '../events/events.service.ts';
 import type { TenantsService } from '../tenants/tenants.service.ts';
 import { type FeedbackRow, feedbackRepository as repo } from './feedback.repository.ts';
 import type { CreateFeedbackInput, Feedback, ListFeedbackFilter, Satisfaction } from './feedback.schemas.ts';
@@ -36,6 +37,7 @@ export class FeedbackService {
   readonly #cursors: Cursors;
   readonly #clock: Clock;
   readonly #tenants: TenantsService;
+  readonly #events: EventsService;
 
   readonly #ownerOf: {
     interaction: (tx: Tx, id: string) => Promise<string | undefined>;
@@ -47,6 +49,7 @@ export class FeedbackService {
     cursors: Cursors;
     clock: Clock;
     tenants: TenantsService;
+    events: EventsService;
     /** The customer an interaction or an order belongs to (through those modules' services). */
     ownerOf: FeedbackService['ownerOf'];
   }) {
@@ -54,6 +57,7 @@ export class FeedbackService {
     this.#cursors = deps.cursors;
     this.#clock = deps.clock;
     this.#tenants = deps.tenants;
+    this.#events = deps.events;
     this.#ownerOf = deps.ownerOf;
   }
 
@@ -81,7 +85,7 @@ export class FeedbackService {
   create(actor: TenantActor, input: CreateFeedbackInput): Promise<Feedback> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
       await this.#checkTargets(tx, input);
-      return toFeedback(
+      const given = toFeedback(
         await repo.insert(tx, {
           tenantId: actor.tenantId,
           id: newId(),
@@ -98,6 +102,10 @@ export class FeedbackService {
           occurredAt: input.occurredAt ? new Date(input.occurredAt) : this.#clock.now(),
         }),
       );
+      await this.#events.emit(tx, actor.tenantId, [
+        { type: 'feedback.received', occurredAt: new Date(given.occurredAt), data: given },
+      ]);
+      return given;
     });
   }
 

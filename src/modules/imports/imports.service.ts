@@ -9,6 +9,7 @@ import type { Jobs } from '../../platform/jobs.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import type { AttributesService } from '../attributes/attributes.service.ts';
 import type { CustomersService } from '../customers/customers.service.ts';
+import type { EventsService } from '../events/events.service.ts';
 import type { OrdersService } from '../orders/orders.service.ts';
 import type { TenantsService } from '../tenants/tenants.service.ts';
 import { type ImportRow, importsRepository as repo } from './imports.repository.ts';
@@ -57,6 +58,7 @@ export class ImportsService {
   readonly #orders: OrdersService;
   readonly #attributes: AttributesService;
   readonly #tenants: TenantsService;
+  readonly #events: EventsService;
 
   constructor(deps: {
     db: Database;
@@ -66,6 +68,7 @@ export class ImportsService {
     orders: OrdersService;
     attributes: AttributesService;
     tenants: TenantsService;
+    events: EventsService;
   }) {
     this.#db = deps.db;
     this.#cursors = deps.cursors;
@@ -74,6 +77,7 @@ export class ImportsService {
     this.#orders = deps.orders;
     this.#attributes = deps.attributes;
     this.#tenants = deps.tenants;
+    this.#events = deps.events;
   }
 
   /**
@@ -215,6 +219,10 @@ export class ImportsService {
           bytesRead: job.bytes,
         });
         await repo.dropChunks(tx, importId);
+        const done = await repo.find(tx, importId);
+        await this.#events.emit(tx, tenantId, [
+          { type: 'import.completed', data: toImport(done!, new Date()) },
+        ]);
       });
     } catch (error) {
       await this.#db.withTenant(tenantId, (tx) =>

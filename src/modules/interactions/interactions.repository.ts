@@ -98,9 +98,9 @@ export const interactionsRepository = {
     return result.rows;
   },
 
-  /** Marks the open cases whose first reply or resolution is overdue; returns how many. */
-  async markBreaches(tx: Tx, now: Date): Promise<number> {
-    const rows = await tx
+  /** Marks the open cases whose first reply or resolution is overdue; returns them. */
+  markBreaches(tx: Tx, now: Date) {
+    return tx
       .update(interactions)
       .set({ slaBreached: true, version: sql`${interactions.version} + 1`, updatedAt: sql`now()` })
       .where(
@@ -110,8 +110,13 @@ export const interactionsRepository = {
           sql`((${interactions.firstResponseAt} IS NULL AND ${interactions.firstResponseDueAt} < ${now}) OR ${interactions.dueAt} < ${now})`,
         ),
       )
-      .returning({ id: interactions.id });
-    return rows.length;
+      .returning({
+        id: interactions.id,
+        customerId: interactions.customerId,
+        type: interactions.type,
+        firstResponseDueAt: interactions.firstResponseDueAt,
+        dueAt: interactions.dueAt,
+      });
   },
 
   /** A page of a customer's timeline: interactions newest first, before a (time, id) position. */

@@ -6,6 +6,7 @@ import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { ifMatchSatisfied } from '../../platform/schemas.ts';
 import type { CustomersService } from '../customers/customers.service.ts';
+import type { EventsService } from '../events/events.service.ts';
 import { CASE_TYPES, type CaseType } from '../tenants/tenants.schemas.ts';
 import type { TenantsService } from '../tenants/tenants.service.ts';
 import { type InteractionRow, interactionsRepository as repo } from './interactions.repository.ts';
@@ -86,6 +87,7 @@ export class InteractionsService {
   readonly #clock: Clock;
   readonly #tenants: TenantsService;
   readonly #customers: CustomersService;
+  readonly #events: EventsService;
 
   constructor(deps: {
     db: Database;
@@ -93,12 +95,14 @@ export class InteractionsService {
     clock: Clock;
     tenants: TenantsService;
     customers: CustomersService;
+    events: EventsService;
   }) {
     this.#db = deps.db;
     this.#cursors = deps.cursors;
     this.#clock = deps.clock;
     this.#tenants = deps.tenants;
     this.#customers = deps.customers;
+    this.#events = deps.events;
   }
 
   /** Records an interaction; an inbound complaint, claim, suggestion or inquiry opens a case with its SLA. */
@@ -137,7 +141,14 @@ export class InteractionsService {
         metadata: input.metadata ?? {},
         ...caseColumns,
       });
-      return toInteraction(row);
+      const interaction = toInteraction(row);
+      await this.#events.emit(tx, actor.tenantId, [
+        { type: 'interaction.created', occurredAt: row.occurredAt, data: interaction },
+        ...(interaction.case
+          ? [{ type: 'case.opened' as const, occurredAt: row.occurredAt, data: interaction }]
+          : []),
+      ]);
+      return interaction;
     });
   }
 
@@ -212,6 +223,9 @@ export class InteractionsService {
         intermediaryId: input.intermediaryId ?? original.intermediaryId,
         replyTo: original.id,
       });
+      await this.#events.emit(tx, actor.tenantId, [
+        { type: 'interaction.created', occurredAt: reply.occurredAt, data: toInteraction(reply) },
+      ]);
       if (original.caseStatus && !original.firstResponseAt) {
         const next = { ...original, firstResponseAt: sentAt };
         await repo.update(tx, original.id, {
@@ -260,13 +274,38 @@ export class InteractionsService {
           resolutionNote: null,
         });
       patch.slaBreached = current.slaBreached || breached({ ...current, ...patch } as InteractionRow, now);
-      return toInteraction(await repo.update(tx, id, patch));
+      const moved = toInteraction(await repo.update(tx, id, patch));
+      if (input.to === 'resolved') {
+        await this.#events.emit(tx, actor.tenantId, [
+          { type: 'case.resolved', occurredAt: now, data: moved },
+        ]);
+      }
+      return moved;
     });
   }
 
   /** The scheduled sweep: marks overdue cases of one tenant as breached. */
   markBreaches(tenantId: string): Promise<number> {
-    return this.#db.withTenant(tenantId, (tx) => repo.markBreaches(tx, this.#clock.now()));
+    return this.#db.withTenant(tenantId, async (tx) => {
+      const now = this.#clock.now();
+      const marked = await repo.markBreaches(tx, now);
+      await this.#events.emit(
+        tx,
+        tenantId,
+        marked.map((c) => ({
+          type: 'case.sla_breached' as const,
+          occurredAt: now,
+          data: {
+            interactionId: c.id,
+            customerId: c.customerId,
+            type: c.type,
+            firstResponseDueAt: c.firstResponseDueAt?.toISOString() ?? null,
+            dueAt: c.dueAt?.toISOString() ?? null,
+          },
+        })),
+      );
+      return marked.length;
+    });
   }
 
   /** A customer's open cases and last interaction time (REST and the GraphQL loader). */

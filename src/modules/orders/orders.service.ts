@@ -7,6 +7,7 @@ import { money } from '../../platform/money.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { problemFrom, zodFieldErrors } from '../../platform/problem.ts';
 import type { CustomersService } from '../customers/customers.service.ts';
+import type { EventsService } from '../events/events.service.ts';
 import type { IntermediariesService } from '../intermediaries/intermediaries.service.ts';
 import type { TenantsService } from '../tenants/tenants.service.ts';
 import {
@@ -174,6 +175,21 @@ function deltaOf(customerId: string, writes: OrderWrite[]): AggregateDelta {
   };
 }
 
+/** The payload of order.recorded and order.updated (version 1). */
+function orderEventData(id: string, w: OrderWrite) {
+  return {
+    id,
+    source: w.source,
+    externalId: w.externalId,
+    customerId: w.customerId,
+    status: w.status,
+    placedAt: w.placedAt.toISOString(),
+    total: money(w.total, w.currency),
+    baseTotal: money(w.baseTotal, w.baseCurrency),
+    sourceUpdatedAt: w.sourceUpdatedAt.toISOString(),
+  };
+}
+
 const UNCHANGED = 'an equal or newer version of this order (by sourceUpdatedAt) is already recorded';
 
 export class OrdersService {
@@ -182,6 +198,7 @@ export class OrdersService {
   readonly #customers: CustomersService;
   readonly #intermediaries: IntermediariesService;
   readonly #tenants: TenantsService;
+  readonly #events: EventsService;
 
   constructor(deps: {
     db: Database;
@@ -189,12 +206,14 @@ export class OrdersService {
     customers: CustomersService;
     intermediaries: IntermediariesService;
     tenants: TenantsService;
+    events: EventsService;
   }) {
     this.#db = deps.db;
     this.#cursors = deps.cursors;
     this.#customers = deps.customers;
     this.#intermediaries = deps.intermediaries;
     this.#tenants = deps.tenants;
+    this.#events = deps.events;
   }
 
   /** Records one order (`POST /v1/orders`); with a key, a retry replays the first response. */
@@ -410,6 +429,20 @@ export class OrdersService {
         };
       }
     }
+    await this.#events.emit(
+      tx,
+      actor.tenantId,
+      writes.flatMap(({ index, write }) => {
+        const outcome = outcomes[index]!;
+        if (outcome.status !== 'created' && outcome.status !== 'updated') return [];
+        return [
+          {
+            type: outcome.status === 'created' ? ('order.recorded' as const) : ('order.updated' as const),
+            data: orderEventData(outcome.id!, write),
+          },
+        ];
+      }),
+    );
     const deltas = [...added].filter(([id]) => !recompute.has(id)).map(([id, list]) => deltaOf(id, list));
     const changes = [
       ...(await repo.recomputeAggregates(tx, [...recompute])),
@@ -417,6 +450,7 @@ export class OrdersService {
     ];
     await this.#customers.recordFirstOrders(
       tx,
+      actor.tenantId,
       changes
         .filter((c) => c.ordersBefore === 0 && c.orders > 0)
         .map((c) => ({ customerId: c.customerId, firstOrderAt: c.firstOrderAt! })),

@@ -1,0 +1,26 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { requireTenant } from '../../platform/auth.ts';
+import { problems } from '../../platform/openapi.ts';
+import type { Services } from '../services.ts';
+import { EVENT_CATALOGUE, EVENT_RETENTION_DAYS, EventPage, ListEventsQuery } from './events.schemas.ts';
+
+export const eventsRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
+  app.get('/events', {
+    config: { scopes: ['webhooks:manage'] },
+    schema: {
+      tags: ['events'],
+      summary: 'Events, oldest first, for consumers that poll',
+      description: `Kept ${EVENT_RETENTION_DAYS} days. Types: ${Object.entries(EVENT_CATALOGUE)
+        .map(([type, data]) => `\`${type}\` (${data})`)
+        .join(
+          '; ',
+        )}. Ordering follows the event ids (time-ordered); a consumer keeps the last id it saw and asks with \`after\`.`,
+      querystring: ListEventsQuery,
+      response: { 200: EventPage, ...problems() },
+    },
+    handler: (request) => {
+      const { limit, cursor, ...filter } = request.query;
+      return services.events.list(requireTenant(request.actor!), filter, limit, cursor);
+    },
+  });
+};

@@ -1,0 +1,75 @@
+import { and, asc, eq, gt, like, lt, sql } from 'drizzle-orm';
+import type { TenantActor } from '../../platform/auth.ts';
+import type { Clock } from '../../platform/clock.ts';
+import type { Database, Tx } from '../../platform/db.ts';
+import { newId } from '../../platform/ids.ts';
+import type { Cursors, Page } from '../../platform/pagination.ts';
+import { EVENT_RETENTION_DAYS, type Event, type EventType, type ListEventsFilter } from './events.schemas.ts';
+import { events } from './events.table.ts';
+
+type Emitted = { type: EventType; data: object; occurredAt?: Date };
+
+const toEvent = (row: typeof events.$inferSelect): Event => ({
+  id: row.id,
+  type: row.type,
+  version: row.version,
+  occurredAt: row.occurredAt.toISOString(),
+  data: row.data,
+});
+
+/** The outbox: modules emit in their own transaction; consumers poll `GET /v1/events`. */
+export class EventsService {
+  readonly #db: Database;
+  readonly #cursors: Cursors;
+  readonly #clock: Clock;
+
+  constructor(deps: { db: Database; cursors: Cursors; clock: Clock }) {
+    this.#db = deps.db;
+    this.#cursors = deps.cursors;
+    this.#clock = deps.clock;
+  }
+
+  /** Writes events in the caller's transaction, in one statement; ids are UUIDv7, monotonic in this process. */
+  async emit(tx: Tx, tenantId: string, emitted: Emitted[]): Promise<void> {
+    if (!emitted.length) return;
+    const now = this.#clock.now().toISOString();
+    await tx.execute(sql`
+      INSERT INTO events (tenant_id, id, type, version, occurred_at, data)
+      SELECT ${tenantId}::uuid, e.id, e.type, 1, e.occurred_at, e.data
+      FROM unnest(${sql.param(emitted.map(() => newId()))}::uuid[], ${sql.param(emitted.map((e) => e.type))}::text[],
+                  ${sql.param(emitted.map((e) => e.occurredAt?.toISOString() ?? now))}::timestamptz[],
+                  ${sql.param(emitted.map((e) => JSON.stringify(e.data)))}::jsonb[]) AS e(id, type, occurred_at, data)`);
+  }
+
+  list(actor: TenantActor, filter: ListEventsFilter, limit: number, cursor?: string): Promise<Page<Event>> {
+    const scope = { tenantId: actor.tenantId, list: 'events', filters: filter };
+    const after = cursor ? this.#cursors.decode(scope, cursor) : filter.after;
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        const type = filter.type?.endsWith('.*')
+          ? like(events.type, `${filter.type.slice(0, -1)}%`)
+          : filter.type
+            ? eq(events.type, filter.type)
+            : undefined;
+        const rows = await tx
+          .select()
+          .from(events)
+          .where(and(type, after ? gt(events.id, after) : undefined))
+          .orderBy(asc(events.id))
+          .limit(limit + 1);
+        return this.#cursors.page(scope, rows, limit, (r) => r.id, toEvent);
+      },
+      { readOnly: true },
+    );
+  }
+
+  /** Drops events older than the retention period (a scheduled job, per tenant). */
+  prune(tenantId: string): Promise<number> {
+    const before = new Date(this.#clock.now().getTime() - EVENT_RETENTION_DAYS * 86_400_000);
+    return this.#db.withTenant(tenantId, async (tx) => {
+      const gone = await tx.delete(events).where(lt(events.occurredAt, before)).returning({ id: events.id });
+      return gone.length;
+    });
+  }
+}

@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS_PRUNE_TASK, tasksOf } from '../src/modules/services.ts';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { newCustomer, orderBody } from './helpers/factories.ts';
+
+let now = new Date();
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ clock: { now: () => now } });
+});
+afterAll(() => t.close());
+
+async function allEvents(client: TestApp['as'] extends (...a: any[]) => infer C ? C : never, query = '') {
+  const seen: any[] = [];
+  let cursor: string | null = null;
+  do {
+    const res: any = (
+      await client.get(`/v1/events?limit=3${query}${cursor ? `&cursor=${cursor}` : ''}`)
+    ).json();
+    seen.push(...res.data);
+    cursor = res.nextCursor;
+  } while (cursor);
+  return seen;
+}
+
+describe('events (transactional outbox)', () => {
+  it('records an event for each committed change, in order, and none for a rolled-back one', async () => {
+    now = new Date();
+    const { client } = await t.newTenant();
+    const customer = await newCustomer(client, { email: 'ev@example.com' });
+    // rolled back: a duplicate email, an invalid order, a batch item with a bad reference
+    expect((await client.post('/v1/customers', { email: 'ev@example.com' })).statusCode).toBe(409);
+    expect(
+      (
+        await client.post(
+          '/v1/orders',
+          orderBody({ customerId: customer.id, total: { amount: 1, currency: 'EUR' } }),
+        )
+      ).statusCode,
+    ).toBe(422);
+    const order = (
+      await client.post('/v1/orders', orderBody({ customerId: customer.id, externalId: 'e-1' }))
+    ).json().order;
+    await client.post(
+      '/v1/orders',
+      orderBody({
+        customerId: customer.id,
+        externalId: 'e-1',
+        status: 'cancelled',
+        sourceUpdatedAt: '2026-01-03T00:00:00Z',
+      }),
+    );
+    await client.patch(`/v1/customers/${customer.id}`, { firstName: 'Eva' });
+    const complaint = (
+      await client.post('/v1/interactions', {
+        customerId: customer.id,
+        channel: 'email',
+        direction: 'inbound',
+        type: 'complaint',
+      })
+    ).json();
+    await client.post(`/v1/interactions/${complaint.id}/transitions`, {
+      to: 'resolved',
+      resolution: { outcome: 'resolved' },
+    });
+    await client.post('/v1/feedback', { customerId: customer.id, expectation: 5, perception: 6 });
+
+    const events = await allEvents(client);
+    expect(events.map((e) => e.type)).toEqual([
+      'customer.created',
+      'order.recorded',
+      'customer.status_changed',
+      'order.updated',
+      'customer.updated',
+      'interaction.created',
+      'case.opened',
+      'case.resolved',
+      'feedback.received',
+    ]);
+    const ids = events.map((e) => e.id);
+    expect([...ids].sort()).toEqual(ids);
+    const byType = Object.fromEntries(events.map((e) => [e.type, e]));
+    expect(byType['customer.created'].data).toMatchObject({ id: customer.id, email: 'ev@example.com' });
+    expect(byType['order.recorded'].data).toMatchObject({
+      id: order.id,
+      customerId: customer.id,
+      status: 'paid',
+      total: { amount: 5000, currency: 'EUR' },
+    });
+    expect(byType['order.updated'].data).toMatchObject({ id: order.id, status: 'cancelled' });
+    expect(byType['customer.status_changed'].data).toMatchObject({
+      customerId: customer.id,
+      fromStatus: 'potential',
+      toStatus: 'active',
+      reason: 'first_order',
+    });
+    expect(byType['customer.status_changed'].occurredAt).toBe(order.placedAt);
+    expect(byType['case.resolved'].data.case).toMatchObject({ status: 'resolved' });
+    for (const e of events) expect(e.version).toBe(1);
+  });
+
+  it('filters by type or prefix, starts after an id, and stays in its tenant', async () => {
+    now = new Date();
+    const a = await t.newTenant();
+    const b = await t.newTenant();
+    const customer = await newCustomer(a.client);
+    await a.client.post('/v1/orders', orderBody({ customerId: customer.id }));
+    await newCustomer(b.client);
+    expect((await allEvents(a.client, '&type=customer.*')).map((e) => e.type)).toEqual([
+      'customer.created',
+      'customer.status_changed',
+    ]);
+    const recorded = await allEvents(a.client, '&type=order.recorded');
+    expect(recorded).toHaveLength(1);
+    const all = await allEvents(a.client);
+    expect((await allEvents(a.client, `&after=${all[0].id}`)).map((e) => e.id)).toEqual(
+      all.slice(1).map((e) => e.id),
+    );
+    expect((await allEvents(b.client)).map((e) => e.type)).toEqual(['customer.created']);
+    expect((await a.client.get('/v1/events?type=Order')).statusCode).toBe(400);
+    const reader = t.as(await t.token(a, ['customers:read']));
+    expect((await reader.get('/v1/events')).statusCode).toBe(403);
+  });
+
+  it('keeps events for the retention period only', async () => {
+    const { client } = await t.newTenant();
+    now = new Date('2026-01-01T00:00:00Z');
+    await newCustomer(client);
+    now = new Date('2026-01-25T00:00:00Z');
+    await newCustomer(client);
+    now = new Date('2026-02-05T00:00:00Z'); // 35 and 11 days later
+    await tasksOf(t.app.services)[EVENTS_PRUNE_TASK]!({});
+    const left = await allEvents(client);
+    expect(left).toHaveLength(1);
+    expect(left[0].occurredAt).toBe('2026-01-25T00:00:00.000Z');
+  });
+});

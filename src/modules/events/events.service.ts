@@ -33,12 +33,17 @@ export class EventsService {
   async emit(tx: Tx, tenantId: string, emitted: Emitted[]): Promise<void> {
     if (!emitted.length) return;
     const now = this.#clock.now().toISOString();
+    // one JSON document for the whole batch: PostgreSQL parses it once
+    const rows = emitted.map((e) => ({
+      id: newId(),
+      type: e.type,
+      occurred_at: e.occurredAt?.toISOString() ?? now,
+      data: e.data,
+    }));
     await tx.execute(sql`
       INSERT INTO events (tenant_id, id, type, version, occurred_at, data)
       SELECT ${tenantId}::uuid, e.id, e.type, 1, e.occurred_at, e.data
-      FROM unnest(${sql.param(emitted.map(() => newId()))}::uuid[], ${sql.param(emitted.map((e) => e.type))}::text[],
-                  ${sql.param(emitted.map((e) => e.occurredAt?.toISOString() ?? now))}::timestamptz[],
-                  ${sql.param(emitted.map((e) => JSON.stringify(e.data)))}::jsonb[]) AS e(id, type, occurred_at, data)`);
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(id uuid, type text, occurred_at timestamptz, data jsonb)`);
   }
 
   list(actor: TenantActor, filter: ListEventsFilter, limit: number, cursor?: string): Promise<Page<Event>> {

@@ -42,6 +42,36 @@ export type UpsertOutcome = {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+/**
+ * One row of the batch as JSON: the whole batch travels as one jsonb document, which PostgreSQL parses
+ * far faster than one array literal per column.
+ */
+const recordOf = (r: OrderWrite) => ({
+  id: r.id,
+  source: r.source,
+  external_id: r.externalId,
+  customer_id: r.customerId,
+  placed_at: r.placedAt.toISOString(),
+  status: r.status,
+  currency: r.currency,
+  total: r.total,
+  discount: r.discount,
+  shipping: r.shipping,
+  refunded: r.refunded,
+  base_currency: r.baseCurrency,
+  base_total: r.baseTotal,
+  base_refunded: r.baseRefunded,
+  items: r.items,
+  item_count: r.itemCount,
+  channel: r.channel,
+  intermediary_id: r.intermediaryId,
+  payment_method: r.paymentMethod,
+  payment_due_at: iso(r.paymentDueAt),
+  payment_paid_at: iso(r.paymentPaidAt),
+  coupon_code: r.couponCode,
+  source_updated_at: r.sourceUpdatedAt.toISOString(),
+});
+
 /** What new orders add to one customer's aggregates. */
 export type AggregateDelta = {
   customerId: string;
@@ -101,7 +131,6 @@ export const ordersRepository = {
    */
   async upsert(tx: Tx, rows: OrderWrite[]): Promise<UpsertOutcome[]> {
     if (!rows.length) return [];
-    const col = <K extends keyof OrderWrite>(k: K) => rows.map((r) => r[k]);
     const result = await tx.execute<{
       id: string;
       source: string;
@@ -113,20 +142,14 @@ export const ordersRepository = {
         shipping, refunded, base_currency, base_total, base_refunded, items, item_count, channel, intermediary_id,
         payment_method, payment_due_at, payment_paid_at, coupon_code, source_updated_at)
       SELECT vinculo_current_tenant(), u.id, u.source, u.external_id, u.customer_id, u.placed_at, u.status, u.currency,
-        u.total, u.discount, u.shipping, u.refunded, u.base_currency, u.base_total, u.base_refunded, u.items::jsonb, u.item_count,
+        u.total, u.discount, u.shipping, u.refunded, u.base_currency, u.base_total, u.base_refunded, u.items, u.item_count,
         u.channel, u.intermediary_id, u.payment_method, u.payment_due_at, u.payment_paid_at, u.coupon_code,
         u.source_updated_at
-      FROM unnest(
-        ${sql.param(col('id'))}::uuid[], ${sql.param(col('source'))}::text[], ${sql.param(col('externalId'))}::text[], ${sql.param(col('customerId'))}::uuid[],
-        ${sql.param(rows.map((r) => r.placedAt.toISOString()))}::timestamptz[], ${sql.param(col('status'))}::text[], ${sql.param(col('currency'))}::text[],
-        ${sql.param(col('total'))}::bigint[], ${sql.param(col('discount'))}::bigint[], ${sql.param(col('shipping'))}::bigint[], ${sql.param(col('refunded'))}::bigint[],
-        ${sql.param(col('baseCurrency'))}::text[], ${sql.param(col('baseTotal'))}::bigint[], ${sql.param(col('baseRefunded'))}::bigint[], ${sql.param(rows.map((r) => JSON.stringify(r.items)))}::text[],
-        ${sql.param(col('itemCount'))}::int[], ${sql.param(col('channel'))}::text[], ${sql.param(col('intermediaryId'))}::uuid[], ${sql.param(col('paymentMethod'))}::text[],
-        ${sql.param(rows.map((r) => iso(r.paymentDueAt)))}::timestamptz[], ${sql.param(rows.map((r) => iso(r.paymentPaidAt)))}::timestamptz[],
-        ${sql.param(col('couponCode'))}::text[], ${sql.param(rows.map((r) => r.sourceUpdatedAt.toISOString()))}::timestamptz[]
-      ) AS u(id, source, external_id, customer_id, placed_at, status, currency, total, discount, shipping, refunded,
-        base_currency, base_total, base_refunded, items, item_count, channel, intermediary_id, payment_method, payment_due_at,
-        payment_paid_at, coupon_code, source_updated_at)
+      FROM jsonb_to_recordset(${JSON.stringify(rows.map(recordOf))}::jsonb) AS u(id uuid, source text,
+        external_id text, customer_id uuid, placed_at timestamptz, status text, currency text, total bigint,
+        discount bigint, shipping bigint, refunded bigint, base_currency text, base_total bigint, base_refunded bigint,
+        items jsonb, item_count int, channel text, intermediary_id uuid, payment_method text,
+        payment_due_at timestamptz, payment_paid_at timestamptz, coupon_code text, source_updated_at timestamptz)
       ON CONFLICT (tenant_id, source, external_id) DO UPDATE SET
         customer_id = EXCLUDED.customer_id, placed_at = EXCLUDED.placed_at, status = EXCLUDED.status,
         currency = EXCLUDED.currency, total = EXCLUDED.total, discount = EXCLUDED.discount,

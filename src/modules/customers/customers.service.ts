@@ -1,4 +1,4 @@
-import type { Actor, TenantActor } from '../../platform/auth.ts';
+import type { TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, isAppError, validationError } from '../../platform/errors.ts';
@@ -9,6 +9,20 @@ import { ifMatchSatisfied } from '../../platform/schemas.ts';
 import { AttributesService } from '../attributes/attributes.service.ts';
 import type { EventsService } from '../events/events.service.ts';
 import type { IntermediariesService } from '../intermediaries/intermediaries.service.ts';
+import {
+  canSeePii,
+  columnsOf,
+  type Defs,
+  EVENT_VIEW,
+  type Identity,
+  type Input,
+  identityKeys,
+  normalEmail,
+  path,
+  type References,
+  referenceProblem,
+  toCustomer,
+} from './customers.fields.ts';
 import {
   type CustomerInsert,
   type CustomerRow,
@@ -22,106 +36,8 @@ import {
   type ListCustomersFilter,
   type UpdateCustomerInput,
 } from './customers.schemas.ts';
-import type { ConsentMap } from './customers.table.ts';
-
-export const canSeePii = (actor: Actor) => actor.scopes.has('customers:pii');
-
-/** Events carry the whole customer: they go to the tenant's own systems (webhooks:manage). */
-const EVENT_VIEW: Actor = {
-  sub: 'events',
-  tenantId: null,
-  scopes: new Set(['customers:pii']),
-  segments: null,
-};
-
-/** The public shape of a customer; personal data only for tokens with `customers:pii`. */
-export function toCustomer(row: CustomerRow, actor: Actor): Customer {
-  const customer: Customer = {
-    id: row.id,
-    externalId: row.externalId,
-    firstName: row.firstName,
-    lastName: row.lastName,
-    locale: row.locale,
-    attributes: row.attributes,
-    tags: row.tags,
-    consent: row.consent,
-    source: row.source,
-    referredBy: row.referredByCustomerId
-      ? { kind: 'customer', id: row.referredByCustomerId }
-      : row.referredByIntermediaryId
-        ? { kind: 'intermediary', id: row.referredByIntermediaryId }
-        : null,
-    accountManagerId: row.accountManagerId,
-    status: row.status,
-    lifecyclePhase: row.lifecyclePhase,
-    version: row.version,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-  };
-  if (canSeePii(actor)) {
-    customer.email = row.email;
-    customer.phone = row.phone;
-    customer.birthDate = row.birthDate;
-    customer.address = {
-      line: row.addressLine,
-      city: row.city,
-      region: row.region,
-      postalCode: row.postalCode,
-      country: row.country,
-    };
-  }
-  return customer;
-}
 
 const notFound = (id: string) => new AppError('customer_not_found', `no customer ${id} in this tenant`);
-
-type Input = CreateCustomerInput | UpdateCustomerInput;
-
-/** Maps API fields to columns; `undefined` leaves a column as it is, `null` clears it. */
-function columnsOf(input: Input, current: CustomerRow | undefined, now: Date): Partial<CustomerInsert> {
-  const cols: Partial<CustomerInsert> = {
-    externalId: input.externalId,
-    email: input.email === undefined ? undefined : (input.email?.trim().toLowerCase() ?? null),
-    phone: input.phone,
-    firstName: input.firstName,
-    lastName: input.lastName,
-    birthDate: input.birthDate,
-    locale: input.locale,
-    source: input.source,
-    accountManagerId: input.accountManagerId,
-    tags: input.tags && [...new Set(input.tags)],
-  };
-  if (input.address !== undefined) {
-    const a = input.address ?? {};
-    const old = input.address === null ? undefined : current;
-    cols.addressLine = a.line === undefined ? (old?.addressLine ?? null) : a.line;
-    cols.city = a.city === undefined ? (old?.city ?? null) : a.city;
-    cols.region = a.region === undefined ? (old?.region ?? null) : a.region;
-    cols.postalCode = a.postalCode === undefined ? (old?.postalCode ?? null) : a.postalCode;
-    cols.country = a.country === undefined ? (old?.country ?? null) : a.country;
-  }
-  if (input.referredBy !== undefined) {
-    cols.referredByCustomerId = input.referredBy?.kind === 'customer' ? input.referredBy.id : null;
-    cols.referredByIntermediaryId = input.referredBy?.kind === 'intermediary' ? input.referredBy.id : null;
-  }
-  if (input.attributes !== undefined) {
-    const merged: Record<string, unknown> = { ...(current?.attributes ?? {}) };
-    for (const [k, v] of Object.entries(input.attributes)) {
-      if (v === null) delete merged[k];
-      else merged[k] = v;
-    }
-    cols.attributes = merged;
-  }
-  if (input.consent !== undefined) {
-    const merged: ConsentMap = { ...(current?.consent ?? {}) };
-    for (const [channel, c] of Object.entries(input.consent)) {
-      if (c)
-        merged[channel as keyof ConsentMap] = { granted: c.granted, at: new Date(c.at ?? now).toISOString() };
-    }
-    cols.consent = merged;
-  }
-  return cols;
-}
 
 export class CustomersService {
   readonly #db: Database;
@@ -483,40 +399,3 @@ export class CustomersService {
     };
   }
 }
-
-type References = { intermediaries: Map<string, string>; customers: Set<string> };
-
-/** accountManagerId must be an employee of this tenant; referredBy a customer or intermediary of it. */
-function referenceProblem(input: Input, prefix: string, refs: References): AppError | undefined {
-  const fail = (field: string, message: string) =>
-    new AppError('invalid_reference', `${path(prefix, field)}: ${message}`, {
-      errors: [{ path: path(prefix, field), message }],
-    });
-  if (input.accountManagerId) {
-    const kind = refs.intermediaries.get(input.accountManagerId);
-    if (!kind) return fail('accountManagerId', `no intermediary ${input.accountManagerId} in this tenant`);
-    if (kind !== 'employee')
-      return fail('accountManagerId', `the account manager must be an employee, not a ${kind}`);
-  }
-  const ref = input.referredBy;
-  if (ref?.kind === 'intermediary' && !refs.intermediaries.has(ref.id)) {
-    return fail('referredBy', `no intermediary ${ref.id} in this tenant`);
-  }
-  if (ref?.kind === 'customer' && !refs.customers.has(ref.id)) {
-    return fail('referredBy', `no customer ${ref.id} in this tenant`);
-  }
-  return undefined;
-}
-
-type Identity = { externalId?: string | null; email?: string | null; phone?: string | null };
-const normalEmail = (email: string) => email.trim().toLowerCase();
-/** The keys an identity matches by, in priority order. */
-const identityKeys = (i: Identity) =>
-  [
-    i.externalId && `x:${i.externalId}`,
-    i.email && `e:${normalEmail(i.email)}`,
-    i.phone && `p:${i.phone}`,
-  ].filter((k): k is string => Boolean(k));
-
-type Defs = Awaited<ReturnType<AttributesService['definitions']>>;
-const path = (prefix: string, field: string) => (prefix ? `${prefix}.${field}` : field);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
+import { canonicalJson } from './canonical-json.ts';
 import type { Tx } from './db.ts';
 import { AppError } from './errors.ts';
 import { idempotencyKeys } from './idempotency.table.ts';
@@ -10,20 +11,8 @@ export const IDEMPOTENCY_TTL_HOURS = 24;
 export type IdempotencyRequest = { key: string; operation: string; body: unknown };
 export type StoredResponse<T> = { status: number; body: T; replayed: boolean };
 
-function stable(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${stable((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 export const requestHash = (operation: string, body: unknown) =>
-  createHash('sha256').update(operation).update('\n').update(stable(body)).digest('hex');
+  createHash('sha256').update(operation).update('\n').update(canonicalJson(body)).digest('hex');
 
 /**
  * Runs a keyed write at most once per tenant and key, in the caller's transaction. The key row is

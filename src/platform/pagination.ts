@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { canonicalJson } from './canonical-json.ts';
 import { AppError } from './errors.ts';
 
 export const MAX_LIMIT = 500;
@@ -31,17 +32,6 @@ export type Page<T> = { data: T[]; nextCursor: string | null; edgeCursor?: (inde
 /** What a cursor is bound to: the tenant, the list and its filters. */
 export type CursorScope = { tenantId: string | null; list: string; filters: Record<string, unknown> };
 
-function stable(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stable(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
-
 /**
  * Signed keyset cursors: `base64url(position).hmac`, where the MAC covers the position and a digest
  * of the scope, so a cursor cannot be forged, nor replayed in another tenant or with other filters.
@@ -55,7 +45,7 @@ export class Cursors {
 
   #mac(scope: CursorScope, body: string): Buffer {
     return createHmac('sha256', this.#key)
-      .update(stable({ t: scope.tenantId, l: scope.list, f: scope.filters }))
+      .update(canonicalJson({ t: scope.tenantId, l: scope.list, f: scope.filters }))
       .update('\n')
       .update(body)
       .digest()

@@ -29,3 +29,13 @@ export function ifMatchSatisfied(header: string | undefined, version: number): b
     .map((t) => t.trim().replace(/^W\//, ''))
     .some((t) => t === '*' || t === current || `"${t}"` === current);
 }
+
+/** Clocks drift: a time up to five minutes ahead is accepted, later ones are refused. */
+export const FUTURE_SKEW_MS = 5 * 60_000;
+
+/** A time that has happened (ISO 8601 with an offset). */
+export const pastTimestamp = (what: string) =>
+  z.iso
+    .datetime({ offset: true })
+    .refine((t) => Date.parse(t) <= Date.now() + FUTURE_SKEW_MS, 'must not be in the future')
+    .describe(`${what} (ISO 8601)`);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { pastTimestamp, timestampOut } from '../../platform/schemas.ts';
 import { FEEDBACK_DIMENSIONS } from './feedback.table.ts';
 
 export { FEEDBACK_DIMENSIONS };
@@ -24,11 +24,7 @@ export const CreateFeedbackBody = z
     csat: Scale(1, 5, 'Satisfaction, 1–5').optional(),
     comment: z.string().max(5000).optional().describe('What the customer said'),
     channel: z.string().trim().min(1).max(50).optional().describe('Where it was collected (survey, email…)'),
-    occurredAt: z.iso
-      .datetime({ offset: true })
-      .refine((t) => Date.parse(t) <= Date.now() + 5 * 60_000, 'must not be in the future')
-      .optional()
-      .describe('When it was given; defaults to now'),
+    occurredAt: pastTimestamp('When it was given; defaults to now').optional(),
   })
   .meta({
     id: 'NewFeedback',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { pastTimestamp, timestampOut } from '../../platform/schemas.ts';
 import {
   CASE_STATUSES,
   INTERACTION_CHANNELS,
@@ -10,11 +10,7 @@ import {
 
 export { CASE_STATUSES, INTERACTION_CHANNELS, INTERACTION_TYPES, RESOLUTION_OUTCOMES };
 
-const PastTime = (what: string) =>
-  z.iso
-    .datetime({ offset: true })
-    .refine((t) => Date.parse(t) <= Date.now() + 5 * 60_000, 'must not be in the future')
-    .describe(`${what} (ISO 8601); defaults to now`);
+const PastTime = (what: string) => pastTimestamp(`${what}; defaults to now`);
 
 const Tags = z.array(z.string().trim().min(1).max(50)).max(50).describe('Tags (at most 50)');
 const Metadata = z

@@ -1,13 +1,8 @@
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import pg from 'pg';
-import { buildApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
-import { mintToken, TENANT_SCOPES } from '../../src/platform/auth.ts';
-import { createPool, Database } from '../../src/platform/db.ts';
-import type { BenchDatabase } from './setup.ts';
+import { type BenchDatabase, benchApp } from './setup.ts';
 
-const SECRET = 'bench-secret-bench-secret-bench-secret-00';
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 20;
 
@@ -27,32 +22,7 @@ async function load(url: string, headers: Record<string, string> = {}) {
  * serialization) against a bare Fastify route running the same SELECT on the same database.
  */
 export async function p1(database: BenchDatabase) {
-  const config = loadConfig({
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'silent',
-    AUTH_JWT_SECRET: SECRET,
-    CURSOR_SECRET: SECRET,
-    DATABASE_URL: database.ownerUrl,
-    DATABASE_APP_URL: database.appUrl,
-    RATE_LIMIT_MAX: '100000000',
-  });
-  const db = new Database(createPool(database.appUrl, 10));
-  const app = await buildApp({ config, db });
-  const tenant = await app.services.tenants.create({
-    name: 'Bench',
-    slug: `bench-${Date.now()}`,
-    currency: 'EUR',
-    timezone: 'Europe/Madrid',
-  });
-  const token = await mintToken({
-    secret: SECRET,
-    issuer: config.AUTH_ISSUER,
-    audience: config.AUTH_AUDIENCE,
-    sub: 'bench',
-    tenantId: tenant.id,
-    scopes: TENANT_SCOPES,
-  });
-  const actor = { sub: 'bench', tenantId: tenant.id, scopes: new Set(TENANT_SCOPES), segments: null };
+  const { app, tenant, token, actor, close } = await benchApp(database, 'Bench P1');
   const customer = await app.services.customers.create(actor, {
     email: 'bench@example.com',
     firstName: 'Lucía',
@@ -92,9 +62,8 @@ export async function p1(database: BenchDatabase) {
       withinBudget: ratio >= 0.5,
     };
   } finally {
-    await app.close();
+    await close();
     await bare.close();
     await barePool.end();
-    await db.close();
   }
 }

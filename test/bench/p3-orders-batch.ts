@@ -3,14 +3,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { buildApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
-import { mintToken, TENANT_SCOPES } from '../../src/platform/auth.ts';
-import { createPool, Database } from '../../src/platform/db.ts';
 import { newId } from '../../src/platform/ids.ts';
-import type { BenchDatabase } from './setup.ts';
+import { type BenchDatabase, benchApp } from './setup.ts';
 
-const SECRET = 'bench-secret-bench-secret-bench-secret-00';
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 100_000);
 const BATCH = 1000;
 const CUSTOMERS = 10_000;
@@ -37,23 +32,8 @@ function orderOf(i: number, customerId: string) {
  * dedup upsert, aggregates, status history) against a raw COPY of the same rows into the same table.
  */
 export async function p3(database: BenchDatabase) {
-  const config = loadConfig({
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'silent',
-    AUTH_JWT_SECRET: SECRET,
-    CURSOR_SECRET: SECRET,
-    DATABASE_URL: database.ownerUrl,
-    DATABASE_APP_URL: database.appUrl,
-    RATE_LIMIT_MAX: '100000000',
+  const { app, tenant, token, close } = await benchApp(database, 'Bench P3', {
     BODY_LIMIT_BYTES: String(20 * 1024 * 1024),
-  });
-  const db = new Database(createPool(database.appUrl, 10));
-  const app = await buildApp({ config, db });
-  const tenant = await app.services.tenants.create({
-    name: 'Bench P3',
-    slug: `bench-p3-${Date.now()}`,
-    currency: 'EUR',
-    timezone: 'Europe/Madrid',
   });
   const owner = new pg.Client({ connectionString: database.ownerUrl });
   await owner.connect();
@@ -63,14 +43,6 @@ export async function p3(database: BenchDatabase) {
      FROM unnest($2::uuid[]) WITH ORDINALITY AS u(id, n)`,
     [tenant.id, customerIds],
   );
-  const token = await mintToken({
-    secret: SECRET,
-    issuer: config.AUTH_ISSUER,
-    audience: config.AUTH_AUDIENCE,
-    sub: 'bench',
-    tenantId: tenant.id,
-    scopes: TENANT_SCOPES,
-  });
   const url = `${await app.listen({ port: 0, host: '127.0.0.1' })}/v1/orders/batch`;
 
   try {
@@ -138,7 +110,6 @@ export async function p3(database: BenchDatabase) {
     };
   } finally {
     await owner.end();
-    await app.close();
-    await db.close();
+    await close();
   }
 }

@@ -97,30 +97,18 @@ export const customersRepository = {
       .where(sql`${customers.id} = ANY(${sql.param([...ids])}::uuid[])`);
   },
 
-  /** Customers matching any of these externalIds or emails (batch upsert resolution), locked. */
-  findByKeys(tx: Tx, externalIds: string[], emails: string[]): Promise<CustomerRow[]> {
-    if (!externalIds.length && !emails.length) return Promise.resolve([]);
-    return tx
-      .select()
-      .from(customers)
-      .where(
-        or(
-          sql`${customers.externalId} = ANY(${sql.param(externalIds)}::text[])`,
-          sql`${customers.email} = ANY(${sql.param(emails)}::text[])`,
-        ),
-      )
-      .for('update');
-  },
-
-  /** Customers holding any of these identities (order ingestion), oldest first. */
+  /**
+   * Customers holding any of these identities, oldest first (batch upserts and order ingestion);
+   * with `lock`, locked until the transaction ends.
+   */
   findByIdentities(
     tx: Tx,
-    externalIds: string[],
-    emails: string[],
-    phones: string[],
+    identities: { externalIds: string[]; emails: string[]; phones?: string[] },
+    lock = false,
   ): Promise<CustomerRow[]> {
+    const { externalIds, emails, phones = [] } = identities;
     if (!externalIds.length && !emails.length && !phones.length) return Promise.resolve([]);
-    return tx
+    const query = tx
       .select()
       .from(customers)
       .where(
@@ -131,6 +119,7 @@ export const customersRepository = {
         ),
       )
       .orderBy(asc(customers.id));
+    return lock ? query.for('update') : query;
   },
 
   /** Creates many customers in one statement; rows whose email or externalId exists are skipped. */

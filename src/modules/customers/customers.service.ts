@@ -161,10 +161,13 @@ export class CustomersService {
         }
       });
       const defs = await this.#attributes.definitions(tx);
-      const existing = await repo.findByKeys(
+      const existing = await repo.findByIdentities(
         tx,
-        valid.flatMap((v) => (v.input.externalId ? [v.input.externalId] : [])),
-        valid.flatMap((v) => (v.input.email ? [v.input.email.trim().toLowerCase()] : [])),
+        {
+          externalIds: valid.flatMap((v) => (v.input.externalId ? [v.input.externalId] : [])),
+          emails: valid.flatMap((v) => (v.input.email ? [normalEmail(v.input.email)] : [])),
+        },
+        true,
       );
       const byExternalId = new Map(existing.filter((r) => r.externalId).map((r) => [r.externalId!, r]));
       const byEmail = new Map(existing.filter((r) => r.email).map((r) => [r.email!, r]));
@@ -228,12 +231,11 @@ export class CustomersService {
     };
     const lookup = async (list: Identity[]) =>
       (
-        await repo.findByIdentities(
-          tx,
-          list.flatMap((i) => (i.externalId ? [i.externalId] : [])),
-          list.flatMap((i) => (i.email ? [normalEmail(i.email)] : [])),
-          list.flatMap((i) => (i.phone ? [i.phone] : [])),
-        )
+        await repo.findByIdentities(tx, {
+          externalIds: list.flatMap((i) => (i.externalId ? [i.externalId] : [])),
+          emails: list.flatMap((i) => (i.email ? [normalEmail(i.email)] : [])),
+          phones: list.flatMap((i) => (i.phone ? [i.phone] : [])),
+        })
       ).forEach(remember);
     // priority: externalId, then email, then phone
     const match = (i: Identity) =>

@@ -92,12 +92,15 @@ export type AggregateChange = {
   firstOrderAt: Date | null;
 };
 
-const toChange = (r: {
+/** What the aggregate statements return for each customer. */
+type ChangeRow = {
   customer_id: string;
   orders: number;
-  first_order_at: string | Date | null;
+  first_order_at: string | null;
   orders_before: number;
-}) => ({
+};
+
+const toChange = (r: ChangeRow) => ({
   customerId: r.customer_id,
   orders: Number(r.orders),
   ordersBefore: Number(r.orders_before),
@@ -178,12 +181,7 @@ export const ordersRepository = {
   async recomputeAggregates(tx: Tx, customerIds: string[]): Promise<AggregateChange[]> {
     if (!customerIds.length) return [];
     const ids = sql.param(customerIds);
-    const result = await tx.execute<{
-      customer_id: string;
-      orders: number;
-      first_order_at: string | null;
-      orders_before: number;
-    }>(sql`
+    const result = await tx.execute<ChangeRow>(sql`
       WITH before AS (
         SELECT customer_id, orders FROM customer_aggregates
         WHERE tenant_id = vinculo_current_tenant() AND customer_id = ANY(${ids}::uuid[])
@@ -224,12 +222,7 @@ export const ordersRepository = {
     const col = <K extends keyof AggregateDelta>(k: K) => sql.param(deltas.map((d) => d[k]));
     const at = (k: 'firstOrderAt' | 'lastOrderAt') =>
       sql.param(deltas.map((d) => d[k]?.toISOString() ?? null));
-    const result = await tx.execute<{
-      customer_id: string;
-      orders: number;
-      first_order_at: string | null;
-      orders_before: number;
-    }>(sql`
+    const result = await tx.execute<ChangeRow>(sql`
       INSERT INTO customer_aggregates AS a (tenant_id, customer_id, orders, first_order_at, last_order_at, net_revenue,
         items, orders_with_due_date, orders_paid_on_time, updated_at)
       SELECT vinculo_current_tenant(), d.customer_id, d.orders, d.first_order_at, d.last_order_at, d.net_revenue,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
-import { newCustomer, newIntermediary } from './helpers/factories.ts';
+import { complaintBody, newCustomer, newIntermediary } from './helpers/factories.ts';
 
 let now = new Date('2026-06-20T12:00:00.000Z');
 const clock = { now: () => now };
@@ -11,15 +11,6 @@ beforeAll(async () => {
   t = await createTestApp({ clock });
 });
 afterAll(() => t.close());
-
-const complaint = (customerId: string, extra: Record<string, unknown> = {}) => ({
-  customerId,
-  channel: 'email',
-  direction: 'inbound',
-  type: 'complaint',
-  subject: 'Talla equivocada',
-  ...extra,
-});
 
 function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
   expect(res.statusCode, res.body).toBe(status);
@@ -67,7 +58,7 @@ describe('recording an interaction', () => {
       [{ gap: 1 }, 'gap'],
     ];
     for (const [patch, path] of cases) {
-      const res = await client.post('/v1/interactions', complaint(customer.id, patch));
+      const res = await client.post('/v1/interactions', complaintBody(customer.id, patch));
       const problem = expectProblem(res, 400, 'validation_failed');
       expect(
         problem.errors.map((e: { path: string }) => e.path),
@@ -76,10 +67,13 @@ describe('recording an interaction', () => {
     }
     expect(await listIds(client, `customerId=${customer.id}`)).toEqual([]);
     // 16,384 bytes of JSON is the limit, and is accepted
-    const atLimit = await create(client, complaint(customer.id, { metadata: { blob: 'x'.repeat(16_373) } }));
+    const atLimit = await create(
+      client,
+      complaintBody(customer.id, { metadata: { blob: 'x'.repeat(16_373) } }),
+    );
     expect(JSON.stringify(atLimit.metadata)).toHaveLength(16_384);
     for (const sentiment of [-1, 1, 0.25]) {
-      expect((await create(client, complaint(customer.id, { sentiment }))).sentiment).toBe(sentiment);
+      expect((await create(client, complaintBody(customer.id, { sentiment }))).sentiment).toBe(sentiment);
     }
   });
 
@@ -88,7 +82,7 @@ describe('recording an interaction', () => {
     const customer = await newCustomer(client);
     const metadata = { nota: '€'.repeat(6_000) }; // 6,011 characters, 18,011 bytes of JSON
     expect(Buffer.byteLength(JSON.stringify(metadata))).toBeGreaterThan(16_384);
-    const res = await client.post('/v1/interactions', complaint(customer.id, { metadata }));
+    const res = await client.post('/v1/interactions', complaintBody(customer.id, { metadata }));
     expect(res.statusCode).toBe(400);
     expect(res.json().errors.map((e: { path: string }) => e.path)).toEqual(['metadata']);
     expect(await listIds(client, `customerId=${customer.id}`)).toEqual([]);
@@ -100,18 +94,18 @@ describe('recording an interaction', () => {
     const theirs = await newCustomer(b.client);
     const theirEmployee = await newIntermediary(b.client);
     const ours = await newCustomer(a.client);
-    const foreignCustomer = await a.client.post('/v1/interactions', complaint(theirs.id));
+    const foreignCustomer = await a.client.post('/v1/interactions', complaintBody(theirs.id));
     expect(expectProblem(foreignCustomer, 422, 'invalid_reference').detail).toContain('customerId');
-    const unknownCustomer = await a.client.post('/v1/interactions', complaint(randomUUID()));
+    const unknownCustomer = await a.client.post('/v1/interactions', complaintBody(randomUUID()));
     expectProblem(unknownCustomer, 422, 'invalid_reference');
     for (const intermediaryId of [randomUUID(), theirEmployee.id]) {
-      const res = await a.client.post('/v1/interactions', complaint(ours.id, { intermediaryId }));
+      const res = await a.client.post('/v1/interactions', complaintBody(ours.id, { intermediaryId }));
       expect(expectProblem(res, 422, 'invalid_reference').detail).toContain('intermediaryId');
     }
     expect(await listIds(a.client, 'limit=500')).toEqual([]);
     expect(await listIds(b.client, 'limit=500')).toEqual([]);
     // the same on update: the row stays as it was
-    const row = await create(a.client, complaint(ours.id));
+    const row = await create(a.client, complaintBody(ours.id));
     const patch = await a.client.patch(`/v1/interactions/${row.id}`, { intermediaryId: theirEmployee.id });
     expectProblem(patch, 422, 'invalid_reference');
     expect((await a.client.get(`/v1/interactions/${row.id}`)).json()).toMatchObject({
@@ -125,7 +119,7 @@ describe('reading and updating one interaction', () => {
   it('serves an ETag and refuses a PATCH with a stale If-Match with 412', async () => {
     const { client } = await t.newTenant();
     const customer = await newCustomer(client);
-    const created = await client.post('/v1/interactions', complaint(customer.id, { tags: ['talla'] }));
+    const created = await client.post('/v1/interactions', complaintBody(customer.id, { tags: ['talla'] }));
     expect(created.headers.etag).toBe('"v1"');
     const got = await client.get(`/v1/interactions/${created.json().id}`);
     expect(got.statusCode).toBe(200);
@@ -172,7 +166,7 @@ describe('reading and updating one interaction', () => {
   it('answers 404 for another tenant’s interaction on GET, PATCH, replies and transitions', async () => {
     const a = await t.newTenant();
     const b = await t.newTenant();
-    const theirs = await create(b.client, complaint((await newCustomer(b.client)).id));
+    const theirs = await create(b.client, complaintBody((await newCustomer(b.client)).id));
     const url = `/v1/interactions/${theirs.id}`;
     expectProblem(await a.client.get(url), 404, 'interaction_not_found');
     expectProblem(await a.client.patch(url, { sentiment: 1 }), 404, 'interaction_not_found');
@@ -201,24 +195,27 @@ describe('listing interactions', () => {
     const c2 = (await newCustomer(client)).id;
     const m1 = (await newIntermediary(client)).id;
     now = new Date('2026-06-10T12:00:00.000Z');
-    const a = await create(client, complaint(c1, { occurredAt: '2026-05-01T10:00:00Z', intermediaryId: m1 }));
+    const a = await create(
+      client,
+      complaintBody(c1, { occurredAt: '2026-05-01T10:00:00Z', intermediaryId: m1 }),
+    );
     const b = await create(
       client,
-      complaint(c1, { type: 'inquiry', channel: 'phone', occurredAt: '2026-05-10T00:00:00Z' }),
+      complaintBody(c1, { type: 'inquiry', channel: 'phone', occurredAt: '2026-05-10T00:00:00Z' }),
     );
     const c = await create(
       client,
-      complaint(c2, {
+      complaintBody(c2, {
         type: 'praise',
         channel: 'chat',
         occurredAt: '2026-05-20T10:00:00Z',
         intermediaryId: m1,
       }),
     );
-    const d = await create(client, complaint(c2, { type: 'claim', occurredAt: '2026-06-01T00:00:00Z' }));
+    const d = await create(client, complaintBody(c2, { type: 'claim', occurredAt: '2026-06-01T00:00:00Z' }));
     const e = await create(
       client,
-      complaint(c1, { type: 'note', direction: 'outbound', occurredAt: '2026-06-05T10:00:00Z' }),
+      complaintBody(c1, { type: 'note', direction: 'outbound', occurredAt: '2026-06-05T10:00:00Z' }),
     );
     expect(
       (await client.post(`/v1/interactions/${d.id}/transitions`, { to: 'in_progress' })).statusCode,
@@ -258,8 +255,8 @@ describe('listing interactions', () => {
     const c1 = (await newCustomer(client)).id;
     const c2 = (await newCustomer(client)).id;
     const mine: string[] = [];
-    for (let i = 0; i < 5; i++) mine.push((await create(client, complaint(c1))).id);
-    await create(client, complaint(c2));
+    for (let i = 0; i < 5; i++) mine.push((await create(client, complaintBody(c1))).id);
+    await create(client, complaintBody(c2));
     const seen: string[] = [];
     const sizes: number[] = [];
     let cursor: string | null = null;
@@ -295,7 +292,7 @@ describe('replies', () => {
     const { client } = await t.newTenant();
     const customer = await newCustomer(client);
     now = new Date('2026-06-10T12:00:00.000Z');
-    const original = await create(client, complaint(customer.id, { occurredAt: '2026-06-10T08:00:00Z' }));
+    const original = await create(client, complaintBody(customer.id, { occurredAt: '2026-06-10T08:00:00Z' }));
     const url = `/v1/interactions/${original.id}`;
     const early = await client.post(`${url}/replies`, { body: 'hola', occurredAt: '2026-06-10T07:59:59Z' });
     expect(expectProblem(early, 400, 'validation_failed').errors).toEqual([
@@ -346,7 +343,7 @@ describe('replies', () => {
   it('answers an interaction that is not a case without opening one', async () => {
     const { client } = await t.newTenant();
     const customer = await newCustomer(client);
-    const praise = await create(client, complaint(customer.id, { type: 'praise' }));
+    const praise = await create(client, complaintBody(customer.id, { type: 'praise' }));
     const res = await client.post(`/v1/interactions/${praise.id}/replies`, { body: '¡Gracias!' });
     expect(res.statusCode, res.body).toBe(201);
     expect(res.json()).toMatchObject({ replyTo: praise.id, direction: 'outbound', case: null });
@@ -362,7 +359,7 @@ describe('scopes', () => {
   it('reads with interactions:read, writes with interactions:write, and refuses the rest with 403', async () => {
     const tenant = await t.newTenant();
     const customer = await newCustomer(tenant.client);
-    const row = await create(tenant.client, complaint(customer.id));
+    const row = await create(tenant.client, complaintBody(customer.id));
     const url = `/v1/interactions/${row.id}`;
     const reader = t.as(await t.token(tenant, ['interactions:read']));
     const writer = t.as(await t.token(tenant, ['interactions:write']));
@@ -379,7 +376,7 @@ describe('scopes', () => {
       expectProblem(await crm.get(path), 403, 'insufficient_scope');
     }
     const writes: [string, Record<string, unknown>, 'post' | 'patch'][] = [
-      ['/v1/interactions', complaint(customer.id), 'post'],
+      ['/v1/interactions', complaintBody(customer.id), 'post'],
       [url, { sentiment: 1 }, 'patch'],
       [`${url}/replies`, { body: 'hola' }, 'post'],
       [`${url}/transitions`, { to: 'resolved', resolution: { outcome: 'rejected' } }, 'post'],

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRANSITIONS } from '../src/modules/interactions/interactions.service.ts';
 import { SLA_SWEEP_TASK, tasksOf } from '../src/modules/services.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { newCustomer } from './helpers/factories.ts';
+import { complaintBody, newCustomer } from './helpers/factories.ts';
 
 let now = new Date('2026-11-20T19:00:00.000Z'); // a Friday evening
 const clock = { now: () => now };
@@ -11,15 +11,6 @@ beforeAll(async () => {
   t = await createTestApp({ clock });
 });
 afterAll(() => t.close());
-
-const complaint = (customerId: string, extra: Record<string, unknown> = {}) => ({
-  customerId,
-  channel: 'email',
-  direction: 'inbound',
-  type: 'complaint',
-  subject: 'Talla equivocada',
-  ...extra,
-});
 
 describe('cases and SLAs (calendar hours)', () => {
   it('a complaint on Friday evening with a 24 h first-response SLA is due Saturday evening; a reply inside it is on time', async () => {
@@ -30,7 +21,7 @@ describe('cases and SLAs (calendar hours)', () => {
     expect(settings.statusCode, settings.body).toBe(200);
     const customer = await newCustomer(client);
     now = new Date('2026-11-20T19:00:00.000Z');
-    const created = await client.post('/v1/interactions', complaint(customer.id));
+    const created = await client.post('/v1/interactions', complaintBody(customer.id));
     expect(created.statusCode, created.body).toBe(201);
     const c = created.json().case;
     expect(c).toMatchObject({
@@ -67,7 +58,7 @@ describe('cases and SLAs (calendar hours)', () => {
     const tenantId = (await client.get('/v1/settings')).json().tenantId;
     const customer = await newCustomer(client);
     now = new Date('2026-11-20T19:00:00.000Z');
-    const created = (await client.post('/v1/interactions', complaint(customer.id))).json();
+    const created = (await client.post('/v1/interactions', complaintBody(customer.id))).json();
     now = new Date('2026-11-21T19:00:01.000Z'); // one second after the default 24 h
     expect(await t.app.services.interactions.markBreaches(tenantId)).toBe(1);
     expect(await t.app.services.interactions.markBreaches(tenantId)).toBe(0); // once
@@ -86,14 +77,15 @@ describe('cases and SLAs (calendar hours)', () => {
     now = new Date();
     for (const type of ['claim', 'suggestion', 'inquiry']) {
       expect(
-        (await client.post('/v1/interactions', complaint(customer.id, { type }))).json().case.status,
+        (await client.post('/v1/interactions', complaintBody(customer.id, { type }))).json().case.status,
       ).toBe('open');
     }
     expect(
-      (await client.post('/v1/interactions', complaint(customer.id, { type: 'praise' }))).json().case,
+      (await client.post('/v1/interactions', complaintBody(customer.id, { type: 'praise' }))).json().case,
     ).toBeNull();
     expect(
-      (await client.post('/v1/interactions', complaint(customer.id, { direction: 'outbound' }))).json().case,
+      (await client.post('/v1/interactions', complaintBody(customer.id, { direction: 'outbound' }))).json()
+        .case,
     ).toBeNull();
   });
 });
@@ -118,7 +110,7 @@ describe('the case state machine', () => {
     now = new Date();
     for (const from of all) {
       for (const to of targets) {
-        const id = (await client.post('/v1/interactions', complaint(customer.id))).json().id;
+        const id = (await client.post('/v1/interactions', complaintBody(customer.id))).json().id;
         for (const step of paths[from]!) {
           expect((await client.post(`/v1/interactions/${id}/transitions`, body(step))).statusCode).toBe(200);
         }
@@ -139,7 +131,7 @@ describe('the case state machine', () => {
   it('resolving needs a resolution, and records it; reopening clears it', async () => {
     const { client } = await t.newTenant();
     const customer = await newCustomer(client);
-    const id = (await client.post('/v1/interactions', complaint(customer.id))).json().id;
+    const id = (await client.post('/v1/interactions', complaintBody(customer.id))).json().id;
     const missing = await client.post(`/v1/interactions/${id}/transitions`, { to: 'resolved' });
     expect(missing.statusCode).toBe(400);
     expect(missing.json().errors[0].path).toBe('resolution');
@@ -156,7 +148,9 @@ describe('the case state machine', () => {
     const reopened = (await client.post(`/v1/interactions/${id}/transitions`, { to: 'reopened' })).json()
       .case;
     expect(reopened).toMatchObject({ status: 'reopened', resolvedAt: null, resolution: null });
-    const praise = (await client.post('/v1/interactions', complaint(customer.id, { type: 'praise' }))).json();
+    const praise = (
+      await client.post('/v1/interactions', complaintBody(customer.id, { type: 'praise' }))
+    ).json();
     expect(
       (await client.post(`/v1/interactions/${praise.id}/transitions`, { to: 'in_progress' })).json().code,
     ).toBe('not_a_case');
@@ -169,12 +163,15 @@ describe('the customer’s voice', () => {
     const customer = await newCustomer(client);
     now = new Date();
     const a = (
-      await client.post('/v1/interactions', complaint(customer.id, { occurredAt: '2026-11-01T10:00:00Z' }))
+      await client.post(
+        '/v1/interactions',
+        complaintBody(customer.id, { occurredAt: '2026-11-01T10:00:00Z' }),
+      )
     ).json();
     const b = (
       await client.post(
         '/v1/interactions',
-        complaint(customer.id, { type: 'inquiry', occurredAt: '2026-11-02T10:00:00Z' }),
+        complaintBody(customer.id, { type: 'inquiry', occurredAt: '2026-11-02T10:00:00Z' }),
       )
     ).json();
     await client.post(`/v1/interactions/${b.id}/transitions`, {
@@ -182,7 +179,7 @@ describe('the customer’s voice', () => {
       resolution: { outcome: 'resolved' },
     });
     await client.post('/v1/interactions', {
-      ...complaint(customer.id),
+      ...complaintBody(customer.id),
       type: 'note',
       direction: 'outbound',
       occurredAt: '2026-11-03T10:00:00Z',
@@ -227,7 +224,7 @@ describe('feedback', () => {
     const { client } = await t.newTenant();
     const [ana, luis] = [await newCustomer(client), await newCustomer(client)];
     now = new Date();
-    const interaction = (await client.post('/v1/interactions', complaint(luis.id))).json();
+    const interaction = (await client.post('/v1/interactions', complaintBody(luis.id))).json();
     const order = (
       await client.post('/v1/orders', {
         source: 'shop',
@@ -319,7 +316,9 @@ describe('the customer timeline', () => {
         total: { amount: 1000, currency: 'EUR' },
       })
     ).json().order;
-    const i1 = (await client.post('/v1/interactions', complaint(customer.id, { occurredAt: at(2) }))).json();
+    const i1 = (
+      await client.post('/v1/interactions', complaintBody(customer.id, { occurredAt: at(2) }))
+    ).json();
     const f1 = (
       await client.post('/v1/feedback', {
         customerId: customer.id,
@@ -386,7 +385,7 @@ describe('the customer timeline', () => {
   it('leaves out interactions and feedback for a token without interactions:read', async () => {
     const tenant = await t.newTenant();
     const customer = await newCustomer(tenant.client);
-    await tenant.client.post('/v1/interactions', complaint(customer.id));
+    await tenant.client.post('/v1/interactions', complaintBody(customer.id));
     const reader = t.as(await t.token(tenant, ['customers:read']));
     expect((await reader.get(`/v1/customers/${customer.id}/timeline`)).json().data).toEqual([]);
     expect((await reader.get(`/v1/customers/${customer.id}/timeline?kinds=interaction`)).statusCode).toBe(

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, createTestApp, type GraphqlBody, type TestApp } from './helpers/app.ts';
-import { newCustomer } from './helpers/factories.ts';
+import { complaintBody, newCustomer } from './helpers/factories.ts';
 
 let now = new Date('2026-06-20T12:00:00.000Z');
 const clock = { now: () => now };
@@ -30,14 +30,6 @@ async function ok(client: Client, query: string, variables?: Record<string, unkn
 const errorOf = (body: GraphqlBody) => body.errors?.[0]?.extensions ?? {};
 const pathsOf = (body: GraphqlBody) =>
   ((errorOf(body).errors ?? []) as { path: string }[]).map((e) => e.path);
-const complaint = (customerId: string, extra: Record<string, unknown> = {}) => ({
-  customerId,
-  channel: 'email',
-  direction: 'inbound',
-  type: 'complaint',
-  subject: 'Talla equivocada',
-  ...extra,
-});
 const record = async (client: Client, input: Record<string, unknown>) =>
   (await ok(client, RECORD, { input })).recordInteraction as Record<string, any> & { id: string };
 const restIds = async (client: Client, query: string) =>
@@ -51,7 +43,7 @@ describe('interactions over GraphQL', () => {
     now = new Date('2026-06-10T09:00:00.000Z');
     const created = await record(
       client,
-      complaint(customer.id, { tags: ['talla'], metadata: { pedido: 'A1' } }),
+      complaintBody(customer.id, { tags: ['talla'], metadata: { pedido: 'A1' } }),
     );
     expect(created).toMatchObject({
       channel: 'email',
@@ -70,13 +62,15 @@ describe('interactions over GraphQL', () => {
       version: 1,
     });
 
-    const bad = await client.graphql(RECORD, { input: complaint(customer.id, { sentiment: 2 }) });
+    const bad = await client.graphql(RECORD, { input: complaintBody(customer.id, { sentiment: 2 }) });
     expect(errorOf(bad.body)).toMatchObject({ code: 'validation_failed', status: 400 });
     expect(pathsOf(bad.body)).toEqual(['input.sentiment']);
-    const foreign = await client.graphql(RECORD, { input: complaint((await newCustomer(other.client)).id) });
+    const foreign = await client.graphql(RECORD, {
+      input: complaintBody((await newCustomer(other.client)).id),
+    });
     expect(errorOf(foreign.body).code).toBe('invalid_reference');
     const unknownChannel = await client.graphql(RECORD, {
-      input: complaint(customer.id, { channel: 'fax' }),
+      input: complaintBody(customer.id, { channel: 'fax' }),
     });
     expect(errorOf(unknownChannel.body).code).toBe('graphql_validation_failed');
     expect(await restIds(client, `customerId=${customer.id}`)).toEqual([created.id]);
@@ -106,7 +100,7 @@ describe('interactions over GraphQL', () => {
     const { client } = await t.newTenant();
     const customer = await newCustomer(client);
     now = new Date('2026-06-10T09:00:00.000Z');
-    const c = await record(client, complaint(customer.id));
+    const c = await record(client, complaintBody(customer.id));
     now = new Date('2026-06-10T10:00:00.000Z');
     const answer = (await ok(client, REPLY, { id: c.id, input: { body: 'Lo vemos', channel: 'phone' } }))
       .reply;
@@ -172,7 +166,7 @@ describe('interactions over GraphQL', () => {
       resolution: null,
     });
     expect((await client.get(`/v1/interactions/${c.id}`)).json().case.status).toBe('reopened');
-    const praise = await record(client, complaint(customer.id, { type: 'praise' }));
+    const praise = await record(client, complaintBody(customer.id, { type: 'praise' }));
     expect(errorOf((await client.graphql(MOVE, { id: praise.id, to: 'in_progress' })).body).code).toBe(
       'not_a_case',
     );
@@ -183,8 +177,8 @@ describe('interactions over GraphQL', () => {
     const c1 = (await newCustomer(client)).id;
     const c2 = (await newCustomer(client)).id;
     const mine = [];
-    for (let i = 0; i < 3; i++) mine.push((await record(client, complaint(c1))).id);
-    await record(client, complaint(c2));
+    for (let i = 0; i < 3; i++) mine.push((await record(client, complaintBody(c1))).id);
+    await record(client, complaintBody(c2));
     const p1 = (await ok(client, LIST, { filter: { customerId: c1 }, first: 2 })).interactions;
     expect(p1.nodes.map((n: { id: string }) => n.id)).toEqual(mine.slice(0, 2));
     expect(p1.pageInfo.hasNextPage).toBe(true);
@@ -214,14 +208,14 @@ describe('interactions over GraphQL', () => {
     const { client } = await t.newTenant();
     const customer = (await newCustomer(client)).id;
     now = new Date('2026-06-20T12:00:00.000Z');
-    const a = await record(client, complaint(customer, { occurredAt: '2026-06-18T12:00:00Z' }));
+    const a = await record(client, complaintBody(customer, { occurredAt: '2026-06-18T12:00:00Z' }));
     await record(
       client,
-      complaint(customer, { type: 'inquiry', channel: 'phone', occurredAt: '2026-06-20T00:00:00Z' }),
+      complaintBody(customer, { type: 'inquiry', channel: 'phone', occurredAt: '2026-06-20T00:00:00Z' }),
     );
     const c = await record(
       client,
-      complaint(customer, { type: 'claim', occurredAt: '2026-06-10T12:00:00Z' }),
+      complaintBody(customer, { type: 'claim', occurredAt: '2026-06-10T12:00:00Z' }),
     );
     await ok(client, REPLY, { id: a.id, input: { body: 'ok', occurredAt: '2026-06-18T15:00:00Z' } }); // 3 h
     await ok(client, REPLY, { id: c.id, input: { body: 'ok', occurredAt: '2026-06-11T18:00:00Z' } }); // 30 h, late

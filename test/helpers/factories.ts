@@ -61,3 +61,13 @@ export async function newOrder(client: Client, overrides: Record<string, unknown
   expect(res.statusCode, res.body).toBe(201);
   return res.json().order as Record<string, any> & { id: string; customerId: string };
 }
+
+/** An inbound email complaint (it opens a case). */
+export const complaintBody = (customerId: string, extra: Record<string, unknown> = {}) => ({
+  customerId,
+  channel: 'email',
+  direction: 'inbound',
+  type: 'complaint',
+  subject: 'Talla equivocada',
+  ...extra,
+});

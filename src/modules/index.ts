@@ -14,8 +14,11 @@ import { interactionsLoaders, interactionsResolvers } from './interactions/inter
 import { interactionsRoutes } from './interactions/interactions.routes.ts';
 import { intermediariesResolvers } from './intermediaries/intermediaries.resolvers.ts';
 import { intermediariesRoutes } from './intermediaries/intermediaries.routes.ts';
+import { jobsRoutes } from './jobs/jobs.routes.ts';
 import { ordersLoaders, ordersResolvers } from './orders/orders.resolvers.ts';
 import { ordersRoutes } from './orders/orders.routes.ts';
+import { scoresLoaders, scoresResolvers } from './scores/scores.resolvers.ts';
+import { scoresRoutes } from './scores/scores.routes.ts';
 import type { Services } from './services.ts';
 import { tenantsResolvers } from './tenants/tenants.resolvers.ts';
 import { tenantsRoutes } from './tenants/tenants.routes.ts';
@@ -64,5 +67,13 @@ export const modules: Module[] = [
   },
   { name: 'feedback', routes: feedbackRoutes, schema: 'feedback', resolvers: feedbackResolvers },
   { name: 'events', routes: eventsRoutes },
+  { name: 'jobs', routes: jobsRoutes },
+  {
+    name: 'scores',
+    routes: scoresRoutes,
+    schema: 'scores',
+    resolvers: scoresResolvers,
+    loaders: scoresLoaders,
+  },
   { name: 'timeline', routes: timelineRoutes, schema: 'timeline', resolvers: timelineResolvers },
 ];

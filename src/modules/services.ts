@@ -10,7 +10,10 @@ import { FeedbackService, toFeedback } from './feedback/feedback.service.ts';
 import { IMPORT_TASK, ImportsService } from './imports/imports.service.ts';
 import { InteractionsService, toInteraction } from './interactions/interactions.service.ts';
 import { IntermediariesService } from './intermediaries/intermediaries.service.ts';
+import { JobRunsService } from './jobs/jobs.service.ts';
 import { OrdersService, toOrder } from './orders/orders.service.ts';
+import { InsightsService } from './scores/insights.service.ts';
+import { NIGHTLY_TASK, RECOMPUTE_TASK, REFRESH_TASK, ScoresService } from './scores/scores.service.ts';
 import { TenantsService } from './tenants/tenants.service.ts';
 
 export type ServiceDeps = { db: Database; cursors: Cursors; clock: Clock; jobs?: () => Jobs | undefined };
@@ -22,7 +25,18 @@ export function createServices(deps: ServiceDeps) {
   const intermediaries = new IntermediariesService(deps);
   const attributes = new AttributesService(deps);
   const customers = new CustomersService({ ...deps, events, attributes, intermediaries });
-  const orders = new OrdersService({ ...deps, events, customers, intermediaries, tenants });
+  const jobRuns = new JobRunsService(deps);
+  const scores = new ScoresService({ ...deps, tenants, customers, events, jobRuns });
+  const insights = new InsightsService({ ...deps, tenants });
+  const orders = new OrdersService({
+    ...deps,
+    events,
+    customers,
+    intermediaries,
+    tenants,
+    onWritten: (tenantId) => scores.touched(tenantId),
+  });
+  tenants.onScoreSettingsChanged((tenantId) => scores.recomputeSoon(tenantId));
   const imports = new ImportsService({
     ...deps,
     events,
@@ -131,13 +145,19 @@ export function createServices(deps: ServiceDeps) {
     feedback,
     timeline,
     events,
+    jobRuns,
+    scores,
+    insights,
   };
 }
 
 export const SLA_SWEEP_TASK = 'interactions_sla_sweep';
 export const EVENTS_PRUNE_TASK = 'events_prune';
-/** Recurring tasks (graphile-worker crontab): the SLA sweep every five minutes, event pruning nightly. */
-export const CRONTAB = `*/5 * * * * ${SLA_SWEEP_TASK}\n17 3 * * * ${EVENTS_PRUNE_TASK}`;
+/**
+ * Recurring tasks (graphile-worker crontab): the SLA sweep every five minutes, event pruning nightly,
+ * and every quarter hour a look for tenants whose nightly score recompute is due (their local time).
+ */
+export const CRONTAB = `*/5 * * * * ${SLA_SWEEP_TASK}\n17 3 * * * ${EVENTS_PRUNE_TASK}\n*/15 * * * * ${NIGHTLY_TASK}`;
 
 /** The background tasks, by name, and the services that run them. */
 export function tasksOf(services: Services): Record<string, TaskHandler> {
@@ -149,6 +169,14 @@ export function tasksOf(services: Services): Record<string, TaskHandler> {
     [EVENTS_PRUNE_TASK]: async () => {
       for (const tenantId of await services.tenants.allIds()) await services.events.prune(tenantId);
     },
+    [RECOMPUTE_TASK]: async (payload) => {
+      const { tenantId, runId, refit } = payload as { tenantId: string; runId?: string; refit?: boolean };
+      await services.scores.recompute(tenantId, { runId, refit });
+    },
+    [REFRESH_TASK]: async (payload) => {
+      await services.scores.refresh((payload as { tenantId: string }).tenantId);
+    },
+    [NIGHTLY_TASK]: () => services.scores.nightly(),
     [IMPORT_TASK]: async (payload) => {
       const { tenantId, importId } = payload as { tenantId: string; importId: string };
       await services.imports.process(tenantId, importId);

@@ -55,7 +55,13 @@ export class Jobs {
   async add(
     task: string,
     payload: object,
-    options: { jobKey?: string; maxAttempts?: number } = {},
+    options: {
+      jobKey?: string;
+      /** With a key: `replace` (default) moves a waiting job's run time, `preserve_run_at` keeps it. */
+      jobKeyMode?: 'replace' | 'preserve_run_at';
+      runAt?: Date;
+      maxAttempts?: number;
+    } = {},
   ): Promise<string> {
     const job = await this.#utils.addJob(task, payload, options);
     return job.id;

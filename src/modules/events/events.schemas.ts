@@ -7,6 +7,8 @@ export const EVENT_CATALOGUE = {
   'customer.created': 'The customer, as GET /v1/customers/{id} returns it',
   'customer.updated': 'The customer after the change',
   'customer.status_changed': '{ customerId, fromStatus, toStatus, fromPhase, toPhase, reason, changedAt }',
+  'customer.tier_changed':
+    '{ customerId, fromTier, toTier, valueScore, changedAt } (tiers: vip, gold, silver, bronze)',
   'order.recorded':
     '{ id, source, externalId, customerId, status, placedAt, total, baseTotal, sourceUpdatedAt }',
   'order.updated': 'The same fields as order.recorded, after the update',

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, like, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, like, lt, type SQL, sql } from 'drizzle-orm';
 import type { TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
@@ -44,6 +44,16 @@ export class EventsService {
       INSERT INTO events (tenant_id, id, type, version, occurred_at, data)
       SELECT ${tenantId}::uuid, e.id, e.type, 1, e.occurred_at, e.data
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(id uuid, type text, occurred_at timestamptz, data jsonb)`);
+  }
+
+  /**
+   * Set-based emission inside a larger statement (a CTE): one event of `type` per row of `source`,
+   * which selects `occurred_at` and `data`. Ids come from SQL's UUIDv7.
+   */
+  insertFrom(type: EventType, source: SQL): SQL {
+    return sql`INSERT INTO events (tenant_id, id, type, version, occurred_at, data)
+      SELECT vinculo_current_tenant(), vinculo_uuidv7(), ${type}, 1, e.occurred_at, e.data FROM (${source}) e
+      RETURNING 1`;
   }
 
   list(actor: TenantActor, filter: ListEventsFilter, limit: number, cursor?: string): Promise<Page<Event>> {

@@ -237,6 +237,11 @@ export class ImportsService {
   }
 
   async #writeBatch(actor: TenantActor, job: ImportRow, rows: Row[]): Promise<void> {
+    await this.#writeBatchIn(actor, job, rows);
+    if (job.type === 'orders') await this.#orders.written(actor.tenantId);
+  }
+
+  async #writeBatchIn(actor: TenantActor, job: ImportRow, rows: Row[]): Promise<void> {
     await this.#db.withTenant(actor.tenantId, async (tx) => {
       const good = rows.filter((r): r is Extract<Row, { body: unknown }> => 'body' in r);
       const results =

@@ -81,6 +81,7 @@ export class OrdersService {
   readonly #intermediaries: IntermediariesService;
   readonly #tenants: TenantsService;
   readonly #events: EventsService;
+  readonly #onWritten: (tenantId: string) => Promise<void>;
 
   constructor(deps: {
     db: Database;
@@ -89,6 +90,8 @@ export class OrdersService {
     intermediaries: IntermediariesService;
     tenants: TenantsService;
     events: EventsService;
+    /** Called after orders were written and committed (the scores refresh follows). */
+    onWritten?: (tenantId: string) => Promise<void>;
   }) {
     this.#db = deps.db;
     this.#cursors = deps.cursors;
@@ -96,11 +99,17 @@ export class OrdersService {
     this.#intermediaries = deps.intermediaries;
     this.#tenants = deps.tenants;
     this.#events = deps.events;
+    this.#onWritten = deps.onWritten ?? (async () => {});
+  }
+
+  /** Tells the listeners that orders of this tenant were written and committed. */
+  written(tenantId: string): Promise<void> {
+    return this.#onWritten(tenantId);
   }
 
   /** Records one order (`POST /v1/orders`); with a key, a retry replays the first response. */
-  record(actor: TenantActor, input: RecordOrderInput, idempotencyKey?: string) {
-    return this.#db.withTenant(actor.tenantId, async (tx) => {
+  async record(actor: TenantActor, input: RecordOrderInput, idempotencyKey?: string) {
+    const stored = await this.#db.withTenant(actor.tenantId, async (tx) => {
       const work = async () => {
         const [result] = await this.#write(tx, actor, [input]);
         if (result!.status === 'error') throw result!.appError;
@@ -120,11 +129,15 @@ export class OrdersService {
         work,
       );
     });
+    if (!stored.replayed && (stored.body as RecordOrderResult).result !== 'unchanged') {
+      await this.written(actor.tenantId);
+    }
+    return stored;
   }
 
   /** Records up to 1,000 orders (`POST /v1/orders/batch`), one result per item. */
-  recordMany(actor: TenantActor, items: unknown[], idempotencyKey?: string) {
-    return this.#db.withTenant(actor.tenantId, async (tx) => {
+  async recordMany(actor: TenantActor, items: unknown[], idempotencyKey?: string) {
+    const stored = await this.#db.withTenant(actor.tenantId, async (tx) => {
       const work = async () => {
         const results = await this.recordIn(tx, actor, items);
         const count = (s: string) => results.filter((r) => r.status === s).length;
@@ -149,6 +162,9 @@ export class OrdersService {
         work,
       );
     });
+    const { summary } = stored.body as { summary: { created: number; updated: number } };
+    if (!stored.replayed && summary.created + summary.updated > 0) await this.written(actor.tenantId);
+    return stored;
   }
 
   /** The batch, in the caller's transaction (imports use it chunk by chunk). */

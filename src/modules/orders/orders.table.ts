@@ -93,6 +93,8 @@ export const customerAggregates = pgTable(
   (t) => [
     primaryKey({ columns: [t.tenantId, t.customerId] }),
     tenantReference('customer_aggregates_customer_fk', [t.tenantId, t.customerId], customers),
+    // the score refresh picks up the customers whose aggregates changed since its last pass
+    index('customer_aggregates_updated_idx').on(t.tenantId, t.updatedAt),
     tenantIsolation(),
   ],
 );

@@ -99,6 +99,91 @@ export const SlaPatch = z
   )
   .describe('Service levels to change, per case type (calendar hours)');
 
+export const VALUE_DIMENSIONS = ['volume', 'frequency', 'amount', 'punctuality', 'seniority'] as const;
+export type ValueDimension = (typeof VALUE_DIMENSIONS)[number];
+export const TIERS = ['vip', 'gold', 'silver', 'bronze'] as const;
+export type Tier = (typeof TIERS)[number];
+
+const Weight = z.number().min(0).max(1000);
+const Share = z.number().gt(0).lt(1);
+
+/** How scores are made: value weights, tiers, status rules, CLV discounting, the nightly run. */
+export const DEFAULT_SCORE_SETTINGS = {
+  weights: { volume: 1, frequency: 1, amount: 1, punctuality: 1, seniority: 1 },
+  tiers: { vip: 0.05, gold: 0.2, silver: 0.5 },
+  status: { atRiskAfterDays: 180, inactiveAfterDays: 365, atRiskProbability: 0.3, atRiskGapMultiple: 3 },
+  monthlyDiscountRate: 0.01,
+  nightlyAt: '03:00',
+};
+
+const ScoreSettingsFields = {
+  weights: z
+    .strictObject(
+      Object.fromEntries(VALUE_DIMENSIONS.map((d) => [d, Weight])) as Record<ValueDimension, typeof Weight>,
+    )
+    .refine((w) => Object.values(w).some((v) => v > 0), 'at least one weight must be above 0')
+    .describe('Weight of each value dimension (≥ 0, not all 0); the score is their weighted mean'),
+  tiers: z
+    .strictObject({
+      vip: Share.describe('Top share of buyers by value score that is `vip`'),
+      gold: Share.describe('Top share that is `gold` or better'),
+      silver: Share.describe('Top share that is `silver` or better; the rest is `bronze`'),
+    })
+    .refine((t) => t.vip < t.gold && t.gold < t.silver, 'tiers must be ordered: vip < gold < silver')
+    .describe('Tier thresholds, as cumulative top shares of the buyers ranked by value score'),
+  status: z
+    .strictObject({
+      atRiskAfterDays: z
+        .number()
+        .int()
+        .min(1)
+        .max(3650)
+        .describe('Silence (days) after which a buyer is at risk'),
+      inactiveAfterDays: z
+        .number()
+        .int()
+        .min(2)
+        .max(3650)
+        .describe('Silence (days) after which a buyer is inactive'),
+      atRiskProbability: z
+        .number()
+        .min(0)
+        .max(1)
+        .describe('At risk when the BG/NBD probability alive falls below this'),
+      atRiskGapMultiple: z
+        .number()
+        .min(1)
+        .max(100)
+        .describe(
+          'At risk when the silence exceeds this multiple of the customer’s usual time between orders',
+        ),
+    })
+    .refine((s) => s.atRiskAfterDays < s.inactiveAfterDays, {
+      message: 'atRiskAfterDays must be below inactiveAfterDays',
+      path: ['atRiskAfterDays'],
+    })
+    .describe('Status rules'),
+  monthlyDiscountRate: z.number().min(0).max(1).describe('Monthly discount rate of the 12-month CLV'),
+  nightlyAt: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM, 24-hour')
+    .describe('Local time (tenant time zone) of the nightly full recompute'),
+};
+
+export const ScoreSettings = z.object(ScoreSettingsFields).describe('How scores are made');
+export type ScoreSettings = z.infer<typeof ScoreSettings>;
+export const ScoreSettingsPatch = z
+  .strictObject({
+    weights: ScoreSettingsFields.weights.optional(),
+    tiers: ScoreSettingsFields.tiers.optional(),
+    status: ScoreSettingsFields.status.optional(),
+    monthlyDiscountRate: ScoreSettingsFields.monthlyDiscountRate.optional(),
+    nightlyAt: ScoreSettingsFields.nightlyAt.optional(),
+  })
+  .describe(
+    'Score settings to change (each given part replaces its whole part); a change starts a recompute',
+  );
+
 /** The tenant's settings. Later modules add their sections here, each validated and defaulted. */
 export const SettingsSchema = z
   .object({
@@ -107,6 +192,7 @@ export const SettingsSchema = z
     currency: z.string().describe('ISO 4217 currency; orders in another currency must carry `baseTotal`'),
     timezone: z.string().describe('IANA time zone for schedules and reports'),
     sla: SlaSettings,
+    scores: ScoreSettings,
     updatedAt: timestampOut('Last changed'),
   })
   .meta({
@@ -118,6 +204,7 @@ export const SettingsSchema = z
         currency: 'EUR',
         timezone: 'Europe/Madrid',
         sla: DEFAULT_SLA,
+        scores: DEFAULT_SCORE_SETTINGS,
         updatedAt: '2026-01-10T09:30:00.000Z',
       },
     ],
@@ -130,12 +217,14 @@ export const UpdateSettingsBody = z
     currency: CurrencyField.optional(),
     timezone: TimezoneField.optional(),
     sla: SlaPatch.optional(),
+    scores: ScoreSettingsPatch.optional(),
   })
   .meta({
     id: 'SettingsPatch',
     examples: [
       { timezone: 'America/Mexico_City', currency: 'MXN' },
       { sla: { complaint: { firstResponseHours: 8, resolutionHours: 48 } } },
+      { scores: { weights: { volume: 1, frequency: 2, amount: 3, punctuality: 1, seniority: 0.5 } } },
     ],
   });
 export type UpdateSettingsInput = z.output<typeof UpdateSettingsBody>;

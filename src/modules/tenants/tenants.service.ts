@@ -6,6 +6,7 @@ import type { Cursors, Page } from '../../platform/pagination.ts';
 import { tenantsRepository as repo, type TenantRow } from './tenants.repository.ts';
 import {
   type CreateTenantInput,
+  DEFAULT_SCORE_SETTINGS,
   DEFAULT_SLA,
   type Settings,
   type Tenant,
@@ -22,13 +23,14 @@ export const toTenant = (row: TenantRow): Tenant => ({
 });
 
 const toSettings = (row: TenantRow): Settings => {
-  const stored = row.settings as { sla?: Partial<Settings['sla']> };
+  const stored = row.settings as { sla?: Partial<Settings['sla']>; scores?: Partial<Settings['scores']> };
   return {
     tenantId: row.id,
     name: row.name,
     currency: row.currency,
     timezone: row.timezone,
     sla: { ...DEFAULT_SLA, ...stored.sla },
+    scores: { ...DEFAULT_SCORE_SETTINGS, ...stored.scores },
     updatedAt: row.updatedAt.toISOString(),
   };
 };
@@ -36,6 +38,7 @@ const toSettings = (row: TenantRow): Settings => {
 export class TenantsService {
   readonly #db: Database;
   readonly #cursors: Cursors;
+  readonly #scoreSettingsListeners: ((tenantId: string) => Promise<void>)[] = [];
 
   constructor(deps: { db: Database; cursors: Cursors }) {
     this.#db = deps.db;
@@ -106,18 +109,33 @@ export class TenantsService {
     );
   }
 
-  updateSettings(actor: TenantActor, input: UpdateSettingsInput): Promise<Settings> {
-    return this.#db.withTenant(actor.tenantId, async (tx) => {
-      if (!(await repo.findById(tx, actor.tenantId))) {
-        throw new AppError('tenant_not_found', 'the token names a tenant that does not exist');
-      }
-      const { sla, ...columns } = input;
-      const row = (await repo.findById(tx, actor.tenantId))!;
+  /** Called after a change of the score settings has committed (the scores module recomputes). */
+  onScoreSettingsChanged(listener: (tenantId: string) => Promise<void>): void {
+    this.#scoreSettingsListeners.push(listener);
+  }
+
+  async updateSettings(actor: TenantActor, input: UpdateSettingsInput): Promise<Settings> {
+    const updated = await this.#db.withTenant(actor.tenantId, async (tx) => {
+      const row = await repo.findById(tx, actor.tenantId);
+      if (!row) throw new AppError('tenant_not_found', 'the token names a tenant that does not exist');
+      const { sla, scores, ...columns } = input;
+      const current = toSettings(row);
       // each settings section merges into what is stored; other sections are kept
-      const settings = sla ? { ...row.settings, sla: { ...toSettings(row).sla, ...sla } } : undefined;
+      const settings =
+        sla || scores
+          ? {
+              ...row.settings,
+              ...(sla ? { sla: { ...current.sla, ...sla } } : {}),
+              ...(scores ? { scores: { ...current.scores, ...scores } } : {}),
+            }
+          : undefined;
       return toSettings(
         await repo.update(tx, actor.tenantId, { ...columns, ...(settings ? { settings } : {}) }),
       );
     });
+    if (input.scores || input.timezone) {
+      for (const listener of this.#scoreSettingsListeners) await listener(actor.tenantId);
+    }
+    return updated;
   }
 }

@@ -1,0 +1,335 @@
+import type { TenantActor } from '../../platform/auth.ts';
+import { canonicalJson } from '../../platform/canonical-json.ts';
+import type { Clock } from '../../platform/clock.ts';
+import type { Database, Tx } from '../../platform/db.ts';
+import type { Jobs } from '../../platform/jobs.ts';
+import type { CustomersService } from '../customers/customers.service.ts';
+import type { EventsService } from '../events/events.service.ts';
+import type { JobRunsService } from '../jobs/jobs.service.ts';
+import type { ScoreSettings } from '../tenants/tenants.schemas.ts';
+import type { TenantsService } from '../tenants/tenants.service.ts';
+import { fitModels, placeRow, tupleOutputs } from './scores.compute.ts';
+import { type AsOf, scoresRepository as repo, type ScoreRow } from './scores.repository.ts';
+import type { CustomerScores, ScoreModel } from './scores.schemas.ts';
+import type { ModelFit } from './scores.table.ts';
+import { toCustomerScores, toModel } from './scores.view.ts';
+
+export const RECOMPUTE_TASK = 'scores_recompute';
+export const REFRESH_TASK = 'scores_refresh';
+export const NIGHTLY_TASK = 'scores_nightly';
+
+/** Customers refreshed per transaction by the incremental path. */
+const REFRESH_CHUNK = 2_000;
+/** Values kept per distribution for placing customers between full recomputes (exact up to this + 1 buyers). */
+const CUTPOINT_SAMPLE = 1_000;
+
+/** The calendar day of an instant in a time zone, as YYYY-MM-DD. */
+export const localDay = (instant: Date, timezone: string) =>
+  new Intl.DateTimeFormat('en-CA', {
+    timeZone: timezone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(instant);
+
+const localTime = (instant: Date, timezone: string) =>
+  new Intl.DateTimeFormat('en-GB', {
+    timeZone: timezone,
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(instant);
+
+export type RecomputeSummary = {
+  customers: number;
+  written: number;
+  statusChanges: number;
+  tierChanges: number;
+  modelVersion: number;
+  fitted: boolean;
+  reason: string | null;
+  ms: number;
+};
+
+/**
+ * Relationship scores: RFM, the value score and tier, status and phase, BG/NBD + Gamma-Gamma CLV
+ * and the 6R inputs. A full recompute is set-based in SQL; the refresh after order writes recomputes
+ * the touched customers with the current fit.
+ */
+export class ScoresService {
+  readonly #db: Database;
+  readonly #clock: Clock;
+  readonly #tenants: TenantsService;
+  readonly #customers: CustomersService;
+  readonly #events: EventsService;
+  readonly #jobRuns: JobRunsService;
+  readonly #jobs: () => Jobs | undefined;
+
+  constructor(deps: {
+    db: Database;
+    clock: Clock;
+    tenants: TenantsService;
+    customers: CustomersService;
+    events: EventsService;
+    jobRuns: JobRunsService;
+    jobs?: () => Jobs | undefined;
+  }) {
+    this.#db = deps.db;
+    this.#clock = deps.clock;
+    this.#tenants = deps.tenants;
+    this.#customers = deps.customers;
+    this.#events = deps.events;
+    this.#jobRuns = deps.jobRuns;
+    this.#jobs = deps.jobs ?? (() => undefined);
+  }
+
+  #asOf(settings: { timezone: string }): AsOf {
+    const now = this.#clock.now();
+    return { now, day: localDay(now, settings.timezone), timezone: settings.timezone };
+  }
+
+  /**
+   * The full recompute of one tenant, in one transaction: features from the orders, the refit (unless
+   * `refit` is false and a fit exists), every row, quintiles and percentiles, status and tier changes.
+   */
+  async recompute(
+    tenantId: string,
+    options: { refit?: boolean; runId?: string } = {},
+  ): Promise<RecomputeSummary> {
+    const started = performance.now();
+    const steps = ['features', 'fit', 'scores', 'changes', 'done'];
+    const progress = (i: number) =>
+      this.#jobRuns.progress(tenantId, options.runId, { step: steps[i]!, done: i, total: steps.length - 1 });
+    try {
+      // progress is written beside the recompute's transaction (followers see it move), never inside it
+      await this.#jobRuns.running(tenantId, options.runId);
+      const summary = await this.#db.withTenant(tenantId, async (tx) => {
+        const settings = await this.#tenants.settingsIn(tx, tenantId);
+        const at = this.#asOf(settings);
+        const state = await repo.lockState(tx);
+        await progress(0);
+        await repo.createFeatures(tx, at);
+        const tuples = await repo.purchaseTuples(tx, at);
+        await progress(1);
+        let fit = state.fit;
+        let version = state.modelVersion;
+        if (options.refit !== false || !fit) {
+          const spend = await repo.spendRows(tx);
+          fit = fitModels(tuples, spend, { from: await repo.window(tx), to: at.day });
+        }
+        await progress(2);
+        const computed = tupleOutputs(fit, tuples, settings.scores);
+        fit = computed.fit;
+        // a new version only for a fit whose parameters differ from the current one's
+        if (fit.bgnbd && canonicalJson(modelPart(fit)) !== canonicalJson(modelPart(state.fit))) version += 1;
+        await repo.createTupleOutputs(tx, computed.outputs);
+        await repo.stageAll(tx, at, settings.scores, fit.bgnbd ? fit.gammaGamma : null);
+        const cutpoints = await repo.cutpoints(tx, CUTPOINT_SAMPLE);
+        await progress(3);
+        const applied = await repo.apply(tx, at, {
+          settings: settings.scores,
+          modelVersion: fit.bgnbd ? version : null,
+          rewriteAll: false,
+          emit: (type, source) => this.#events.insertFrom(type, source),
+        });
+        await repo.saveState(tx, {
+          modelVersion: version,
+          fit,
+          ...(version !== state.modelVersion || !state.fittedAt ? { fittedAt: at.now } : {}),
+          cutpoints,
+          asOf: at.day,
+          recomputedAt: at.now,
+        });
+        // every change committed before this transaction began is in the rows just written
+        await repo.watermarkAtTransactionStart(tx);
+        return {
+          customers: cutpoints.buyers,
+          written: applied.written,
+          statusChanges: applied.statusChanges,
+          tierChanges: applied.tierChanges,
+          modelVersion: version,
+          fitted: fit.bgnbd !== null,
+          reason: fit.reason,
+          ms: Math.round(performance.now() - started),
+        };
+      });
+      await progress(4);
+      await this.#jobRuns.finish(tenantId, options.runId, { result: summary });
+      return summary;
+    } catch (error) {
+      await this.#jobRuns.finish(tenantId, options.runId, { error: (error as Error).message });
+      throw error;
+    }
+  }
+
+  /**
+   * The refresh after order writes: the customers whose purchase aggregates changed since their
+   * scores were computed, with the current fit, placed against the last full recompute's
+   * distributions. A tenant never fully recomputed gets its first full recompute instead.
+   */
+  async refresh(tenantId: string): Promise<{ customers: number }> {
+    let total = 0;
+    for (;;) {
+      const done = await this.#db.withTenant(tenantId, async (tx) => {
+        const state = await repo.lockState(tx);
+        if (!state.cutpoints || !state.fit) return -1;
+        const settings = await this.#tenants.settingsIn(tx, tenantId);
+        const at = this.#asOf(settings);
+        const changed = await repo.changedSince(tx, state.watermark, REFRESH_CHUNK);
+        if (!changed.length) return 0;
+        await this.#refreshIn(
+          tx,
+          at,
+          settings.scores,
+          state.fit,
+          state.modelVersion,
+          state.cutpoints,
+          changed.map((c) => c.customerId),
+        );
+        const watermark = changed.at(-1)!.updatedAt;
+        if (!state.watermark || watermark > state.watermark) await repo.saveState(tx, { watermark });
+        return changed.length;
+      });
+      if (done === -1) {
+        const summary = await this.recompute(tenantId, { refit: true });
+        return { customers: summary.customers };
+      }
+      total += done;
+      if (done < REFRESH_CHUNK) return { customers: total };
+    }
+  }
+
+  async #refreshIn(
+    tx: Tx,
+    at: AsOf,
+    settings: ScoreSettings,
+    fit: ModelFit,
+    modelVersion: number,
+    cutpoints: NonNullable<Awaited<ReturnType<typeof repo.lockState>>['cutpoints']>,
+    ids: string[],
+  ) {
+    await repo.createFeatures(tx, at, ids);
+    const bases = await repo.bases(tx, at, ids);
+    await repo.stage(
+      tx,
+      bases.map((b) => placeRow(b, { fit, cutpoints, settings })),
+    );
+    await repo.apply(tx, at, {
+      settings,
+      modelVersion: fit.bgnbd ? modelVersion : null,
+      rewriteAll: true,
+      emit: (type, source) => this.#events.insertFrom(type, source),
+    });
+    await repo.dropStaged(tx);
+  }
+
+  /** Asks for a refresh soon: one job per tenant, however many writes ask meanwhile. */
+  async touched(tenantId: string): Promise<void> {
+    const jobs = this.#jobs();
+    if (!jobs) return;
+    await jobs.add(
+      REFRESH_TASK,
+      { tenantId },
+      {
+        jobKey: `${REFRESH_TASK}:${tenantId}`,
+        jobKeyMode: 'preserve_run_at',
+        runAt: new Date(Date.now() + 1000),
+      },
+    );
+  }
+
+  /** After a change of the score settings: a full recompute (one waiting job per tenant). */
+  async recomputeSoon(tenantId: string): Promise<void> {
+    await this.#jobs()?.add(
+      RECOMPUTE_TASK,
+      { tenantId, refit: false },
+      { jobKey: `${RECOMPUTE_TASK}:${tenantId}`, runAt: new Date(Date.now() + 1000) },
+    );
+  }
+
+  /** `POST /v1/scores/recompute`: a job that clients follow at `GET /v1/jobs/:id`. */
+  requestRecompute(actor: TenantActor, refit: boolean) {
+    return this.#jobRuns.start(actor, 'scores.recompute', RECOMPUTE_TASK, { refit });
+  }
+
+  /** The nightly run: every tenant whose local time has passed its `nightlyAt` and not run today. */
+  async nightly(): Promise<void> {
+    const now = this.#clock.now();
+    for (const tenantId of await this.#tenants.allIds()) {
+      const { settings, state } = await this.#db.withTenant(
+        tenantId,
+        async (tx) => ({
+          settings: await this.#tenants.settingsIn(tx, tenantId),
+          state: await repo.state(tx),
+        }),
+        { readOnly: true },
+      );
+      const today = localDay(now, settings.timezone);
+      const ran = state?.recomputedAt ? localDay(state.recomputedAt, settings.timezone) : null;
+      if (ran !== today && localTime(now, settings.timezone) >= settings.scores.nightlyAt) {
+        await this.recompute(tenantId, { refit: true });
+      }
+    }
+  }
+
+  /** `GET /v1/customers/:id/scores`, optionally with expected purchases over another horizon. */
+  customerScores(actor: TenantActor, customerId: string, horizonDays?: number): Promise<CustomerScores> {
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        const customer = await this.#customers.statusOf(tx, customerId);
+        const [row] = await repo.scoresOf(tx, [customerId]);
+        const settings = await this.#tenants.settingsIn(tx, actor.tenantId);
+        const state = await repo.state(tx);
+        return toCustomerScores({ customerId, customer, row, state, settings, horizonDays });
+      },
+      { readOnly: true },
+    );
+  }
+
+  /** Scores of several customers (the GraphQL loader); null for an unknown id. */
+  scoresOfMany(actor: TenantActor, ids: readonly string[]): Promise<(CustomerScores | null)[]> {
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        const statuses = await this.#customers.statusesOf(tx, ids);
+        const rows = new Map((await repo.scoresOf(tx, ids)).map((r: ScoreRow) => [r.customerId, r]));
+        const settings = await this.#tenants.settingsIn(tx, actor.tenantId);
+        const state = await repo.state(tx);
+        return ids.map((id) => {
+          const customer = statuses.get(id);
+          return customer
+            ? toCustomerScores({ customerId: id, customer, row: rows.get(id), state, settings })
+            : null;
+        });
+      },
+      { readOnly: true },
+    );
+  }
+
+  tierHistory(actor: TenantActor, customerId: string) {
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        await this.#customers.assertExists(tx, customerId);
+        return (await repo.tierHistory(tx, customerId)).map((h) => ({
+          fromTier: h.fromTier,
+          toTier: h.toTier,
+          changedAt: h.changedAt.toISOString(),
+        }));
+      },
+      { readOnly: true },
+    );
+  }
+
+  /** `GET /v1/scores/model`. */
+  model(actor: TenantActor): Promise<ScoreModel> {
+    return this.#db.withTenant(actor.tenantId, async (tx) => toModel(await repo.state(tx)), {
+      readOnly: true,
+    });
+  }
+}
+
+/** The parts of a fit that make a model version (not its timing). */
+const modelPart = (fit: ModelFit | null | undefined) =>
+  fit ? { bgnbd: fit.bgnbd, gammaGamma: fit.gammaGamma, reason: fit.reason } : null;

@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { newCustomer, orderBody } from './helpers/factories.ts';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ jobs: true });
+});
+afterAll(() => t.close());
+
+/** Polls until `done` holds for the GET body, or fails after about 20 s. */
+async function until(get: () => Promise<any>, done: (body: any) => boolean) {
+  for (let i = 0; i < 200; i++) {
+    const body = await get();
+    if (done(body)) return body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the condition never held');
+}
+
+describe('scores through the API and the workers', () => {
+  it('POST /v1/scores/recompute → 202 and a job that GET /v1/jobs/:id follows to its result', async () => {
+    const { client } = await t.newTenant();
+    const c = await newCustomer(client);
+    await client.post('/v1/orders', orderBody({ customerId: c.id }));
+    const res = await client.post('/v1/scores/recompute', {});
+    expect(res.statusCode, res.body).toBe(202);
+    const job = res.json();
+    expect(job).toMatchObject({ kind: 'scores.recompute', status: 'queued' });
+    const done = await until(
+      async () => (await client.get(`/v1/jobs/${job.id}`)).json(),
+      (b) => b.status === 'succeeded' || b.status === 'failed',
+    );
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      progress: { step: 'done', percent: 100 },
+      result: { customers: 1, fitted: false },
+    });
+    expect(done.finishedAt).not.toBeNull();
+    const scores = (await client.get(`/v1/customers/${c.id}/scores`)).json();
+    expect(scores.rfm).toMatchObject({ frequency: 1, r: 1, f: 1, m: 1, cell: 'Lost' });
+  });
+
+  it('an order write refreshes the customer’s scores within seconds, without a manual recompute', async () => {
+    const { client } = await t.newTenant();
+    const c = await newCustomer(client);
+    const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString();
+    await client.post('/v1/orders', orderBody({ customerId: c.id, placedAt: daysAgo(10) }));
+    // the first refresh of a tenant is a full recompute; then each write refreshes the touched customers
+    await until(
+      async () => (await client.get(`/v1/customers/${c.id}/scores`)).json(),
+      (b) => b.rfm.frequency === 1,
+    );
+    await client.post('/v1/orders', orderBody({ customerId: c.id, placedAt: daysAgo(2) }));
+    const after = await until(
+      async () => (await client.get(`/v1/customers/${c.id}/scores`)).json(),
+      (b) => b.rfm.frequency === 2,
+    );
+    expect(after.rfm.monetary).toEqual({ amount: 10000, currency: 'EUR' });
+    expect(after.status).toEqual({ status: 'active', lifecyclePhase: 'retention' });
+  });
+
+  it('a change of the score settings recomputes; bad settings are refused with their paths', async () => {
+    const { client } = await t.newTenant();
+    const c = await newCustomer(client);
+    await client.post('/v1/orders', orderBody({ customerId: c.id }));
+    await until(
+      async () => (await client.get(`/v1/customers/${c.id}/scores`)).json(),
+      (b) => b.value.score !== null,
+    );
+    const ok = await client.patch('/v1/settings', {
+      scores: { weights: { volume: 0, frequency: 0, amount: 1, punctuality: 0, seniority: 0 } },
+    });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json().scores.weights.amount).toBe(1);
+    expect(ok.json().scores.tiers).toEqual({ vip: 0.05, gold: 0.2, silver: 0.5 });
+    const rescored = await until(
+      async () => (await client.get(`/v1/customers/${c.id}/scores`)).json(),
+      (b) => b.value.dimensions.volume.weight === 0 && b.value.dimensions.amount.contribution === 100,
+    );
+    expect(rescored.value.score).toBeCloseTo(100, 6);
+
+    for (const [scores, path] of [
+      [{ weights: { volume: 0, frequency: 0, amount: 0, punctuality: 0, seniority: 0 } }, 'scores.weights'],
+      [
+        { weights: { volume: -1, frequency: 1, amount: 1, punctuality: 1, seniority: 1 } },
+        'scores.weights.volume',
+      ],
+      [{ tiers: { vip: 0.3, gold: 0.2, silver: 0.5 } }, 'scores.tiers'],
+      [
+        {
+          status: {
+            atRiskAfterDays: 400,
+            inactiveAfterDays: 365,
+            atRiskProbability: 0.3,
+            atRiskGapMultiple: 3,
+          },
+        },
+        'scores.status.atRiskAfterDays',
+      ],
+      [{ nightlyAt: '25:00' }, 'scores.nightlyAt'],
+      [{ monthlyDiscountRate: 2 }, 'scores.monthlyDiscountRate'],
+    ] as const) {
+      const bad = await client.patch('/v1/settings', { scores });
+      expect(bad.statusCode, JSON.stringify(scores)).toBe(400);
+      expect(bad.json().errors.map((e: any) => e.path)).toContain(path);
+    }
+    expect((await client.get('/v1/settings')).json().scores.weights.amount).toBe(1);
+  });
+
+  it('scopes, unknown and cross-tenant customers, bad queries', async () => {
+    const a = await t.newTenant();
+    const b = await t.newTenant();
+    const c = await newCustomer(a.client);
+    expect((await b.client.get(`/v1/customers/${c.id}/scores`)).statusCode).toBe(404);
+    expect((await a.client.get(`/v1/customers/${c.id}/scores?horizonDays=0`)).statusCode).toBe(400);
+    expect((await a.client.get('/v1/customers/not-a-uuid/scores')).statusCode).toBe(400);
+    const reader = t.as(await t.token(a, ['customers:read']));
+    const denied = await reader.get(`/v1/customers/${c.id}/scores`);
+    expect(denied.statusCode).toBe(403);
+    expect(denied.json().code).toBe('insufficient_scope');
+    const scoresReader = t.as(await t.token(a, ['scores:read']));
+    expect((await scoresReader.post('/v1/scores/recompute', {})).statusCode).toBe(403);
+    expect((await scoresReader.get('/v1/scores/model')).statusCode).toBe(200);
+    const job = (await a.client.post('/v1/scores/recompute', { refit: false })).json();
+    expect((await b.client.get(`/v1/jobs/${job.id}`)).statusCode).toBe(404);
+    expect((await a.client.post('/v1/scores/recompute', { refit: 'yes' })).statusCode).toBe(400);
+    // no body at all is a recompute with a refit
+    expect((await a.client.post('/v1/scores/recompute')).statusCode).toBe(202);
+    expect(
+      (await a.client.get('/v1/insights/lifecycle?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z'))
+        .statusCode,
+    ).toBe(400);
+  });
+
+  it('GraphQL: Customer.scores through a loader, the model, the insights and the recompute mutation', async () => {
+    const { client } = await t.newTenant();
+    const c = await newCustomer(client);
+    await client.post('/v1/orders', orderBody({ customerId: c.id }));
+    await until(
+      async () => (await client.get(`/v1/customers/${c.id}/scores`)).json(),
+      (b) => b.rfm.frequency === 1,
+    );
+    const { body } = await client.graphql(`{
+      customers(first: 10) { nodes { id scores { rfm { frequency r cell } value { score tier } status { status } model { fitted reason } sixR { reactivation { times } } } } }
+      scoreModel { fitted modelVersion timeUnit }
+      rfmInsights { buyers cells { cell customers } }
+      sixRInsights { customers buyers repeatPurchaseRate }
+      lifecycleInsights(from: "2026-01-01T00:00:00Z") { flows { acquired } }
+    }`);
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.customers.nodes[0].scores).toMatchObject({
+      rfm: { frequency: 1, r: 1, cell: 'Lost' },
+      value: { tier: 'vip' },
+      // the factory's order is from January: more than 180 days of silence
+      status: { status: 'at_risk' },
+      model: { fitted: false },
+      sixR: { reactivation: { times: 0 } },
+    });
+    expect(body.data!.scoreModel).toMatchObject({ fitted: false, timeUnit: 'days' });
+    expect(body.data!.rfmInsights.buyers).toBe(1);
+    expect(body.data!.sixRInsights).toMatchObject({ customers: 1, buyers: 1, repeatPurchaseRate: 0 });
+    expect(body.data!.lifecycleInsights.flows.acquired).toBe(1);
+
+    const started = await client.graphql('mutation { recomputeScores(refit: false) { id kind status } }');
+    expect(started.body.data!.recomputeScores).toMatchObject({ kind: 'scores.recompute', status: 'queued' });
+    const reader = t.as(
+      await t.token({ id: (await client.get('/v1/settings')).json().tenantId, slug: '' }, ['customers:read']),
+    );
+    const denied = await reader.graphql(`{ customers(first: 1) { nodes { scores { rfm { r } } } } }`);
+    expect(denied.body.errors?.[0]?.extensions?.code).toBe('insufficient_scope');
+  });
+});

@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { complaintBody, newCustomer, orderBody } from './helpers/factories.ts';
+
+const DAY = 86_400_000;
+const T0 = Date.parse('2025-01-10T12:00:00.000Z');
+let now = new Date(T0);
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ clock: { now: () => now } });
+});
+afterAll(() => t.close());
+
+const at = (days: number) => new Date(T0 + days * DAY);
+const buy = (customerId: string, day: number) =>
+  orderBody({ customerId, placedAt: at(day).toISOString(), sourceUpdatedAt: at(day).toISOString() });
+
+describe('status transitions with a controlled clock (recency rules: at risk after 180 days, inactive after 365)', () => {
+  it('first order, lapse, inactivity, reactivation; recovery after a complaint', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const scores = t.app.services.scores;
+    const lapsing = await newCustomer(client);
+    const complaining = await newCustomer(client);
+    now = at(0);
+    expect((await client.post('/v1/orders', buy(lapsing.id, -1))).statusCode).toBe(201);
+    expect((await client.post('/v1/orders', buy(complaining.id, -1))).statusCode).toBe(201);
+    await scores.recompute(tenantId);
+    expect((await client.get(`/v1/customers/${lapsing.id}`)).json()).toMatchObject({
+      status: 'active',
+      lifecyclePhase: 'acquisition',
+    });
+
+    now = at(200);
+    await scores.recompute(tenantId);
+    expect((await client.get(`/v1/customers/${lapsing.id}`)).json().status).toBe('at_risk');
+    // the complaint, then a purchase: kept after a complaint
+    expect(
+      (
+        await client.post(
+          '/v1/interactions',
+          complaintBody(complaining.id, { occurredAt: at(200).toISOString() }),
+        )
+      ).statusCode,
+    ).toBe(201);
+    now = at(201);
+    expect((await client.post('/v1/orders', buy(complaining.id, 201))).statusCode).toBe(201);
+    await scores.refresh(tenantId);
+
+    now = at(400);
+    await scores.recompute(tenantId);
+    expect((await client.get(`/v1/customers/${lapsing.id}`)).json()).toMatchObject({
+      status: 'inactive',
+      lifecyclePhase: 'recovery',
+    });
+
+    now = at(401);
+    expect((await client.post('/v1/orders', buy(lapsing.id, 401))).statusCode).toBe(201);
+    const refreshed = await scores.refresh(tenantId);
+    expect(refreshed.customers).toBe(1);
+    expect((await client.get(`/v1/customers/${lapsing.id}`)).json()).toMatchObject({
+      status: 'active',
+      lifecyclePhase: 'retention',
+    });
+
+    const history = (await client.get(`/v1/customers/${lapsing.id}/status-history`)).json().data;
+    expect(history.map((h: any) => [h.fromStatus, h.toStatus, h.toPhase, h.reason, h.changedAt])).toEqual([
+      ['potential', 'active', 'acquisition', 'first_order', at(-1).toISOString()],
+      ['active', 'at_risk', 'acquisition', 'silence', at(200).toISOString()],
+      ['at_risk', 'inactive', 'recovery', 'inactivity', at(400).toISOString()],
+      ['inactive', 'active', 'retention', 'reactivated', at(401).toISOString()],
+    ]);
+    const lapsed = (await client.get(`/v1/customers/${lapsing.id}/scores`)).json();
+    expect(lapsed.sixR.reactivation).toEqual({ times: 1 });
+
+    const kept = (await client.get(`/v1/customers/${complaining.id}/status-history`)).json().data;
+    expect(kept.find((h: any) => h.reason === 'recovered')).toMatchObject({
+      fromStatus: 'at_risk',
+      toStatus: 'active',
+      changedAt: at(201).toISOString(),
+    });
+    const recovered = (await client.get(`/v1/customers/${complaining.id}/scores`)).json();
+    expect(recovered.sixR.recovery).toEqual({ complaints: 1, recovered: 1 });
+
+    // each change is an event too
+    const events = (await client.get('/v1/events?type=customer.status_changed&limit=100')).json().data;
+    expect(events.map((e: any) => `${e.data.customerId}:${e.data.reason}`)).toEqual(
+      expect.arrayContaining([
+        `${lapsing.id}:silence`,
+        `${lapsing.id}:reactivated`,
+        `${complaining.id}:recovered`,
+      ]),
+    );
+
+    // the lifecycle insight counts the flows of the period
+    const flows = (
+      await client.get(`/v1/insights/lifecycle?from=${at(-2).toISOString()}&to=${at(402).toISOString()}`)
+    ).json();
+    // at risk: both at day 200, and the complaining customer again at day 400 (199 days of silence)
+    expect(flows.flows).toEqual({ acquired: 2, atRisk: 3, lapsed: 1, reactivated: 1, recovered: 1 });
+    expect(flows.current).toEqual([
+      { status: 'active', lifecyclePhase: 'retention', customers: 1 },
+      { status: 'at_risk', lifecyclePhase: 'retention', customers: 1 },
+    ]);
+  });
+});

@@ -103,3 +103,29 @@ describe('status transitions with a controlled clock (recency rules: at risk aft
     ]);
   });
 });
+
+describe('the nightly recompute', () => {
+  it('runs once a local day, after the tenant’s nightlyAt in its time zone', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    expect(
+      (
+        await client.patch('/v1/settings', {
+          timezone: 'America/Mexico_City',
+          scores: { nightlyAt: '02:30' },
+        })
+      ).statusCode,
+    ).toBe(200);
+    const scores = t.app.services.scores;
+    // 08:00 UTC is 02:00 in Mexico City: not yet
+    now = new Date('2026-03-10T08:00:00.000Z');
+    expect(await scores.nightly([tenantId])).toEqual([]);
+    now = new Date('2026-03-10T08:45:00.000Z');
+    expect(await scores.nightly([tenantId])).toEqual([tenantId]);
+    expect((await client.get('/v1/scores/model')).json().recomputedAt).toBe('2026-03-10T08:45:00.000Z');
+    // the same local day: done already
+    now = new Date('2026-03-10T20:00:00.000Z');
+    expect(await scores.nightly([tenantId])).toEqual([]);
+    now = new Date('2026-03-11T09:00:00.000Z');
+    expect(await scores.nightly([tenantId])).toEqual([tenantId]);
+  });
+});

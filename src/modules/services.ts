@@ -176,7 +176,9 @@ export function tasksOf(services: Services): Record<string, TaskHandler> {
     [REFRESH_TASK]: async (payload) => {
       await services.scores.refresh((payload as { tenantId: string }).tenantId);
     },
-    [NIGHTLY_TASK]: () => services.scores.nightly(),
+    [NIGHTLY_TASK]: async () => {
+      await services.scores.nightly();
+    },
     [IMPORT_TASK]: async (payload) => {
       const { tenantId, importId } = payload as { tenantId: string; importId: string };
       await services.imports.process(tenantId, importId);

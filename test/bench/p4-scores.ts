@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import pg from 'pg';
-import { loadConfig } from '../../src/config.ts';
 import { createServices } from '../../src/modules/services.ts';
 import { systemClock } from '../../src/platform/clock.ts';
 import { createPool, Database } from '../../src/platform/db.ts';
@@ -51,9 +50,12 @@ export async function p4(database: BenchDatabase) {
   );
   await owner.query('VACUUM ANALYZE orders, customers, customer_aggregates');
 
-  const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: ownerUrl, CURSOR_SECRET: 'x'.repeat(32) });
   const db = new Database(createPool(appUrlFrom(ownerUrl, password), 4));
-  const services = createServices({ db, cursors: new Cursors(config.CURSOR_SECRET!), clock: systemClock });
+  const services = createServices({
+    db,
+    cursors: new Cursors('bench-cursor-secret-bench-cursor-secret'),
+    clock: systemClock,
+  });
   try {
     const groupBy = () =>
       db.withTenant(tenantId, (tx) =>

@@ -26,7 +26,12 @@ export const MAX_PARAMETER = 1e5;
 type Tuple = { x: number; tx: number; age: number; count: number };
 
 /** Fits BG/NBD on the (x, tx, T) tuples (days) and Gamma-Gamma on the repeat buyers' mean spend. */
-export function fitModels(tuples: Tuple[], spend: SpendRow[], window: ModelFit['window']): ModelFit {
+export function fitModels(
+  tuples: Tuple[],
+  spend: SpendRow[],
+  window: ModelFit['window'],
+  previous?: ModelFit | null,
+): ModelFit {
   const started = performance.now();
   const customers = tuples.reduce((n, t) => n + t.count, 0);
   const repeatBuyers = tuples.reduce((n, t) => n + (t.x > 0 ? t.count : 0), 0);
@@ -41,24 +46,26 @@ export function fitModels(tuples: Tuple[], spend: SpendRow[], window: ModelFit['
     };
   }
   const data: PurchaseTuple[] = tuples.map((t) => ({ x: t.x, tx: t.tx, T: t.age, count: t.count }));
-  const bg = fitBgNbd(data);
-  const finite = Object.values(bg.params).every((v) => Number.isFinite(v) && v > 0);
-  if (!finite) {
+  const bg = fitBgNbd(data, previous?.bgnbd ?? undefined);
+  // regular purchase histories without heterogeneity drive r and alpha towards infinity (the Poisson
+  // limit): such a fit is refused rather than reported
+  const sane = Object.values(bg.params).every((v) => Number.isFinite(v) && v > 1e-8 && v < MAX_PARAMETER);
+  if (!sane) {
     return {
       ...base,
       bgnbd: null,
       gammaGamma: null,
-      fitMs: 0,
-      reason: 'not fitted: BG/NBD did not converge',
+      fitMs: Math.round(performance.now() - started),
+      reason: `not fitted: the BG/NBD fit degenerated (a parameter left (1e-8, ${MAX_PARAMETER})); the purchase histories are too alike`,
     };
   }
-  const gg = spend.length ? fitGammaGamma(spend) : undefined;
+  const gg = spend.length ? fitGammaGamma(spend, previous?.gammaGamma ?? undefined) : undefined;
   // the expected spend needs q > 1; otherwise the spend model is left out and CLV stays null
   const ggUsable =
     gg &&
     gg.params.q > 1 &&
     Object.values(gg.params).every((v) => Number.isFinite(v) && v > 0 && v < MAX_PARAMETER);
-  return {
+  const fitted: ModelFit = {
     ...base,
     bgnbd: { ...bg.params, logLikelihood: bg.logLikelihood, iterations: bg.iterations },
     gammaGamma: ggUsable
@@ -69,6 +76,20 @@ export function fitModels(tuples: Tuple[], spend: SpendRow[], window: ModelFit['
       ? null
       : 'Gamma-Gamma not fitted (too few repeat buyers with a positive spend, or q ≤ 1)',
   };
+  // a refit that moved no parameter by more than a millionth keeps the previous one exactly, so that a
+  // re-run on the same data changes nothing (the warm start may wander in the last digits)
+  return previous && sameParameters(previous, fitted)
+    ? { ...fitted, bgnbd: previous.bgnbd, gammaGamma: previous.gammaGamma }
+    : fitted;
+}
+
+function sameParameters(a: ModelFit, b: ModelFit): boolean {
+  const close = (u: Record<string, number> | null, v: Record<string, number> | null, keys: string[]) =>
+    u === null || v === null ? u === v : keys.every((k) => Math.abs(u[k]! - v[k]!) <= 1e-6 * Math.abs(u[k]!));
+  return (
+    close(a.bgnbd, b.bgnbd, ['r', 'alpha', 'a', 'b']) &&
+    close(a.gammaGamma, b.gammaGamma, ['p', 'q', 'gamma'])
+  );
 }
 
 const paramsOf = (fit: ModelFit) => {

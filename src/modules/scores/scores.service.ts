@@ -23,22 +23,23 @@ const REFRESH_CHUNK = 2_000;
 /** Values kept per distribution for placing customers between full recomputes (exact up to this + 1 buyers). */
 const CUTPOINT_SAMPLE = 1_000;
 
-/** The calendar day of an instant in a time zone, as YYYY-MM-DD. */
-export const localDay = (instant: Date, timezone: string) =>
-  new Intl.DateTimeFormat('en-CA', {
-    timeZone: timezone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  }).format(instant);
-
-const localTime = (instant: Date, timezone: string) =>
-  new Intl.DateTimeFormat('en-GB', {
-    timeZone: timezone,
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).format(instant);
+/** The wall clock of an instant in a time zone: its day (YYYY-MM-DD) and time (HH:MM). */
+export function wallClock(instant: Date, timezone: string): { day: string; time: string } {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-CA', {
+      timeZone: timezone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    })
+      .formatToParts(instant)
+      .map((p) => [p.type, p.value]),
+  );
+  return { day: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` };
+}
 
 export type RecomputeSummary = {
   customers: number;
@@ -49,6 +50,8 @@ export type RecomputeSummary = {
   fitted: boolean;
   reason: string | null;
   ms: number;
+  /** Milliseconds per step. */
+  timings: Record<string, number>;
 };
 
 /**
@@ -85,7 +88,7 @@ export class ScoresService {
 
   #asOf(settings: { timezone: string }): AsOf {
     const now = this.#clock.now();
-    return { now, day: localDay(now, settings.timezone), timezone: settings.timezone };
+    return { now, day: wallClock(now, settings.timezone).day, timezone: settings.timezone };
   }
 
   /**
@@ -97,6 +100,13 @@ export class ScoresService {
     options: { refit?: boolean; runId?: string } = {},
   ): Promise<RecomputeSummary> {
     const started = performance.now();
+    const timings: Record<string, number> = {};
+    let mark = started;
+    const lap = (name: string) => {
+      const t = performance.now();
+      timings[name] = Math.round(t - mark);
+      mark = t;
+    };
     const steps = ['features', 'fit', 'scores', 'changes', 'done'];
     const progress = (i: number) =>
       this.#jobRuns.progress(tenantId, options.runId, { step: steps[i]!, done: i, total: steps.length - 1 });
@@ -108,23 +118,29 @@ export class ScoresService {
         const at = this.#asOf(settings);
         const state = await repo.lockState(tx);
         await progress(0);
+        await repo.useRecomputeMemory(tx);
         await repo.createFeatures(tx, at);
         const tuples = await repo.purchaseTuples(tx, at);
+        lap('features');
         await progress(1);
         let fit = state.fit;
         let version = state.modelVersion;
         if (options.refit !== false || !fit) {
           const spend = await repo.spendRows(tx);
-          fit = fitModels(tuples, spend, { from: await repo.window(tx), to: at.day });
+          fit = fitModels(tuples, spend, { from: await repo.window(tx), to: at.day }, state.fit);
         }
+        lap('fit');
         await progress(2);
         const computed = tupleOutputs(fit, tuples, settings.scores);
         fit = computed.fit;
         // a new version only for a fit whose parameters differ from the current one's
         if (fit.bgnbd && canonicalJson(modelPart(fit)) !== canonicalJson(modelPart(state.fit))) version += 1;
+        lap('modelOutputs');
         await repo.createTupleOutputs(tx, computed.outputs);
         await repo.stageAll(tx, at, settings.scores, fit.bgnbd ? fit.gammaGamma : null);
+        lap('stage');
         const cutpoints = await repo.cutpoints(tx, CUTPOINT_SAMPLE);
+        lap('cutpoints');
         await progress(3);
         const applied = await repo.apply(tx, at, {
           settings: settings.scores,
@@ -142,6 +158,7 @@ export class ScoresService {
         });
         // every change committed before this transaction began is in the rows just written
         await repo.watermarkAtTransactionStart(tx);
+        lap('apply');
         return {
           customers: cutpoints.buyers,
           written: applied.written,
@@ -151,6 +168,7 @@ export class ScoresService {
           fitted: fit.bgnbd !== null,
           reason: fit.reason,
           ms: Math.round(performance.now() - started),
+          timings,
         };
       });
       await progress(4);
@@ -252,10 +270,11 @@ export class ScoresService {
     return this.#jobRuns.start(actor, 'scores.recompute', RECOMPUTE_TASK, { refit });
   }
 
-  /** The nightly run: every tenant whose local time has passed its `nightlyAt` and not run today. */
-  async nightly(): Promise<void> {
+  /** The nightly run: each tenant whose local time has passed its `nightlyAt` and that has not run today. */
+  async nightly(tenantIds?: string[]): Promise<string[]> {
     const now = this.#clock.now();
-    for (const tenantId of await this.#tenants.allIds()) {
+    const ran: string[] = [];
+    for (const tenantId of tenantIds ?? (await this.#tenants.allIds())) {
       const { settings, state } = await this.#db.withTenant(
         tenantId,
         async (tx) => ({
@@ -264,12 +283,14 @@ export class ScoresService {
         }),
         { readOnly: true },
       );
-      const today = localDay(now, settings.timezone);
-      const ran = state?.recomputedAt ? localDay(state.recomputedAt, settings.timezone) : null;
-      if (ran !== today && localTime(now, settings.timezone) >= settings.scores.nightlyAt) {
+      const local = wallClock(now, settings.timezone);
+      const last = state?.recomputedAt ? wallClock(state.recomputedAt, settings.timezone).day : null;
+      if (last !== local.day && local.time >= settings.scores.nightlyAt) {
         await this.recompute(tenantId, { refit: true });
+        ran.push(tenantId);
       }
     }
+    return ran;
   }
 
   /** `GET /v1/customers/:id/scores`, optionally with expected purchases over another horizon. */

@@ -60,6 +60,33 @@ describe('scores through the API and the workers', () => {
     expect(after.status).toEqual({ status: 'active', lifecyclePhase: 'retention' });
   });
 
+  it('an import of orders refreshes the scores of the customers it touched', async () => {
+    const { client, token } = await t.newTenant();
+    const day = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString();
+    const csv = [
+      'source,externalId,customer.externalId,placedAt,status,currency,total',
+      `shop,I1,imp-1,${day(20)},paid,EUR,3000`,
+      `shop,I2,imp-1,${day(3)},paid,EUR,2000`,
+    ].join('\n');
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/imports?type=orders',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' },
+      payload: csv,
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    const customer = await until(
+      async () => (await client.get('/v1/customers?limit=10')).json().data,
+      (list) => list.length === 1,
+    );
+    const scores = await until(
+      async () => (await client.get(`/v1/customers/${customer[0].id}/scores`)).json(),
+      (b) => b.rfm.frequency === 2,
+    );
+    expect(scores.rfm).toMatchObject({ recencyDays: 3, monetary: { amount: 5000, currency: 'EUR' } });
+    expect(scores.status).toEqual({ status: 'active', lifecyclePhase: 'retention' });
+  });
+
   it('a change of the score settings recomputes; bad settings are refused with their paths', async () => {
     const { client } = await t.newTenant();
     const c = await newCustomer(client);

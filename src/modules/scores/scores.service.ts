@@ -245,24 +245,32 @@ export class ScoresService {
   async touched(tenantId: string): Promise<void> {
     const jobs = this.#jobs();
     if (!jobs) return;
-    await jobs.add(
-      REFRESH_TASK,
-      { tenantId },
-      {
-        jobKey: `${REFRESH_TASK}:${tenantId}`,
-        jobKeyMode: 'preserve_run_at',
-        runAt: new Date(Date.now() + 1000),
-      },
-    );
+    // the orders are committed already: a failed enqueue must not turn their response into an error.
+    // Nothing is lost: the next refresh (or the nightly recompute) finds these customers by their
+    // changed aggregates.
+    await jobs
+      .add(
+        REFRESH_TASK,
+        { tenantId },
+        {
+          jobKey: `${REFRESH_TASK}:${tenantId}`,
+          jobKeyMode: 'preserve_run_at',
+          runAt: new Date(Date.now() + 1000),
+        },
+      )
+      .catch(() => undefined);
   }
 
   /** After a change of the score settings: a full recompute (one waiting job per tenant). */
   async recomputeSoon(tenantId: string): Promise<void> {
-    await this.#jobs()?.add(
-      RECOMPUTE_TASK,
-      { tenantId, refit: false },
-      { jobKey: `${RECOMPUTE_TASK}:${tenantId}`, runAt: new Date(Date.now() + 1000) },
-    );
+    // the settings are committed: a failed enqueue leaves the change to the nightly recompute
+    await this.#jobs()
+      ?.add(
+        RECOMPUTE_TASK,
+        { tenantId, refit: false },
+        { jobKey: `${RECOMPUTE_TASK}:${tenantId}`, runAt: new Date(Date.now() + 1000) },
+      )
+      .catch(() => undefined);
   }
 
   /** `POST /v1/scores/recompute`: a job that clients follow at `GET /v1/jobs/:id`. */

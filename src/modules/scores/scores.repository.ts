@@ -457,10 +457,6 @@ export const scoresRepository = {
     return { statusChanges: moved.rows[0]!.n, tierChanges: tiers.rows[0]!.n, written: written.rows.length };
   },
 
-  dropStaged(tx: Tx) {
-    return tx.execute(sql`DROP TABLE IF EXISTS score_staged, score_features, score_tuples`);
-  },
-
   async state(tx: Tx): Promise<StateRow | undefined> {
     const [row] = await tx.select().from(scoreState);
     return row;
@@ -470,13 +466,7 @@ export const scoresRepository = {
   async lockState(tx: Tx): Promise<StateRow> {
     await tx.execute(sql`
       INSERT INTO score_state (tenant_id) VALUES (vinculo_current_tenant()) ON CONFLICT DO NOTHING`);
-    const result = await tx.execute<{ tenant_id: string }>(
-      sql`SELECT tenant_id FROM score_state WHERE tenant_id = vinculo_current_tenant() FOR UPDATE`,
-    );
-    const [row] = await tx
-      .select()
-      .from(scoreState)
-      .where(eq(scoreState.tenantId, result.rows[0]!.tenant_id));
+    const [row] = await tx.select().from(scoreState).for('update');
     return row!;
   },
 

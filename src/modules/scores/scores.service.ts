@@ -238,7 +238,6 @@ export class ScoresService {
       rewriteAll: true,
       emit: (type, source) => this.#events.insertFrom(type, source),
     });
-    await repo.dropStaged(tx);
   }
 
   /** Asks for a refresh soon: one job per tenant, however many writes ask meanwhile. */

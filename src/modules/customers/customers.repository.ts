@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, gte, or, type SQL, sql } from 'drizzle-orm';
 import { before, PgCode, type Position, pgErrorOf, prepared, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
+import { customerConsentHistory } from './consent-history.table.ts';
 import type { ListCustomersFilter } from './customers.schemas.ts';
 import { customers } from './customers.table.ts';
 import { customerStatusHistory } from './status-history.table.ts';
@@ -196,6 +197,18 @@ export const customersRepository = {
       )
       .orderBy(desc(customerStatusHistory.changedAt), desc(customerStatusHistory.id))
       .limit(limit);
+  },
+
+  async insertConsentChanges(tx: Tx, rows: (typeof customerConsentHistory.$inferInsert)[]) {
+    if (rows.length) await tx.insert(customerConsentHistory).values(rows);
+  },
+
+  consentHistory(tx: Tx, customerId: string) {
+    return tx
+      .select()
+      .from(customerConsentHistory)
+      .where(eq(customerConsentHistory.customerId, customerId))
+      .orderBy(customerConsentHistory.at, customerConsentHistory.id);
   },
 
   statusHistory(tx: Tx, customerId: string) {

@@ -7,6 +7,7 @@ import {
   BatchUpsertBody,
   BatchUpsertBodyLoose,
   BatchUpsertResponse,
+  ConsentHistoryResponse,
   CreateCustomerBody,
   CustomerPage,
   CustomerSchema,
@@ -92,6 +93,19 @@ export const customersRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
     },
     handler: async (request) => ({
       data: await customers.statusHistory(requireTenant(request.actor!), request.params.id),
+    }),
+  });
+
+  app.get('/customers/:id/consent-history', {
+    config: { scopes: ['customers:read'] },
+    schema: {
+      tags: ['customers'],
+      summary: 'Every consent given or withdrawn: channel, when, how and by which client, oldest first',
+      params: IdParams,
+      response: { 200: ConsentHistoryResponse, ...problems(404) },
+    },
+    handler: async (request) => ({
+      data: await customers.consentHistory(requireTenant(request.actor!), request.params.id),
     }),
   });
 

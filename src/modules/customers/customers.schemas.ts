@@ -43,6 +43,15 @@ export const AddressSchema = z
 const ConsentInput = z.strictObject({
   granted: z.boolean().describe('Whether consent is given (true) or withdrawn (false)'),
   at: z.iso.datetime({ offset: true }).optional().describe('When; defaults to the time of the request'),
+  source: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe(
+      'How it was given or withdrawn, e.g. `web_form`, `store`, `unsubscribe_link` (kept in the history)',
+    ),
 });
 
 export const ConsentInputSchema = z
@@ -262,3 +271,15 @@ export const StatusChangeSchema = z
   })
   .meta({ id: 'StatusChange' });
 export const StatusHistoryResponse = z.object({ data: z.array(StatusChangeSchema) });
+
+export const ConsentChangeSchema = z
+  .object({
+    channel: z.enum(CONSENT_CHANNELS).describe('The consent'),
+    granted: z.boolean().describe('Given (true) or withdrawn (false)'),
+    at: timestampOut('When it was given or withdrawn'),
+    source: z.string().nullable().describe('How, as the client said'),
+    recordedBy: z.string().describe('The client (token subject) that recorded it'),
+    recordedAt: timestampOut('When it was recorded'),
+  })
+  .meta({ id: 'ConsentChange' });
+export const ConsentHistoryResponse = z.object({ data: z.array(ConsentChangeSchema) });

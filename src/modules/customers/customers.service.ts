@@ -36,6 +36,7 @@ import {
   type ListCustomersFilter,
   type UpdateCustomerInput,
 } from './customers.schemas.ts';
+import type { ConsentMap } from './customers.table.ts';
 
 const notFound = (id: string) => new AppError('customer_not_found', `no customer ${id} in this tenant`);
 
@@ -276,7 +277,21 @@ export class CustomersService {
       }
     });
     const toCreate = [...new Set(pending.values())];
-    const created = new Set((await repo.insertMany(tx, toCreate)).map((r) => r.id));
+    const inserted = await repo.insertMany(tx, toCreate);
+    const created = new Set(inserted.map((r) => r.id));
+    // the consent a new customer was created with: the first identity that made its row
+    const consentOf = new Map<string, Input['consent']>();
+    results.forEach((r, i) => {
+      const b = buyers[i]!;
+      if (typeof r === 'object' && !isAppError(r) && 'identity' in b && !consentOf.has(r.id!)) {
+        consentOf.set(r.id!, b.identity.consent);
+      }
+    });
+    await this.#recordConsent(
+      tx,
+      actor,
+      inserted.map((r) => ({ customerId: r.id, input: consentOf.get(r.id), stored: r.consent })),
+    );
     const lost = toCreate.filter((r) => !created.has(r.id!));
     // created meanwhile by a concurrent request: use theirs
     if (lost.length) await lookup(lost);
@@ -365,6 +380,7 @@ export class CustomersService {
     if (cols.attributes) AttributesService.check(defs, cols.attributes, path(prefix, 'attributes'));
     await this.#checkReferences(tx, input, prefix);
     const row = await repo.insert(tx, { ...cols, tenantId: actor.tenantId, id: newId() } as CustomerInsert);
+    await this.#recordConsent(tx, actor, [{ customerId: row.id, input: input.consent, stored: row.consent }]);
     await this.#events.emit(tx, actor.tenantId, [
       { type: 'customer.created', data: toCustomer(row, EVENT_VIEW) },
     ]);
@@ -373,7 +389,7 @@ export class CustomersService {
 
   async #update(
     tx: Tx,
-    _actor: TenantActor,
+    actor: TenantActor,
     current: CustomerRow,
     input: UpdateCustomerInput,
     defs: Defs,
@@ -386,10 +402,60 @@ export class CustomersService {
     }
     await this.#checkReferences(tx, input, prefix);
     const row = await repo.update(tx, current.id, cols);
+    await this.#recordConsent(tx, actor, [{ customerId: row.id, input: input.consent, stored: row.consent }]);
     await this.#events.emit(tx, row.tenantId, [
       { type: 'customer.updated', data: toCustomer(row, EVENT_VIEW) },
     ]);
     return row;
+  }
+
+  /** Each consent sent in a write becomes a history entry: channel, value, time, how, and by whom. */
+  async #recordConsent(
+    tx: Tx,
+    actor: TenantActor,
+    writes: { customerId: string; input: Input['consent'] | undefined; stored: ConsentMap }[],
+  ): Promise<void> {
+    await repo.insertConsentChanges(
+      tx,
+      writes.flatMap(({ customerId, input, stored }) =>
+        Object.entries(input ?? {}).flatMap(([channel, given]) => {
+          const now = stored[channel as keyof ConsentMap];
+          return given && now
+            ? [
+                {
+                  tenantId: actor.tenantId,
+                  id: newId(),
+                  customerId,
+                  channel: channel as keyof ConsentMap,
+                  granted: now.granted,
+                  at: new Date(now.at),
+                  source: given.source ?? null,
+                  recordedBy: actor.sub,
+                },
+              ]
+            : [];
+        }),
+      ),
+    );
+  }
+
+  /** The history of the customer's consents, oldest first (`GET /v1/customers/:id/consent-history`). */
+  consentHistory(actor: TenantActor, id: string) {
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        if (!(await repo.findById(tx, id))) throw notFound(id);
+        return (await repo.consentHistory(tx, id)).map((h) => ({
+          channel: h.channel,
+          granted: h.granted,
+          at: h.at.toISOString(),
+          source: h.source,
+          recordedBy: h.recordedBy,
+          recordedAt: h.recordedAt.toISOString(),
+        }));
+      },
+      { readOnly: true },
+    );
   }
 
   /** accountManagerId must be an employee of this tenant; referredBy a customer or intermediary of it. */

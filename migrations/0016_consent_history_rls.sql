@@ -1,0 +1,1 @@
+ALTER TABLE "customer_consent_history" FORCE ROW LEVEL SECURITY;

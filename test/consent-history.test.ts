@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { newCustomer, orderBody } from './helpers/factories.ts';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(() => t.close());
+
+describe('consent history', () => {
+  it('keeps every consent given or withdrawn, with when, how and which client recorded it', async () => {
+    const tenant = await t.newTenant();
+    const c = await newCustomer(tenant.client, {
+      consent: {
+        email: { granted: true, at: '2026-01-05T10:00:00.000Z', source: 'web_form' },
+        sms: { granted: false },
+      },
+    });
+    const withdrawn = await tenant.client.patch(`/v1/customers/${c.id}`, {
+      consent: { email: { granted: false, at: '2026-02-01T08:00:00.000Z', source: 'unsubscribe_link' } },
+    });
+    expect(withdrawn.statusCode, withdrawn.body).toBe(200);
+    // a change of something else records nothing
+    expect((await tenant.client.patch(`/v1/customers/${c.id}`, { firstName: 'Lola' })).statusCode).toBe(200);
+
+    const res = await tenant.client.get(`/v1/customers/${c.id}/consent-history`);
+    expect(res.statusCode, res.body).toBe(200);
+    const history = res.json().data;
+    const subject = (await tenant.client.graphql('{ viewer { subject } }')).body.data!.viewer.subject;
+    // oldest first by the consent's own time: the sms one, without `at`, is dated by the request
+    expect(history).toEqual([
+      {
+        channel: 'email',
+        granted: true,
+        at: '2026-01-05T10:00:00.000Z',
+        source: 'web_form',
+        recordedBy: subject,
+        recordedAt: expect.any(String),
+      },
+      {
+        channel: 'email',
+        granted: false,
+        at: '2026-02-01T08:00:00.000Z',
+        source: 'unsubscribe_link',
+        recordedBy: subject,
+        recordedAt: expect.any(String),
+      },
+      {
+        channel: 'sms',
+        granted: false,
+        at: expect.any(String),
+        source: null,
+        recordedBy: subject,
+        recordedAt: expect.any(String),
+      },
+    ]);
+    // the customer shows the current state
+    expect((await tenant.client.get(`/v1/customers/${c.id}`)).json().consent.email).toEqual({
+      granted: false,
+      at: '2026-02-01T08:00:00.000Z',
+    });
+  });
+
+  it('records the consent of customers created by a batch upsert and by an order’s buyer identity', async () => {
+    const tenant = await t.newTenant();
+    const batch = await tenant.client.post('/v1/customers/batch', {
+      items: [{ externalId: 'cb-1', consent: { mail: { granted: true, source: 'store' } } }],
+    });
+    expect(batch.statusCode, batch.body).toBe(200);
+    const id = batch.json().results[0].id;
+    const first = (await tenant.client.get(`/v1/customers/${id}/consent-history`)).json().data;
+    expect(first).toMatchObject([{ channel: 'mail', granted: true, source: 'store' }]);
+
+    const order = await tenant.client.post(
+      '/v1/orders',
+      orderBody({
+        customer: { externalId: 'buyer-1', consent: { email: { granted: true, source: 'checkout' } } },
+      }),
+    );
+    expect(order.statusCode, order.body).toBe(201);
+    const buyer = order.json().order.customerId;
+    const bought = (await tenant.client.get(`/v1/customers/${buyer}/consent-history`)).json().data;
+    expect(bought).toMatchObject([{ channel: 'email', granted: true, source: 'checkout' }]);
+  });
+
+  it('GraphQL writes keep the history too', async () => {
+    const tenant = await t.newTenant();
+    const { body } = await tenant.client.graphql(
+      'mutation { createCustomer(input: { externalId: "g-1", consent: { sms: { granted: true, source: "call_center" } } }) { id } }',
+    );
+    expect(body.errors).toBeUndefined();
+    const history = (
+      await tenant.client.get(`/v1/customers/${body.data!.createCustomer.id}/consent-history`)
+    ).json();
+    expect(history.data).toMatchObject([{ channel: 'sms', granted: true, source: 'call_center' }]);
+  });
+
+  it('bad input and other tenants', async () => {
+    const a = await t.newTenant();
+    const b = await t.newTenant();
+    const c = await newCustomer(a.client);
+    const bad = await a.client.patch(`/v1/customers/${c.id}`, {
+      consent: { email: { granted: true, source: 'x'.repeat(101) } },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors[0].path).toBe('consent.email.source');
+    expect((await a.client.get(`/v1/customers/${c.id}/consent-history`)).json().data).toEqual([]);
+    expect((await b.client.get(`/v1/customers/${c.id}/consent-history`)).statusCode).toBe(404);
+  });
+});

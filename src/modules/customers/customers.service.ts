@@ -307,19 +307,6 @@ export class CustomersService {
     if (!(await repo.findById(tx, id))) throw notFound(id);
   }
 
-  /** For the scores module: a customer's status and phase (404 unless it exists in this tenant). */
-  async statusOf(tx: Tx, id: string) {
-    const row = await repo.findById(tx, id);
-    if (!row) throw notFound(id);
-    return { status: row.status, lifecyclePhase: row.lifecyclePhase };
-  }
-
-  /** For the scores loader: the status and phase of each existing customer among `ids`. */
-  async statusesOf(tx: Tx, ids: readonly string[]) {
-    const rows = await repo.findByIds(tx, ids);
-    return new Map(rows.map((r) => [r.id, { status: r.status, lifecyclePhase: r.lifecyclePhase }]));
-  }
-
   /** For the orders module: serializes writers of the same customers until the transaction ends. */
   lockCustomers(tx: Tx, ids: string[]): Promise<void> {
     return repo.lock(tx, ids);

@@ -1,5 +1,6 @@
-import { eq, type SQL, sql } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Tx } from '../../platform/db.ts';
+import { customers } from '../customers/customers.table.ts';
 import type { ScoreSettings } from '../tenants/tenants.schemas.ts';
 import { RFM_GRID } from './scores.rfm.ts';
 import {
@@ -495,12 +496,27 @@ export const scoresRepository = {
     return result.rows.map((r) => ({ customerId: r.customer_id, updatedAt: new Date(r.updated_at) }));
   },
 
-  async scoresOf(tx: Tx, ids: readonly string[]): Promise<ScoreRow[]> {
+  /** Each existing customer's status and phase with its scores row (if any), in one statement. */
+  async scoresWithStatus(tx: Tx, ids: readonly string[]) {
     if (!ids.length) return [];
-    return tx
-      .select()
-      .from(customerScores)
-      .where(sql`${customerScores.customerId} = ANY(${sql.param([...ids])}::uuid[])`);
+    const rows = await tx
+      .select({
+        id: customers.id,
+        status: customers.status,
+        phase: customers.lifecyclePhase,
+        scores: customerScores,
+      })
+      .from(customers)
+      .leftJoin(
+        customerScores,
+        and(eq(customerScores.tenantId, customers.tenantId), eq(customerScores.customerId, customers.id)),
+      )
+      .where(sql`${customers.id} = ANY(${sql.param([...ids])}::uuid[])`);
+    return rows.map((r) => ({
+      customerId: r.id,
+      customer: { status: r.status, lifecyclePhase: r.phase },
+      row: r.scores ?? undefined,
+    }));
   },
 
   tierHistory(tx: Tx, customerId: string) {

@@ -2,6 +2,7 @@ import type { TenantActor } from '../../platform/auth.ts';
 import { canonicalJson } from '../../platform/canonical-json.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
+import { AppError } from '../../platform/errors.ts';
 import type { Jobs } from '../../platform/jobs.ts';
 import type { CustomersService } from '../customers/customers.service.ts';
 import type { EventsService } from '../events/events.service.ts';
@@ -9,7 +10,7 @@ import type { JobRunsService } from '../jobs/jobs.service.ts';
 import type { ScoreSettings } from '../tenants/tenants.schemas.ts';
 import type { TenantsService } from '../tenants/tenants.service.ts';
 import { fitModels, placeRow, tupleOutputs } from './scores.compute.ts';
-import { type AsOf, scoresRepository as repo, type ScoreRow } from './scores.repository.ts';
+import { type AsOf, scoresRepository as repo } from './scores.repository.ts';
 import type { CustomerScores, ScoreModel } from './scores.schemas.ts';
 import type { ModelFit } from './scores.table.ts';
 import { toCustomerScores, toModel } from './scores.view.ts';
@@ -301,33 +302,40 @@ export class ScoresService {
   }
 
   /** `GET /v1/customers/:id/scores`, optionally with expected purchases over another horizon. */
-  customerScores(actor: TenantActor, customerId: string, horizonDays?: number): Promise<CustomerScores> {
-    return this.#db.withTenant(
-      actor.tenantId,
-      async (tx) => {
-        const customer = await this.#customers.statusOf(tx, customerId);
-        const [row] = await repo.scoresOf(tx, [customerId]);
-        const settings = await this.#tenants.settingsIn(tx, actor.tenantId);
-        const state = await repo.state(tx);
-        return toCustomerScores({ customerId, customer, row, state, settings, horizonDays });
-      },
-      { readOnly: true },
-    );
+  async customerScores(
+    actor: TenantActor,
+    customerId: string,
+    horizonDays?: number,
+  ): Promise<CustomerScores> {
+    const [scores] = await this.scoresOfMany(actor, [customerId], horizonDays);
+    if (!scores) throw new AppError('customer_not_found', `no customer ${customerId} in this tenant`);
+    return scores;
   }
 
   /** Scores of several customers (the GraphQL loader); null for an unknown id. */
-  scoresOfMany(actor: TenantActor, ids: readonly string[]): Promise<(CustomerScores | null)[]> {
+  scoresOfMany(
+    actor: TenantActor,
+    ids: readonly string[],
+    horizonDays?: number,
+  ): Promise<(CustomerScores | null)[]> {
     return this.#db.withTenant(
       actor.tenantId,
       async (tx) => {
-        const statuses = await this.#customers.statusesOf(tx, ids);
-        const rows = new Map((await repo.scoresOf(tx, ids)).map((r: ScoreRow) => [r.customerId, r]));
+        // status and scores in one statement: a refresh commits both together, and a read sees both or neither
+        const found = new Map((await repo.scoresWithStatus(tx, ids)).map((r) => [r.customerId, r]));
         const settings = await this.#tenants.settingsIn(tx, actor.tenantId);
         const state = await repo.state(tx);
         return ids.map((id) => {
-          const customer = statuses.get(id);
-          return customer
-            ? toCustomerScores({ customerId: id, customer, row: rows.get(id), state, settings })
+          const f = found.get(id);
+          return f
+            ? toCustomerScores({
+                customerId: id,
+                customer: f.customer,
+                row: f.row,
+                state,
+                settings,
+                horizonDays,
+              })
             : null;
         });
       },

@@ -17,6 +17,7 @@ import { intermediariesRoutes } from './intermediaries/intermediaries.routes.ts'
 import { jobsRoutes } from './jobs/jobs.routes.ts';
 import { ordersLoaders, ordersResolvers } from './orders/orders.resolvers.ts';
 import { ordersRoutes } from './orders/orders.routes.ts';
+import { privacyRoutes } from './privacy/privacy.routes.ts';
 import { scoresLoaders, scoresResolvers } from './scores/scores.resolvers.ts';
 import { scoresRoutes } from './scores/scores.routes.ts';
 import type { Services } from './services.ts';
@@ -68,6 +69,7 @@ export const modules: Module[] = [
   { name: 'feedback', routes: feedbackRoutes, schema: 'feedback', resolvers: feedbackResolvers },
   { name: 'events', routes: eventsRoutes },
   { name: 'jobs', routes: jobsRoutes },
+  { name: 'privacy', routes: privacyRoutes },
   {
     name: 'scores',
     routes: scoresRoutes,

@@ -12,6 +12,7 @@ import { InteractionsService, toInteraction } from './interactions/interactions.
 import { IntermediariesService } from './intermediaries/intermediaries.service.ts';
 import { JobRunsService } from './jobs/jobs.service.ts';
 import { OrdersService, toOrder } from './orders/orders.service.ts';
+import { PrivacyService } from './privacy/privacy.service.ts';
 import { InsightsService } from './scores/insights.service.ts';
 import { NIGHTLY_TASK, RECOMPUTE_TASK, REFRESH_TASK, ScoresService } from './scores/scores.service.ts';
 import { TenantsService } from './tenants/tenants.service.ts';
@@ -57,6 +58,7 @@ export function createServices(deps: ServiceDeps) {
     },
   });
   const timeline = new TimelineService({ ...deps, customers });
+  const privacy = new PrivacyService({ ...deps, customers, orders, interactions, feedback, scores });
   const money = (m: { amount: number; currency: string }) => `${(m.amount / 100).toFixed(2)} ${m.currency}`;
   timeline.register({
     kind: 'order',
@@ -148,6 +150,7 @@ export function createServices(deps: ServiceDeps) {
     jobRuns,
     scores,
     insights,
+    privacy,
   };
 }
 

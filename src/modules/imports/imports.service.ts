@@ -237,11 +237,6 @@ export class ImportsService {
   }
 
   async #writeBatch(actor: TenantActor, job: ImportRow, rows: Row[]): Promise<void> {
-    await this.#writeBatchIn(actor, job, rows);
-    if (job.type === 'orders') await this.#orders.written(actor.tenantId);
-  }
-
-  async #writeBatchIn(actor: TenantActor, job: ImportRow, rows: Row[]): Promise<void> {
     await this.#db.withTenant(actor.tenantId, async (tx) => {
       const good = rows.filter((r): r is Extract<Row, { body: unknown }> => 'body' in r);
       const results =
@@ -293,6 +288,8 @@ export class ImportsService {
         bytesRead: rows.at(-1)!.bytes,
       });
     });
+    // committed: the scores of the customers these orders touched follow
+    if (job.type === 'orders') await this.#orders.written(actor.tenantId);
   }
 
   /** The import's rows, parsed from its chunks as they are read. */

@@ -12,7 +12,7 @@ import type { TenantsService } from '../tenants/tenants.service.ts';
 import { fitModels, placeRow, tupleOutputs } from './scores.compute.ts';
 import { type AsOf, scoresRepository as repo } from './scores.repository.ts';
 import type { CustomerScores, ScoreModel } from './scores.schemas.ts';
-import type { ModelFit } from './scores.table.ts';
+import type { Cutpoints, ModelFit } from './scores.table.ts';
 import { toCustomerScores, toModel } from './scores.view.ts';
 
 export const RECOMPUTE_TASK = 'scores_recompute';
@@ -224,7 +224,7 @@ export class ScoresService {
     settings: ScoreSettings,
     fit: ModelFit,
     modelVersion: number,
-    cutpoints: NonNullable<Awaited<ReturnType<typeof repo.lockState>>['cutpoints']>,
+    cutpoints: Cutpoints,
     ids: string[],
   ) {
     await repo.createFeatures(tx, at, ids);

@@ -95,6 +95,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       log: (level, message) => app.log[level === 'error' ? 'error' : 'warn']({ jobs: true }, message),
     });
     app.addHook('onClose', async () => jobs?.stop());
+    // writes that touch what segments read notify (from their triggers): a pass is enqueued at once
+    const stopListening = await services.segments.membership.listen((error) =>
+      app.log.warn({ err: error }, 'segments listener: reconnecting'),
+    );
+    app.addHook('onClose', stopListening);
   }
   const verify =
     deps.verify ??

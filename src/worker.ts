@@ -10,12 +10,14 @@ import { openRuntime } from './platform/runtime.ts';
 async function main(): Promise<void> {
   const runtime = await openRuntime(loadConfig(process.env), (line) => console.log(line));
   const { config } = runtime;
+  let jobs: Jobs | undefined;
   const services = createServices({
     db: runtime.db,
     cursors: new Cursors(config.CURSOR_SECRET!),
     clock: systemClock,
+    jobs: () => jobs,
   });
-  const jobs = await Jobs.start({
+  jobs = await Jobs.start({
     connectionString: runtime.ownerUrl,
     runWorkers: true,
     concurrency: config.JOBS_CONCURRENCY,
@@ -23,9 +25,13 @@ async function main(): Promise<void> {
     crontab: CRONTAB,
     log: (level, message) => console.error(`[${level}] ${message}`),
   });
+  const stopListening = await services.segments.membership.listen((error) =>
+    console.error(`[warning] segments listener: ${error.message}`),
+  );
   console.log(`Vínculo worker running (${config.JOBS_CONCURRENCY} at a time)`);
   closeWithGrace({ delay: 30_000 }, async () => {
-    await jobs.stop(); // lets running jobs finish
+    await stopListening();
+    await jobs?.stop(); // lets running jobs finish
     await runtime.close();
   });
 }

@@ -20,6 +20,8 @@ import { ordersRoutes } from './orders/orders.routes.ts';
 import { privacyRoutes } from './privacy/privacy.routes.ts';
 import { scoresLoaders, scoresResolvers } from './scores/scores.resolvers.ts';
 import { scoresRoutes } from './scores/scores.routes.ts';
+import { segmentsLoaders, segmentsResolvers } from './segments/segments.resolvers.ts';
+import { segmentsRoutes } from './segments/segments.routes.ts';
 import type { Services } from './services.ts';
 import { tenantsResolvers } from './tenants/tenants.resolvers.ts';
 import { tenantsRoutes } from './tenants/tenants.routes.ts';
@@ -76,6 +78,13 @@ export const modules: Module[] = [
     schema: 'scores',
     resolvers: scoresResolvers,
     loaders: scoresLoaders,
+  },
+  {
+    name: 'segments',
+    routes: segmentsRoutes,
+    schema: 'segments',
+    resolvers: segmentsResolvers,
+    loaders: segmentsLoaders,
   },
   { name: 'timeline', routes: timelineRoutes, schema: 'timeline', resolvers: timelineResolvers },
 ];

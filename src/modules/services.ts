@@ -15,6 +15,13 @@ import { OrdersService, toOrder } from './orders/orders.service.ts';
 import { PrivacyService } from './privacy/privacy.service.ts';
 import { InsightsService } from './scores/insights.service.ts';
 import { NIGHTLY_TASK, RECOMPUTE_TASK, REFRESH_TASK, ScoresService } from './scores/scores.service.ts';
+import {
+  EVALUATE_TASK,
+  Membership,
+  REFRESH_TASK as SEGMENT_REFRESH_TASK,
+  SWEEP_TASK,
+} from './segments/segments.membership.ts';
+import { SegmentsService } from './segments/segments.service.ts';
 import { TenantsService } from './tenants/tenants.service.ts';
 
 export type ServiceDeps = { db: Database; cursors: Cursors; clock: Clock; jobs?: () => Jobs | undefined };
@@ -56,6 +63,15 @@ export function createServices(deps: ServiceDeps) {
       interaction: (tx, id) => interactions.customerOf(tx, id),
       order: (tx, id) => orders.customerOf(tx, id),
     },
+  });
+  const membership = new Membership({ ...deps, tenants, attributes, events, jobRuns });
+  const segments = new SegmentsService({ ...deps, customers, events, jobRuns, membership });
+  // each score recompute moves relative scores: every dynamic segment is refreshed after it
+  scores.onRecomputed(async (tenantId) => {
+    const jobs = deps.jobs?.();
+    if (jobs)
+      await jobs.add(SEGMENT_REFRESH_TASK, { tenantId }, { jobKey: `${SEGMENT_REFRESH_TASK}:${tenantId}` });
+    else await membership.refresh(tenantId);
   });
   const timeline = new TimelineService({ ...deps, customers });
   const privacy = new PrivacyService({ ...deps, customers, orders, interactions, feedback, scores });
@@ -151,6 +167,7 @@ export function createServices(deps: ServiceDeps) {
     scores,
     insights,
     privacy,
+    segments,
   };
 }
 
@@ -158,9 +175,15 @@ export const SLA_SWEEP_TASK = 'interactions_sla_sweep';
 export const EVENTS_PRUNE_TASK = 'events_prune';
 /**
  * Recurring tasks (graphile-worker crontab): the SLA sweep every five minutes, event pruning nightly,
- * and every quarter hour a look for tenants whose nightly score recompute is due (their local time).
+ * every quarter hour a look for tenants whose nightly score recompute is due (their local time), and
+ * every minute the segments sweep (pending customers no listener saw, scheduled segment refreshes).
  */
-export const CRONTAB = `*/5 * * * * ${SLA_SWEEP_TASK}\n17 3 * * * ${EVENTS_PRUNE_TASK}\n*/15 * * * * ${NIGHTLY_TASK}`;
+export const CRONTAB = [
+  `*/5 * * * * ${SLA_SWEEP_TASK}`,
+  `17 3 * * * ${EVENTS_PRUNE_TASK}`,
+  `*/15 * * * * ${NIGHTLY_TASK}`,
+  `* * * * * ${SWEEP_TASK}`,
+].join('\n');
 
 /** The background tasks, by name, and the services that run them. */
 export function tasksOf(services: Services): Record<string, TaskHandler> {
@@ -181,6 +204,20 @@ export function tasksOf(services: Services): Record<string, TaskHandler> {
     },
     [NIGHTLY_TASK]: async () => {
       await services.scores.nightly();
+    },
+    [EVALUATE_TASK]: async (payload) => {
+      await services.segments.membership.evaluatePending((payload as { tenantId: string }).tenantId);
+    },
+    [SEGMENT_REFRESH_TASK]: async (payload) => {
+      const { tenantId, segmentId, runId } = payload as {
+        tenantId: string;
+        segmentId?: string;
+        runId?: string;
+      };
+      await services.segments.membership.refresh(tenantId, { segmentId, runId });
+    },
+    [SWEEP_TASK]: async () => {
+      await services.segments.membership.sweep(await services.tenants.allIds());
     },
     [IMPORT_TASK]: async (payload) => {
       const { tenantId, importId } = payload as { tenantId: string; importId: string };

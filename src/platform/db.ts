@@ -88,6 +88,38 @@ export class Database {
     }
   }
 
+  /**
+   * LISTENs on a channel on a connection of its own (reconnecting after a failure) and calls
+   * `onMessage` with each payload. Returns the function that stops listening.
+   */
+  async listen(
+    channel: string,
+    onMessage: (payload: string) => void,
+    onError: (error: Error) => void = () => {},
+  ): Promise<() => Promise<void>> {
+    let client: pg.Client | undefined;
+    let stopped = false;
+    const connect = async (): Promise<void> => {
+      const next = new pg.Client(this.pool.options);
+      next.on('notification', (message) => {
+        if (message.channel === channel) onMessage(message.payload ?? '');
+      });
+      next.on('error', (error) => {
+        onError(error);
+        next.end().catch(() => undefined);
+        if (!stopped) setTimeout(() => connect().catch(onError), 1000).unref();
+      });
+      await next.connect();
+      await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      client = next;
+    };
+    await connect();
+    return async () => {
+      stopped = true;
+      await client?.end().catch(() => undefined);
+    };
+  }
+
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
   }

@@ -1,4 +1,4 @@
-import type { TenantActor } from '../../platform/auth.ts';
+import type { Actor, TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, isAppError, validationError } from '../../platform/errors.ts';
@@ -303,6 +303,12 @@ export class CustomersService {
   }
 
   /** For other modules: 404 unless the customer exists in this tenant. */
+  /** For other modules: customers by id in the caller's transaction, in their public shape for `actor`. */
+  async viewsIn(tx: Tx, actor: Actor, ids: readonly string[]): Promise<Map<string, Customer>> {
+    if (!ids.length) return new Map();
+    return new Map((await repo.findByIds(tx, ids)).map((r) => [r.id, toCustomer(r, actor)]));
+  }
+
   async assertExists(tx: Tx, id: string): Promise<void> {
     if (!(await repo.findById(tx, id))) throw notFound(id);
   }

@@ -18,6 +18,9 @@ export const EVENT_CATALOGUE = {
   'case.sla_breached': '{ interactionId, customerId, type, firstResponseDueAt, dueAt }',
   'feedback.received': 'The feedback, as GET /v1/feedback/{id} returns it',
   'import.completed': 'The import, as GET /v1/imports/{id} returns it',
+  'segment.entered':
+    '{ segmentId, customerId, reason, at } (reason: change — incremental, refresh — a full refresh, manual — a static list edit)',
+  'segment.exited': '{ segmentId, customerId, reason, at }',
 } as const;
 export type EventType = keyof typeof EVENT_CATALOGUE;
 export const EVENT_TYPES = Object.keys(EVENT_CATALOGUE) as EventType[];

@@ -27,7 +27,10 @@ const toJobRun = (row: JobRunRow): JobRun => ({
 });
 
 /** The scope a client needs to follow a job of each kind. */
-const READ_SCOPE: Record<string, string> = { 'scores.recompute': 'scores:read' };
+const READ_SCOPE: Record<string, string> = {
+  'scores.recompute': 'scores:read',
+  'segments.refresh': 'segments:read',
+};
 
 /**
  * Jobs that clients asked for and follow (`GET /v1/jobs/:id`): a row tracks each one while

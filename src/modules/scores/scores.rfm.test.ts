@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { wallClock } from '../../platform/clock.ts';
 import { DEFAULT_SCORE_SETTINGS } from '../tenants/tenants.schemas.ts';
 import { fitModels, MIN_REPEAT_BUYERS, valueScore } from './scores.compute.ts';
 import { percentileOf, quintileOf, RFM_CELLS, RFM_GRID, rfmCell, tierOf } from './scores.rfm.ts';
-import { wallClock } from './scores.service.ts';
 
 describe('the RFM grid', () => {
   it('names every one of the 25 cells, and every name is used', () => {

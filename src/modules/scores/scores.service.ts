@@ -1,6 +1,6 @@
 import type { TenantActor } from '../../platform/auth.ts';
 import { canonicalJson } from '../../platform/canonical-json.ts';
-import type { Clock } from '../../platform/clock.ts';
+import { type Clock, wallClock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { Jobs } from '../../platform/jobs.ts';
@@ -23,24 +23,6 @@ export const NIGHTLY_TASK = 'scores_nightly';
 const REFRESH_CHUNK = 2_000;
 /** Values kept per distribution for placing customers between full recomputes (exact up to this + 1 buyers). */
 const CUTPOINT_SAMPLE = 1_000;
-
-/** The wall clock of an instant in a time zone: its day (YYYY-MM-DD) and time (HH:MM). */
-export function wallClock(instant: Date, timezone: string): { day: string; time: string } {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-CA', {
-      timeZone: timezone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    })
-      .formatToParts(instant)
-      .map((p) => [p.type, p.value]),
-  );
-  return { day: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` };
-}
 
 export type RecomputeSummary = {
   customers: number;
@@ -68,6 +50,7 @@ export class ScoresService {
   readonly #events: EventsService;
   readonly #jobRuns: JobRunsService;
   readonly #jobs: () => Jobs | undefined;
+  readonly #recomputedListeners: ((tenantId: string) => Promise<void>)[] = [];
 
   constructor(deps: {
     db: Database;
@@ -85,6 +68,11 @@ export class ScoresService {
     this.#events = deps.events;
     this.#jobRuns = deps.jobRuns;
     this.#jobs = deps.jobs ?? (() => undefined);
+  }
+
+  /** Called after each full recompute has committed (segments refresh then). */
+  onRecomputed(listener: (tenantId: string) => Promise<void>): void {
+    this.#recomputedListeners.push(listener);
   }
 
   #asOf(settings: { timezone: string }): AsOf {
@@ -174,6 +162,7 @@ export class ScoresService {
       });
       await progress(4);
       await this.#jobRuns.finish(tenantId, options.runId, { result: summary });
+      for (const listener of this.#recomputedListeners) await listener(tenantId);
       return summary;
     } catch (error) {
       await this.#jobRuns.finish(tenantId, options.runId, { error: (error as Error).message });

@@ -1,0 +1,407 @@
+import { eq } from 'drizzle-orm';
+import type { Actor, TenantActor } from '../../platform/auth.ts';
+import type { Clock } from '../../platform/clock.ts';
+import type { Database, Tx } from '../../platform/db.ts';
+import { AppError, validationError } from '../../platform/errors.ts';
+import { newId } from '../../platform/ids.ts';
+import type { Cursors, Page } from '../../platform/pagination.ts';
+import { ifMatchSatisfied } from '../../platform/schemas.ts';
+import type { CustomersService } from '../customers/customers.service.ts';
+import type { EventsService } from '../events/events.service.ts';
+import type { JobRunsService } from '../jobs/jobs.service.ts';
+import { compile, selectIds } from './segments.compiler.ts';
+import { segmentJsonSchema } from './segments.jsonschema.ts';
+import { validate } from './segments.language.ts';
+import { type Evaluation, type Membership, REFRESH_TASK } from './segments.membership.ts';
+import { type Emit, segmentsRepository as repo, type SegmentRow } from './segments.repository.ts';
+import type {
+  CreateSegmentInput,
+  CustomerSegment,
+  HistoryEntry,
+  Member,
+  Preview,
+  Segment,
+  UpdateSegmentInput,
+} from './segments.schemas.ts';
+import { segmentHistory } from './segments.table.ts';
+
+export function toSegment(row: SegmentRow): Segment {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    kind: row.kind,
+    definition: row.definition,
+    dependsOn: row.dependsOn,
+    refreshEveryMinutes: row.refreshEveryMinutes,
+    memberCount: row.memberCount,
+    refreshedAt: row.refreshedAt?.toISOString() ?? null,
+    lastError: row.lastError,
+    version: row.version,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+const toEntry = (row: typeof segmentHistory.$inferSelect): HistoryEntry => ({
+  id: row.id,
+  segmentId: row.segmentId,
+  customerId: row.customerId,
+  change: row.change,
+  reason: row.reason,
+  at: row.at.toISOString(),
+});
+
+const notFound = (id: string) => new AppError('segment_not_found', `no segment ${id} in this tenant`);
+
+/** A partner token (one with a `segments` claim) sees only its segments, and only consenting members. */
+const isPartner = (actor: Actor) => actor.segments !== null;
+const mayRead = (actor: Actor, id: string) => !isPartner(actor) || actor.segments!.includes(id);
+
+export type ExportFormat = 'csv' | 'ndjson';
+const EXPORT_PAGE = 2000;
+
+export class SegmentsService {
+  readonly #db: Database;
+  readonly #cursors: Cursors;
+  readonly #clock: Clock;
+  readonly #customers: CustomersService;
+  readonly #events: EventsService;
+  readonly #jobRuns: JobRunsService;
+  readonly membership: Membership;
+
+  constructor(deps: {
+    db: Database;
+    cursors: Cursors;
+    clock: Clock;
+    customers: CustomersService;
+    events: EventsService;
+    jobRuns: JobRunsService;
+    membership: Membership;
+  }) {
+    this.#db = deps.db;
+    this.#cursors = deps.cursors;
+    this.#clock = deps.clock;
+    this.#customers = deps.customers;
+    this.#events = deps.events;
+    this.#jobRuns = deps.jobRuns;
+    this.membership = deps.membership;
+  }
+
+  /** Validates a definition against the tenant (fields, attributes, referenced segments, cycles). */
+  async #checkDefinition(tx: Tx, evaluation: Evaluation, definition: unknown, self?: string) {
+    const result = validate(definition, evaluation.attributes);
+    if ('errors' in result) throw validationError(result.errors);
+    const referenced = await repo.findByIds(tx, result.segmentIds);
+    const missing = result.segmentIds.filter((id) => !referenced.some((r) => r.id === id));
+    if (missing.length)
+      throw validationError(
+        missing.map((id) => ({ path: 'definition', message: `no segment ${id} in this tenant` })),
+      );
+    if (self) {
+      // a cycle: some segment this one refers to depends, directly or not, on this one
+      const seen = new Set<string>();
+      let frontier = referenced;
+      while (frontier.length) {
+        if (frontier.some((r) => r.id === self))
+          throw validationError([
+            { path: 'definition', message: 'the segments it refers to depend on it (a cycle)' },
+          ]);
+        const next = frontier.flatMap((r) => r.dependsOn).filter((id) => !seen.has(id));
+        for (const id of next) seen.add(id);
+        frontier = next.length ? await repo.findByIds(tx, next) : [];
+      }
+    }
+    return result;
+  }
+
+  create(actor: TenantActor, input: CreateSegmentInput): Promise<Segment> {
+    if (input.kind === 'dynamic' && input.definition === undefined)
+      throw validationError([{ path: 'definition', message: 'a dynamic segment needs a definition' }]);
+    if (input.kind === 'static' && input.definition !== undefined)
+      throw validationError([{ path: 'definition', message: 'a static segment has no definition' }]);
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      const evaluation = await this.membership.evaluation(tx, actor.tenantId);
+      const checked = input.definition ? await this.#checkDefinition(tx, evaluation, input.definition) : null;
+      let row = await repo.insert(tx, {
+        tenantId: actor.tenantId,
+        id: newId(),
+        name: input.name,
+        description: input.description ?? null,
+        kind: input.kind,
+        definition: input.definition ?? null,
+        dependsOn: checked?.segmentIds ?? [],
+        refreshEveryMinutes: input.refreshEveryMinutes ?? null,
+      });
+      // the first build happens here: the response carries the member count
+      if (row.kind === 'dynamic') {
+        await this.membership.refreshIn(tx, actor.tenantId, row);
+        row = (await repo.findById(tx, row.id))!;
+      }
+      return toSegment(row);
+    });
+  }
+
+  update(actor: TenantActor, id: string, input: UpdateSegmentInput, ifMatch?: string): Promise<Segment> {
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      const current = await repo.findById(tx, id, true);
+      if (!current || !mayRead(actor, id)) throw notFound(id);
+      if (!ifMatchSatisfied(ifMatch, current.version))
+        throw new AppError('precondition_failed', `the segment is at version ${current.version}`);
+      if (input.definition !== undefined && current.kind === 'static')
+        throw validationError([{ path: 'definition', message: 'a static segment has no definition' }]);
+      const evaluation = await this.membership.evaluation(tx, actor.tenantId);
+      const checked =
+        input.definition !== undefined
+          ? await this.#checkDefinition(tx, evaluation, input.definition, id)
+          : null;
+      let row = await repo.update(tx, id, {
+        ...(input.name !== undefined ? { name: input.name } : {}),
+        ...(input.description !== undefined ? { description: input.description } : {}),
+        ...(input.refreshEveryMinutes !== undefined
+          ? { refreshEveryMinutes: input.refreshEveryMinutes }
+          : {}),
+        ...(checked ? { definition: input.definition, dependsOn: checked.segmentIds } : {}),
+      });
+      if (checked) {
+        await this.membership.refreshIn(tx, actor.tenantId, row);
+        row = (await repo.findById(tx, id))!;
+      }
+      return toSegment(row);
+    });
+  }
+
+  remove(actor: TenantActor, id: string): Promise<void> {
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      const current = await repo.findById(tx, id, true);
+      if (!current || !mayRead(actor, id)) throw notFound(id);
+      const dependents = await repo.dependents(tx, id);
+      if (dependents.length)
+        throw new AppError(
+          'segment_in_use',
+          `segments ${dependents.map((d) => `"${d.name}"`).join(', ')} refer to this segment`,
+          { extra: { segmentIds: dependents.map((d) => d.id) } },
+        );
+      await repo.remove(tx, id);
+    });
+  }
+
+  #read<T>(actor: TenantActor, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.#db.withTenant(actor.tenantId, fn, { readOnly: true });
+  }
+
+  async #segment(tx: Tx, actor: Actor, id: string): Promise<SegmentRow> {
+    const row = await repo.findById(tx, id);
+    if (!row || !mayRead(actor, id)) throw notFound(id);
+    return row;
+  }
+
+  get(actor: TenantActor, id: string): Promise<Segment> {
+    return this.#read(actor, async (tx) => toSegment(await this.#segment(tx, actor, id)));
+  }
+
+  getMany(actor: TenantActor, ids: readonly string[]): Promise<Segment[]> {
+    return this.#read(actor, async (tx) =>
+      (await repo.findByIds(tx, ids)).filter((r) => mayRead(actor, r.id)).map(toSegment),
+    );
+  }
+
+  list(actor: TenantActor, limit: number, cursor?: string): Promise<Page<Segment>> {
+    const scope = { tenantId: actor.tenantId, list: 'segments', filters: {} };
+    const after = cursor ? this.#cursors.decode(scope, cursor) : undefined;
+    return this.#read(actor, async (tx) =>
+      this.#cursors.page(
+        scope,
+        await repo.list(tx, after, limit, actor.segments),
+        limit,
+        (r) => r.id,
+        toSegment,
+      ),
+    );
+  }
+
+  /** The JSON Schema of the language, with this tenant's custom attributes. */
+  schema(actor: TenantActor): Promise<Record<string, unknown>> {
+    return this.#read(actor, async (tx) =>
+      segmentJsonSchema((await this.membership.evaluation(tx, actor.tenantId)).attributes),
+    );
+  }
+
+  preview(actor: TenantActor, definition: unknown, sampleSize: number): Promise<Preview> {
+    return this.#read(actor, async (tx) => {
+      const evaluation = await this.membership.evaluation(tx, actor.tenantId);
+      const { ast } = await this.#checkDefinition(tx, evaluation, definition);
+      const target = selectIds(compile(ast, evaluation.ctx));
+      const count = await repo.count(tx, target);
+      const ids = sampleSize ? await repo.sample(tx, target, sampleSize) : [];
+      const views = await this.#customers.viewsIn(tx, actor, ids);
+      const preview: Preview = { count, sample: ids.flatMap((id) => views.get(id) ?? []) };
+      if (actor.scopes.has('admin')) Object.assign(preview, await repo.explain(tx, target));
+      return preview;
+    });
+  }
+
+  /** A page of members; partners see consenting members only, and each of their reads is recorded. */
+  async members(actor: TenantActor, id: string, limit: number, cursor?: string): Promise<Page<Member>> {
+    const scope = { tenantId: actor.tenantId, list: `segment-members:${id}`, filters: {} };
+    const after = cursor ? this.#cursors.decode(scope, cursor) : undefined;
+    const page = await this.#read(actor, async (tx) => {
+      await this.#segment(tx, actor, id);
+      const rows = await repo.members(tx, id, after, limit, isPartner(actor));
+      const views = await this.#customers.viewsIn(
+        tx,
+        actor,
+        rows.slice(0, limit).map((r) => r.customerId),
+      );
+      return this.#cursors.page(
+        scope,
+        rows,
+        limit,
+        (r) => r.customerId,
+        (r) => ({ customer: views.get(r.customerId)!, enteredAt: r.enteredAt.toISOString() }),
+      );
+    });
+    await this.#recordRead(actor, id, 'json', page.data.length);
+    return page;
+  }
+
+  /** The whole membership, page by page (bounded memory), for CSV and NDJSON exports. */
+  async *export(actor: TenantActor, id: string, format: ExportFormat): AsyncGenerator<Member> {
+    await this.#read(actor, (tx) => this.#segment(tx, actor, id));
+    let after: string | undefined;
+    let rows = 0;
+    try {
+      for (;;) {
+        const batch = await this.#read(actor, async (tx) => {
+          const found = await repo.members(tx, id, after, EXPORT_PAGE, isPartner(actor));
+          const views = await this.#customers.viewsIn(
+            tx,
+            actor,
+            found.map((r) => r.customerId),
+          );
+          return found.map((r) => ({
+            customer: views.get(r.customerId)!,
+            enteredAt: r.enteredAt.toISOString(),
+          }));
+        });
+        // the repository fetched one more than the page: keep it for the next round
+        const kept = batch.slice(0, EXPORT_PAGE);
+        for (const member of kept) {
+          rows += 1;
+          yield member;
+        }
+        if (batch.length <= EXPORT_PAGE) return;
+        after = kept.at(-1)!.customer.id;
+      }
+    } finally {
+      await this.#recordRead(actor, id, format, rows);
+    }
+  }
+
+  async #recordRead(actor: TenantActor, segmentId: string, format: string, rows: number): Promise<void> {
+    if (!isPartner(actor)) return;
+    await this.#db.withTenant(actor.tenantId, (tx) =>
+      repo.recordRead(tx, {
+        tenantId: actor.tenantId,
+        id: newId(),
+        segmentId,
+        actor: actor.sub,
+        format,
+        rows,
+      }),
+    );
+  }
+
+  reads(actor: TenantActor, id: string, limit: number, cursor?: string) {
+    const scope = { tenantId: actor.tenantId, list: `segment-reads:${id}`, filters: {} };
+    const before = cursor ? this.#cursors.decode(scope, cursor) : undefined;
+    return this.#read(actor, async (tx) => {
+      await this.#segment(tx, actor, id);
+      return this.#cursors.page(
+        scope,
+        await repo.reads(tx, id, before, limit),
+        limit,
+        (r) => r.id,
+        (r) => ({ id: r.id, actor: r.actor, format: r.format, rows: r.rows, at: r.at.toISOString() }),
+      );
+    });
+  }
+
+  history(actor: TenantActor, id: string, limit: number, cursor?: string): Promise<Page<HistoryEntry>> {
+    const scope = { tenantId: actor.tenantId, list: `segment-history:${id}`, filters: {} };
+    const before = cursor ? this.#cursors.decode(scope, cursor) : undefined;
+    return this.#read(actor, async (tx) => {
+      await this.#segment(tx, actor, id);
+      const rows = await repo.history(tx, eq(segmentHistory.segmentId, id), before, limit);
+      return this.#cursors.page(scope, rows, limit, (r) => r.id, toEntry);
+    });
+  }
+
+  /** The segments each customer is in (loaders); partners see only theirs. */
+  segmentsOfMany(
+    actor: TenantActor,
+    customerIds: readonly string[],
+  ): Promise<Map<string, CustomerSegment[]>> {
+    return this.#read(actor, async (tx) => {
+      const rows = (await repo.segmentsOf(tx, customerIds)).filter((r) => mayRead(actor, r.segmentId));
+      const segments = new Map(
+        (await repo.findByIds(tx, [...new Set(rows.map((r) => r.segmentId))])).map((s) => [s.id, s]),
+      );
+      const out = new Map<string, CustomerSegment[]>(customerIds.map((id) => [id, []]));
+      for (const r of rows) {
+        const s = segments.get(r.segmentId)!;
+        out.get(r.customerId)!.push({
+          segment: { id: s.id, name: s.name, kind: s.kind },
+          enteredAt: r.enteredAt.toISOString(),
+        });
+      }
+      return out;
+    });
+  }
+
+  async segmentsOf(actor: TenantActor, customerId: string): Promise<CustomerSegment[]> {
+    await this.#read(actor, (tx) => this.#customers.assertExists(tx, customerId));
+    return (await this.segmentsOfMany(actor, [customerId])).get(customerId)!;
+  }
+
+  /** Adds customers to a static segment, or removes them; unknown customers refuse the whole change. */
+  changeMembers(actor: TenantActor, id: string, customerIds: string[], add: boolean) {
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      const row = await repo.findById(tx, id, true);
+      if (!row || !mayRead(actor, id)) throw notFound(id);
+      if (row.kind !== 'static')
+        throw new AppError('segment_not_static', 'members of a dynamic segment follow its definition');
+      const ids = [...new Set(customerIds)];
+      if (add) {
+        const existing = await repo.existingCustomers(tx, ids);
+        const unknown = ids.filter((c) => !existing.has(c));
+        if (unknown.length)
+          throw new AppError('invalid_reference', `no customers ${unknown.join(', ')} in this tenant`, {
+            errors: unknown.map((c) => ({
+              path: `customerIds[${customerIds.indexOf(c)}]`,
+              message: 'no such customer',
+            })),
+          });
+      }
+      await repo.lockMembership(tx);
+      const emit: Emit = (type, source) => this.#events.insertFrom(type, source);
+      const at = this.#clock.now();
+      const changes = add
+        ? await repo.addMembers(tx, id, ids, at, emit)
+        : await repo.removeMembers(tx, id, ids, at, emit);
+      if ((await repo.dependents(tx, id)).length) await repo.markPending(tx, ids);
+      const after = (await repo.findById(tx, id))!;
+      return {
+        added: changes.entered.length,
+        removed: changes.exited.length,
+        memberCount: after.memberCount,
+      };
+    });
+  }
+
+  /** Starts a full refresh of one segment as a job (`GET /v1/jobs/:id`). */
+  async requestRefresh(actor: TenantActor, id: string) {
+    await this.#read(actor, (tx) => this.#segment(tx, actor, id));
+    return this.#jobRuns.start(actor, 'segments.refresh', REFRESH_TASK, { segmentId: id });
+  }
+}

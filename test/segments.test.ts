@@ -1,0 +1,405 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { newCustomer, orderBody } from './helpers/factories.ts';
+
+const NOW = Date.parse('2026-03-01T12:00:00.000Z');
+const now = new Date(NOW);
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ clock: { now: () => now } });
+});
+afterAll(() => t.close());
+
+const daysAgo = (n: number) => new Date(NOW - n * 86_400_000).toISOString();
+const shoes = (customerId: string, day: number, extra: Record<string, unknown> = {}) =>
+  orderBody({ customerId, placedAt: daysAgo(day), sourceUpdatedAt: daysAgo(day), ...extra });
+
+const SHOE_LOVERS = {
+  version: 1,
+  all: [
+    { field: 'country', op: 'eq', value: 'ES' },
+    { orders: { within: 'P90D', where: { category: 'shoes' }, count: { gte: 2 } } },
+  ],
+};
+
+async function segment(client: TestApp['as'] extends (...a: never[]) => infer C ? C : never, body: object) {
+  const res = await client.post('/v1/segments', body);
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json() as { id: string; memberCount: number; version: number };
+}
+
+describe('segments: definitions, membership and history', () => {
+  it('builds a dynamic segment, previews it (admin: the SQL with bound values and its plan) and lists members', async () => {
+    const { client } = await t.newTenant();
+    const inSpain = await newCustomer(client, { address: { country: 'ES' } });
+    const inFrance = await newCustomer(client, { address: { country: 'FR' } });
+    for (const c of [inSpain, inFrance]) {
+      await client.post('/v1/orders', shoes(c.id, 10));
+      await client.post('/v1/orders', shoes(c.id, 20));
+    }
+    // two orders, but one is too old for the 90-day window
+    const lapsed = await newCustomer(client, { address: { country: 'ES' } });
+    await client.post('/v1/orders', shoes(lapsed.id, 10));
+    await client.post('/v1/orders', shoes(lapsed.id, 120));
+
+    const created = await segment(client, { name: 'Spanish shoe lovers', definition: SHOE_LOVERS });
+    expect(created.memberCount).toBe(1);
+
+    const preview = await client.post('/v1/segments/preview', { definition: SHOE_LOVERS });
+    expect(preview.statusCode, preview.body).toBe(200);
+    const body = preview.json();
+    expect(body.count).toBe(1);
+    expect(body.sample.map((c: { id: string }) => c.id)).toEqual([inSpain.id]);
+    expect(body.sql).toContain('$1');
+    expect(body.sql).not.toContain("'ES'");
+    expect(body.params).toContain('ES');
+    expect(body.plan[0].Plan).toBeDefined();
+
+    const members = await client.get(`/v1/segments/${created.id}/members`);
+    expect(members.json().data.map((m: { customer: { id: string } }) => m.customer.id)).toEqual([inSpain.id]);
+    const history = await client.get(`/v1/segments/${created.id}/history`);
+    expect(history.json().data).toMatchObject([
+      { customerId: inSpain.id, change: 'entered', reason: 'refresh' },
+    ]);
+    const ofCustomer = await client.get(`/v1/customers/${inSpain.id}/segments`);
+    expect(ofCustomer.json().data).toMatchObject([
+      { segment: { id: created.id, name: 'Spanish shoe lovers' } },
+    ]);
+
+    // without admin, the preview has no SQL
+    const writer = t.as(await t.token({ id: (await t.newTenant()).id, slug: '' }, ['segments:write']));
+    const plain = await writer.post('/v1/segments/preview', { definition: SHOE_LOVERS });
+    expect(plain.json().sql).toBeUndefined();
+  });
+
+  it('an order that crosses the threshold enters the customer in the follow-up pass; a refund takes them out', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const customer = await newCustomer(client, { address: { country: 'ES' } });
+    await client.post('/v1/orders', shoes(customer.id, 5));
+    const created = await segment(client, { name: 'shoes', definition: SHOE_LOVERS });
+    expect(created.memberCount).toBe(0);
+
+    const second = shoes(customer.id, 1);
+    expect((await client.post('/v1/orders', second)).statusCode).toBe(201);
+    expect((await t.app.services.segments.membership.evaluatePending(tenantId)).customers).toBe(1);
+    expect((await client.get(`/v1/segments/${created.id}`)).json().memberCount).toBe(1);
+
+    const refund = { ...second, status: 'refunded', refunded: second.total, sourceUpdatedAt: daysAgo(0) };
+    expect((await client.post('/v1/orders', refund)).statusCode).toBe(200);
+    await t.app.services.segments.membership.evaluatePending(tenantId);
+    expect((await client.get(`/v1/segments/${created.id}`)).json().memberCount).toBe(0);
+
+    const history = (await client.get(`/v1/segments/${created.id}/history`)).json().data;
+    expect(history.map((h: { change: string; reason: string }) => [h.change, h.reason])).toEqual([
+      ['exited', 'change'],
+      ['entered', 'change'],
+    ]);
+    const events = (await client.get('/v1/events?type=segment.*')).json().data;
+    expect(
+      events.map((e: { type: string; data: { customerId: string } }) => [e.type, e.data.customerId]),
+    ).toEqual([
+      ['segment.entered', customer.id],
+      ['segment.exited', customer.id],
+    ]);
+    // nothing left to do
+    expect((await t.app.services.segments.membership.evaluatePending(tenantId)).customers).toBe(0);
+  });
+
+  it('profile changes, static lists and segments built on segments follow incrementally', async () => {
+    const { id: tenantId, client, token } = await t.newTenant();
+    const a = await newCustomer(client, { tags: ['vip-event'] });
+    const b = await newCustomer(client);
+    const list = await segment(client, { name: 'hand picked', kind: 'static' });
+    const built = await segment(client, {
+      name: 'picked or tagged',
+      definition: {
+        version: 1,
+        any: [
+          { field: 'segment', op: 'eq', value: list.id },
+          { field: 'tags', op: 'contains', value: 'vip-event' },
+        ],
+      },
+    });
+    expect(built.memberCount).toBe(1);
+
+    const unknown = '0193a0a0-0000-7000-8000-000000000000';
+    const refused = await client.post(`/v1/segments/${list.id}/members`, { customerIds: [b.id, unknown] });
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json().errors).toEqual([{ path: 'customerIds[1]', message: 'no such customer' }]);
+    expect((await client.get(`/v1/segments/${list.id}`)).json().memberCount).toBe(0);
+
+    const added = await client.post(`/v1/segments/${list.id}/members`, { customerIds: [b.id] });
+    expect(added.json()).toEqual({ added: 1, removed: 0, memberCount: 1 });
+    await t.app.services.segments.membership.evaluatePending(tenantId);
+    expect((await client.get(`/v1/segments/${built.id}`)).json().memberCount).toBe(2);
+
+    // a profile change: the tag goes
+    const patched = await client.patch(`/v1/customers/${a.id}`, { tags: [] });
+    expect(patched.statusCode, patched.body).toBe(200);
+    // DELETE with a body (the test client sends none)
+    const removed = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/segments/${list.id}/members`,
+      headers: { authorization: `Bearer ${token}` },
+      payload: { customerIds: [b.id] },
+    });
+    expect(removed.json()).toEqual({ added: 0, removed: 1, memberCount: 0 });
+    await t.app.services.segments.membership.evaluatePending(tenantId);
+    expect((await client.get(`/v1/segments/${built.id}`)).json().memberCount).toBe(0);
+
+    const dynamicEdit = await client.post(`/v1/segments/${built.id}/members`, { customerIds: [a.id] });
+    expect(dynamicEdit.statusCode).toBe(409);
+    expect(dynamicEdit.json().code).toBe('segment_not_static');
+    const inUse = await client.delete(`/v1/segments/${list.id}`);
+    expect(inUse.statusCode).toBe(409);
+    expect(inUse.json().code).toBe('segment_in_use');
+    expect((await client.delete(`/v1/segments/${built.id}`)).statusCode).toBe(204);
+    expect((await client.delete(`/v1/segments/${list.id}`)).statusCode).toBe(204);
+    expect((await client.get(`/v1/segments/${list.id}`)).statusCode).toBe(404);
+  });
+
+  it('score conditions follow each recompute', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const buyer = await newCustomer(client);
+    await newCustomer(client);
+    await client.post('/v1/orders', shoes(buyer.id, 3));
+    const created = await segment(client, {
+      name: 'scored buyers',
+      definition: { version: 1, all: [{ field: 'scores.frequency', op: 'gte', value: 1 }] },
+    });
+    expect(created.memberCount).toBe(0);
+    await t.app.services.scores.recompute(tenantId);
+    expect((await client.get(`/v1/segments/${created.id}`)).json()).toMatchObject({ memberCount: 1 });
+  });
+
+  it('updates recompute members, honour If-Match, and refuse cycles and unknown segments', async () => {
+    const { client } = await t.newTenant();
+    await newCustomer(client, { address: { country: 'PT' } });
+    const a = await segment(client, {
+      name: 'a',
+      definition: { version: 1, all: [{ field: 'country', op: 'eq', value: 'ES' }] },
+    });
+    const b = await segment(client, {
+      name: 'b',
+      definition: { version: 1, all: [{ field: 'segment', op: 'eq', value: a.id }] },
+    });
+    const cycle = await client.patch(`/v1/segments/${a.id}`, {
+      definition: { version: 1, not: { field: 'segment', op: 'in', value: [b.id] } },
+    });
+    expect(cycle.statusCode).toBe(400);
+    expect(cycle.json().errors).toEqual([
+      { path: 'definition', message: 'the segments it refers to depend on it (a cycle)' },
+    ]);
+    const missing = await client.post('/v1/segments', {
+      name: 'c',
+      definition: {
+        version: 1,
+        all: [{ field: 'segment', op: 'eq', value: '0193a0a0-0000-7000-8000-000000000000' }],
+      },
+    });
+    expect(missing.statusCode).toBe(400);
+    const stale = await client.patch(`/v1/segments/${a.id}`, { name: 'a2' }, { 'if-match': '"v99"' });
+    expect(stale.statusCode).toBe(412);
+    const updated = await client.patch(
+      `/v1/segments/${a.id}`,
+      { definition: { version: 1, all: [{ field: 'country', op: 'in', value: ['PT', 'ES'] }] } },
+      { 'if-match': `"v${a.version}"` },
+    );
+    expect(updated.statusCode, updated.body).toBe(200);
+    expect(updated.json().memberCount).toBe(1);
+    const taken = await client.post('/v1/segments', { name: 'a', kind: 'static' });
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json().code).toBe('segment_name_taken');
+  });
+});
+
+describe('segment definitions: validation', () => {
+  const cases: [string, unknown, { path: string; message: RegExp }][] = [
+    ['a missing version', { all: [] }, { path: 'definition.version', message: /expected 1/ }],
+    [
+      'an unknown field',
+      {
+        version: 1,
+        all: [
+          { field: 'country', op: 'eq', value: 'ES' },
+          { field: 'shoeSize', op: 'eq', value: 3 },
+        ],
+      },
+      { path: 'definition.all[1].field', message: /unknown field "shoeSize"/ },
+    ],
+    [
+      'a value of the wrong type',
+      {
+        version: 1,
+        all: [
+          { field: 'country', op: 'eq', value: 'ES' },
+          { field: 'status', op: 'eq', value: 'active' },
+          { field: 'scores.valueScore', op: 'gte', value: 'high' },
+        ],
+      },
+      { path: 'definition.all[2].value', message: /expected a number/ },
+    ],
+    [
+      'an operator the type lacks',
+      { version: 1, any: [{ field: 'status', op: 'gt', value: 'active' }] },
+      { path: 'definition.any[0].op', message: /expected one of eq, neq, in, nin, exists/ },
+    ],
+    [
+      'a bad duration',
+      { version: 1, not: { orders: { within: '90 days' } } },
+      { path: 'definition.not.orders.within', message: /ISO 8601 duration/ },
+    ],
+    [
+      'an unknown activity filter',
+      { version: 1, all: [{ orders: { where: { colour: 'red' } } }] },
+      { path: 'definition.all[0].orders.where.colour', message: /unknown filter/ },
+    ],
+    [
+      'an undeclared custom attribute',
+      { version: 1, all: [{ field: 'attributes.shoeSize', op: 'gt', value: 40 }] },
+      { path: 'definition.all[0].field', message: /no custom attribute "shoeSize"/ },
+    ],
+    [
+      'a reversed range',
+      { version: 1, all: [{ field: 'age', op: 'between', value: [40, 30] }] },
+      { path: 'definition.all[0].value', message: /low is above high/ },
+    ],
+  ];
+  it.each(cases)('refuses %s with the exact path', async (_name, definition, expected) => {
+    const { client } = await t.newTenant();
+    const res = await client.post('/v1/segments', { name: 'bad', definition });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    const [error] = res.json().errors;
+    expect(error.path).toBe(expected.path);
+    expect(error.message).toMatch(expected.message);
+    expect((await client.get('/v1/segments')).json().data).toEqual([]);
+  });
+
+  it('enforces the depth and size limits', async () => {
+    const { client } = await t.newTenant();
+    let deep: object = { field: 'country', op: 'eq', value: 'ES' };
+    for (let i = 0; i < 9; i++) deep = { not: deep };
+    const tooDeep = await client.post('/v1/segments/preview', { definition: { version: 1, ...deep } });
+    expect(tooDeep.statusCode).toBe(400);
+    expect(tooDeep.json().errors[0].message).toMatch(/deeper than 8/);
+    const many = Array.from({ length: 101 }, () => ({ field: 'country', op: 'eq', value: 'ES' }));
+    const tooMany = await client.post('/v1/segments/preview', { definition: { version: 1, any: many } });
+    expect(tooMany.statusCode).toBe(400);
+    expect(tooMany.json().errors).toEqual([
+      { path: 'definition.any[100]', message: 'more than 100 conditions' },
+    ]);
+  });
+
+  it('publishes the language as a JSON Schema with the tenant’s attributes', async () => {
+    const { client } = await t.newTenant();
+    await client.post('/v1/attributes', { key: 'shoeSize', label: 'Shoe size', type: 'number' });
+    const schema = (await client.get('/v1/segments/schema')).json();
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    const fields = schema.$defs.condition.anyOf.map(
+      (c: { anyOf: { properties: { field: { const: string } } }[] }) => c.anyOf[0]!.properties.field.const,
+    );
+    expect(fields).toEqual(
+      expect.arrayContaining(['country', 'scores.tier', 'attributes.shoeSize', 'birthday']),
+    );
+  });
+});
+
+describe('segments: partners', () => {
+  it('a partner token sees its segments only, consenting members only, personal data only with customers:pii, and is audited', async () => {
+    const tenant = await t.newTenant();
+    const { client } = tenant;
+    const sharing = await newCustomer(client, {
+      address: { country: 'ES' },
+      consent: { partnerSharing: { granted: true } },
+    });
+    await newCustomer(client, { address: { country: 'ES' } });
+    const mine = await segment(client, {
+      name: 'spain',
+      definition: { version: 1, all: [{ field: 'country', op: 'eq', value: 'ES' }] },
+    });
+    const other = await segment(client, { name: 'other', kind: 'static' });
+    expect(mine.memberCount).toBe(2);
+
+    const partner = t.as(await t.token(tenant, ['segments:read'], { segments: [mine.id] }));
+    expect((await partner.get(`/v1/segments/${other.id}`)).statusCode).toBe(404);
+    expect((await partner.get(`/v1/segments/${other.id}/members`)).statusCode).toBe(404);
+    expect((await partner.get('/v1/segments')).json().data.map((s: { id: string }) => s.id)).toEqual([
+      mine.id,
+    ]);
+    const members = (await partner.get(`/v1/segments/${mine.id}/members`)).json().data;
+    expect(members.map((m: { customer: { id: string } }) => m.customer.id)).toEqual([sharing.id]);
+    expect(members[0].customer.email).toBeUndefined();
+    expect(members[0].customer.address).toBeUndefined();
+
+    const withPii = t.as(await t.token(tenant, ['segments:read', 'customers:pii'], { segments: [mine.id] }));
+    const csv = await withPii.get(`/v1/segments/${mine.id}/members`, { accept: 'text/csv' });
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers['content-type']).toContain('text/csv');
+    const lines = csv.body.trim().split('\n');
+    expect(lines[0]).toBe(
+      'id,externalId,firstName,lastName,email,phone,birthDate,city,country,locale,status,lifecyclePhase,tags,enteredAt',
+    );
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(sharing.email);
+
+    const reads = (await client.get(`/v1/segments/${mine.id}/reads`)).json().data;
+    expect(reads.map((r: { format: string; rows: number }) => [r.format, r.rows])).toEqual([
+      ['csv', 1],
+      ['json', 1],
+    ]);
+  });
+
+  it('streams the whole membership as NDJSON for the tenant’s own tokens', async () => {
+    const { client } = await t.newTenant();
+    for (let i = 0; i < 3; i++) await newCustomer(client, { tags: ['x'] });
+    const all = await segment(client, {
+      name: 'tagged',
+      definition: { version: 1, all: [{ field: 'tags', op: 'in', value: ['x', 'y'] }] },
+    });
+    const res = await client.get(`/v1/segments/${all.id}/members`, { accept: 'application/x-ndjson' });
+    expect(res.headers['content-type']).toContain('application/x-ndjson');
+    const rows = res.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(3);
+    expect(rows[0].customer.tags).toEqual(['x']);
+  });
+});
+
+describe('segments over GraphQL', () => {
+  it('segment { count members history }, previewSegment, createSegment and Customer.segments', async () => {
+    const { client } = await t.newTenant();
+    const c = await newCustomer(client, { address: { country: 'ES' } });
+    const created = await client.graphql(
+      `mutation($d: JSON) { createSegment(input: { name: "es", definition: $d }) { id count } }`,
+      { d: { version: 1, all: [{ field: 'country', op: 'eq', value: 'ES' }] } },
+    );
+    expect(created.body.errors).toBeUndefined();
+    const id = created.body.data!.createSegment.id;
+    expect(created.body.data!.createSegment.count).toBe(1);
+    const read = await client.graphql(
+      `query($id: ID!, $c: ID!) {
+        segment(id: $id) { count members(first: 10) { nodes { customer { id } enteredAt } } history(first: 10) { nodes { change } } }
+        customer(id: $c) { segments { segment { id name } } }
+        previewSegment(definition: { version: 1, all: [{ field: "country", op: "eq", value: "FR" }] }) { count }
+      }`,
+      { id, c: c.id },
+    );
+    expect(read.body.errors).toBeUndefined();
+    expect(read.body.data).toEqual({
+      segment: {
+        count: 1,
+        members: { nodes: [{ customer: { id: c.id }, enteredAt: expect.any(String) }] },
+        history: { nodes: [{ change: 'entered' }] },
+      },
+      customer: { segments: [{ segment: { id, name: 'es' } }] },
+      previewSegment: { count: 0 },
+    });
+    const bad = await client.graphql(
+      `{ previewSegment(definition: { version: 1, all: [{ field: "nope" }] }) { count } }`,
+    );
+    expect(bad.body.errors?.[0]?.extensions?.code).toBe('validation_failed');
+  });
+});

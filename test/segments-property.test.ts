@@ -165,9 +165,9 @@ function scalar(op: string, actual: any, value: any): boolean {
     case 'nin':
       return !scalar('in', actual, value);
     case 'contains':
-      return actual !== null && actual.toLowerCase().includes(value.toLowerCase());
+      return typeof actual === 'string' && actual.toLowerCase().includes(value.toLowerCase());
     case 'startsWith':
-      return actual !== null && actual.toLowerCase().startsWith(value.toLowerCase());
+      return typeof actual === 'string' && actual.toLowerCase().startsWith(value.toLowerCase());
     case 'exists':
       return (actual !== null) === value;
     case 'gt':

@@ -1,6 +1,7 @@
 import { p1 } from './p1-get-customer.ts';
 import { p3 } from './p3-orders-batch.ts';
 import { p4 } from './p4-scores.ts';
+import { p5 } from './p5-segments.ts';
 import { p6 } from './p6-import-memory.ts';
 import { benchDatabase } from './setup.ts';
 
@@ -9,6 +10,7 @@ const benches: Record<string, (database: Awaited<ReturnType<typeof benchDatabase
   P1: p1,
   P3: p3,
   P4: p4,
+  P5: p5,
   P6: p6,
 };
 const wanted = process.argv.slice(2).filter((a) => a !== '--');

@@ -39,6 +39,9 @@ describe('GET /v1/customers/:id/export', () => {
       })
     ).json();
 
+    const list = (await a.client.post('/v1/segments', { name: 'hand picked', kind: 'static' })).json();
+    await a.client.post(`/v1/segments/${list.id}/members`, { customerIds: [c.id] });
+
     const res = await a.client.get(`/v1/customers/${c.id}/export`);
     expect(res.statusCode, res.body).toBe(200);
     expect(res.headers['content-disposition']).toContain(`customer-${c.id}.json`);
@@ -62,6 +65,8 @@ describe('GET /v1/customers/:id/export', () => {
       { fromStatus: 'potential', toStatus: 'active', reason: 'first_order' },
     ]);
     expect(doc.tierHistory).toEqual([]);
+    expect(doc.segments).toMatchObject([{ segment: { id: list.id, name: 'hand picked', kind: 'static' } }]);
+    expect(doc.segmentHistory).toMatchObject([{ segmentId: list.id, change: 'entered', reason: 'manual' }]);
     // nothing of tenant B: not its customer, not its order, not its name
     expect(res.body).not.toContain(other.id);
     expect(res.body).not.toContain('b-order');

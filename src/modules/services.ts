@@ -73,8 +73,16 @@ export function createServices(deps: ServiceDeps) {
       await jobs.add(SEGMENT_REFRESH_TASK, { tenantId }, { jobKey: `${SEGMENT_REFRESH_TASK}:${tenantId}` });
     else await membership.refresh(tenantId);
   });
+  const privacy = new PrivacyService({
+    ...deps,
+    customers,
+    orders,
+    interactions,
+    feedback,
+    scores,
+    segments,
+  });
   const timeline = new TimelineService({ ...deps, customers });
-  const privacy = new PrivacyService({ ...deps, customers, orders, interactions, feedback, scores });
   const money = (m: { amount: number; currency: string }) => `${(m.amount / 100).toFixed(2)} ${m.currency}`;
   timeline.register({
     kind: 'order',

@@ -52,7 +52,10 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Seeds the tenant set-based in SQL: customers with profiles, about three orders each, their aggregates. */
+/**
+ * Seeds the tenant set-based in SQL: customers with profiles, about 2.5 orders each, their
+ * aggregates. Every statement names the tenant: the owner may be a superuser, whom RLS does not bind.
+ */
 async function seed(owner: pg.Client, tenantId: string): Promise<void> {
   await owner.query('BEGIN');
   await owner.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
@@ -77,13 +80,16 @@ async function seed(owner: pg.Client, tenantId: string): Promise<void> {
      CROSS JOIN LATERAL (SELECT abs(hashtext(c.external_id)) AS h) hh
      CROSS JOIN LATERAL generate_series(1, hh.h % 6) n
      CROSS JOIN LATERAL (SELECT now() - ((hh.h + n * 7919) % 720) * interval '1 day' AS placed_at,
-       1000 + (hh.h + n) % 20000 AS total) t`,
+       1000 + (hh.h + n) % 20000 AS total) t
+     WHERE c.tenant_id = $1`,
+    [tenantId],
   );
   await owner.query(
     `INSERT INTO customer_aggregates (tenant_id, customer_id, orders, first_order_at, last_order_at, net_revenue,
        items, orders_with_due_date, orders_paid_on_time)
      SELECT tenant_id, customer_id, count(*), min(placed_at), max(placed_at), sum(base_total), count(*), 0, 0
-     FROM orders WHERE status <> 'cancelled' GROUP BY tenant_id, customer_id`,
+     FROM orders WHERE tenant_id = $1 AND status <> 'cancelled' GROUP BY tenant_id, customer_id`,
+    [tenantId],
   );
   await owner.query('COMMIT');
   await owner.query('VACUUM ANALYZE customers, orders, customer_aggregates');

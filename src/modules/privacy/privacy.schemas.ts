@@ -5,6 +5,7 @@ import { FeedbackSchema } from '../feedback/feedback.schemas.ts';
 import { InteractionSchema } from '../interactions/interactions.schemas.ts';
 import { OrderSchema } from '../orders/orders.schemas.ts';
 import { CustomerScoresSchema, TierChangeSchema } from '../scores/scores.schemas.ts';
+import { CustomerSegmentSchema, HistoryEntrySchema } from '../segments/segments.schemas.ts';
 
 /** Everything held about one customer (GDPR articles 15 and 20), as one JSON document. */
 export const CustomerExportSchema = z
@@ -19,6 +20,10 @@ export const CustomerExportSchema = z
     scores: CustomerScoresSchema.describe('The customer’s current scores'),
     statusHistory: z.array(StatusChangeSchema).describe('Every change of status and phase'),
     tierHistory: z.array(TierChangeSchema).describe('Every change of tier'),
+    segments: z.array(CustomerSegmentSchema).describe('The segments the customer is in'),
+    segmentHistory: z
+      .array(HistoryEntrySchema)
+      .describe('Every entry into and exit from a segment, newest first'),
   })
   .meta({ id: 'CustomerExport' });
 export type CustomerExport = z.infer<typeof CustomerExportSchema>;

@@ -6,6 +6,7 @@ import type { FeedbackService } from '../feedback/feedback.service.ts';
 import type { InteractionsService } from '../interactions/interactions.service.ts';
 import type { OrdersService } from '../orders/orders.service.ts';
 import type { ScoresService } from '../scores/scores.service.ts';
+import type { SegmentsService } from '../segments/segments.service.ts';
 import type { CustomerExport } from './privacy.schemas.ts';
 
 /** Every page of a cursor-paginated list. */
@@ -28,6 +29,7 @@ export class PrivacyService {
   readonly #interactions: InteractionsService;
   readonly #feedback: FeedbackService;
   readonly #scores: ScoresService;
+  readonly #segments: SegmentsService;
 
   constructor(deps: {
     clock: Clock;
@@ -36,6 +38,7 @@ export class PrivacyService {
     interactions: InteractionsService;
     feedback: FeedbackService;
     scores: ScoresService;
+    segments: SegmentsService;
   }) {
     this.#clock = deps.clock;
     this.#customers = deps.customers;
@@ -43,6 +46,7 @@ export class PrivacyService {
     this.#interactions = deps.interactions;
     this.#feedback = deps.feedback;
     this.#scores = deps.scores;
+    this.#segments = deps.segments;
   }
 
   /** `GET /v1/customers/:id/export` (scope privacy:manage): everything, personal data included. */
@@ -56,6 +60,7 @@ export class PrivacyService {
         'customers:pii',
         'interactions:read',
         'scores:read',
+        'segments:read',
       ]),
     };
     const customer = await this.#customers.get(reader, customerId);
@@ -71,6 +76,8 @@ export class PrivacyService {
       scores: await this.#scores.customerScores(reader, customerId),
       statusHistory: await this.#customers.statusHistory(reader, customerId),
       tierHistory: await this.#scores.tierHistory(reader, customerId),
+      segments: await this.#segments.segmentsOf(reader, customerId),
+      segmentHistory: await all((c) => this.#segments.customerHistory(reader, customerId, MAX_LIMIT, c)),
     };
   }
 }

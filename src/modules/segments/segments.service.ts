@@ -337,6 +337,22 @@ export class SegmentsService {
     });
   }
 
+  /** One customer's entries and exits across segments, newest first (partners: their segments only). */
+  customerHistory(
+    actor: TenantActor,
+    customerId: string,
+    limit: number,
+    cursor?: string,
+  ): Promise<Page<HistoryEntry>> {
+    const scope = { tenantId: actor.tenantId, list: `customer-segment-history:${customerId}`, filters: {} };
+    const before = cursor ? this.#cursors.decode(scope, cursor) : undefined;
+    return this.#read(actor, async (tx) => {
+      const rows = await repo.history(tx, eq(segmentHistory.customerId, customerId), before, limit);
+      const page = this.#cursors.page(scope, rows, limit, (r) => r.id, toEntry);
+      return { ...page, data: page.data.filter((e) => mayRead(actor, e.segmentId)) };
+    });
+  }
+
   /** The segments each customer is in (loaders); partners see only theirs. */
   segmentsOfMany(
     actor: TenantActor,

@@ -101,17 +101,27 @@ export class Database {
     let stopped = false;
     const connect = async (): Promise<void> => {
       const next = new pg.Client(this.pool.options);
+      let failed = false;
+      // one retry per lost connection, every second until the server answers again
+      const retry = (error: Error) => {
+        if (failed) return;
+        failed = true;
+        onError(error);
+        next.end().catch(() => undefined);
+        if (!stopped) setTimeout(() => connect().catch(() => undefined), 1000).unref();
+      };
       next.on('notification', (message) => {
         if (message.channel === channel) onMessage(message.payload ?? '');
       });
-      next.on('error', (error) => {
-        onError(error);
-        next.end().catch(() => undefined);
-        if (!stopped) setTimeout(() => connect().catch(onError), 1000).unref();
-      });
-      await next.connect();
-      await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-      client = next;
+      next.on('error', retry);
+      try {
+        await next.connect();
+        await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        client = next;
+      } catch (error) {
+        retry(error as Error);
+        throw error;
+      }
     };
     await connect();
     return async () => {

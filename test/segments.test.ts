@@ -213,6 +213,25 @@ describe('segments: definitions, membership and history', () => {
   });
 });
 
+describe('segment definitions that stop validating', () => {
+  it('a deleted custom attribute leaves the members as they were and says why, without a new version', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const attribute = (
+      await client.post('/v1/attributes', { key: 'shoeSize', label: 'Size', type: 'number' })
+    ).json();
+    const created = await segment(client, {
+      name: 'big feet',
+      definition: { version: 1, all: [{ field: 'attributes.shoeSize', op: 'gte', value: 44 }] },
+    });
+    expect((await client.delete(`/v1/attributes/${attribute.id}`)).statusCode).toBe(204);
+    const summary = await t.app.services.segments.membership.refresh(tenantId);
+    expect(summary).toMatchObject({ segments: 1, errors: 1 });
+    const after = (await client.get(`/v1/segments/${created.id}`)).json();
+    expect(after.lastError).toMatch(/definition.all\[0\].field: no custom attribute "shoeSize"/);
+    expect(after.version).toBe(created.version);
+  });
+});
+
 describe('segment definitions: validation', () => {
   const cases: [string, unknown, { path: string; message: RegExp }][] = [
     ['a missing version', { all: [] }, { path: 'definition.version', message: /expected 1/ }],
@@ -342,6 +361,11 @@ describe('segments: partners', () => {
     );
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain(sharing.email);
+
+    const writer = t.as(await t.token(tenant, ['segments:read', 'segments:write'], { segments: [mine.id] }));
+    const preview = await writer.post('/v1/segments/preview', { definition: { version: 1, all: [] } });
+    expect(preview.statusCode).toBe(403);
+    expect(preview.json().code).toBe('insufficient_scope');
 
     const reads = (await client.get(`/v1/segments/${mine.id}/reads`)).json().data;
     expect(reads.map((r: { format: string; rows: number }) => [r.format, r.rows])).toEqual([

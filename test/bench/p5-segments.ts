@@ -77,7 +77,7 @@ async function seed(owner: pg.Client, tenantId: string): Promise<void> {
        jsonb_build_array(jsonb_build_object('sku', 'S' || n, 'category', (ARRAY['shoes', 'bags', 'hats'])[1 + (n + h) % 3],
          'quantity', 1, 'unitPrice', t.total)), 1, (ARRAY['web', 'store'])[1 + n % 2], t.placed_at
      FROM customers c
-     CROSS JOIN LATERAL (SELECT abs(hashtext(c.external_id)) AS h) hh
+     CROSS JOIN LATERAL (SELECT abs(hashtext(c.external_id)::bigint) AS h) hh
      CROSS JOIN LATERAL generate_series(1, hh.h % 6) n
      CROSS JOIN LATERAL (SELECT now() - ((hh.h + n * 7919) % 720) * interval '1 day' AS placed_at,
        1000 + (hh.h + n) % 20000 AS total) t

@@ -98,7 +98,7 @@ export class Membership {
   ): Promise<{ entered: string[]; exited: string[] } | { error: string }> {
     const tree = this.treeOf(row, evaluation);
     if ('error' in tree) {
-      await repo.update(tx, row.id, { lastError: tree.error });
+      await repo.setError(tx, row.id, tree.error);
       return tree;
     }
     const compiled = compile(tree.ast, { ...evaluation.ctx, only: options.only });

@@ -43,6 +43,11 @@ export const segmentsRepository = {
     }
   },
 
+  /** Why the definition could not be evaluated (not a change of the segment: the version stays). */
+  async setError(tx: Tx, id: string, error: string): Promise<void> {
+    await tx.update(segments).set({ lastError: error }).where(eq(segments.id, id));
+  },
+
   async findById(tx: Tx, id: string, forUpdate = false): Promise<SegmentRow | undefined> {
     const query = tx.select().from(segments).where(eq(segments.id, id));
     const [row] = await (forUpdate ? query.for('update') : query);

@@ -57,6 +57,14 @@ const notFound = (id: string) => new AppError('segment_not_found', `no segment $
 /** A partner token (one with a `segments` claim) sees only its segments, and only consenting members. */
 const isPartner = (actor: Actor) => actor.segments !== null;
 const mayRead = (actor: Actor, id: string) => !isPartner(actor) || actor.segments!.includes(id);
+/** Definitions run over the whole customer base: not for partner tokens, whatever their scopes. */
+function refusePartner(actor: Actor): void {
+  if (isPartner(actor))
+    throw new AppError(
+      'insufficient_scope',
+      'a partner token (one with a segments claim) cannot define or preview segments',
+    );
+}
 
 export type ExportFormat = 'csv' | 'ndjson';
 const EXPORT_PAGE = 2000;
@@ -116,6 +124,7 @@ export class SegmentsService {
   }
 
   create(actor: TenantActor, input: CreateSegmentInput): Promise<Segment> {
+    refusePartner(actor);
     if (input.kind === 'dynamic' && input.definition === undefined)
       throw validationError([{ path: 'definition', message: 'a dynamic segment needs a definition' }]);
     if (input.kind === 'static' && input.definition !== undefined)
@@ -148,6 +157,7 @@ export class SegmentsService {
       if (!current || !mayRead(actor, id)) throw notFound(id);
       if (!ifMatchSatisfied(ifMatch, current.version))
         throw new AppError('precondition_failed', `the segment is at version ${current.version}`);
+      if (input.definition !== undefined) refusePartner(actor);
       if (input.definition !== undefined && current.kind === 'static')
         throw validationError([{ path: 'definition', message: 'a static segment has no definition' }]);
       const evaluation = await this.membership.evaluation(tx, actor.tenantId);
@@ -228,6 +238,7 @@ export class SegmentsService {
   }
 
   preview(actor: TenantActor, definition: unknown, sampleSize: number): Promise<Preview> {
+    refusePartner(actor);
     return this.#read(actor, async (tx) => {
       const evaluation = await this.membership.evaluation(tx, actor.tenantId);
       const { ast } = await this.#checkDefinition(tx, evaluation, definition);

@@ -46,6 +46,15 @@ describe('the compiler', () => {
     expect(positive.sql).toContain('c.id IN (SELECT o.customer_id FROM orders o');
   });
 
+  it('compiles "at least one" and "none" as correlated (NOT) EXISTS, which the planner probes by index', () => {
+    expect(toSql({ version: 1, all: [{ orders: { within: 'P90D' } }] }).sql).toContain(
+      'EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND',
+    );
+    expect(toSql({ version: 1, all: [{ interactions: { count: { eq: 0 } } }] }).sql).toContain(
+      'NOT EXISTS (SELECT 1 FROM interactions o WHERE o.customer_id = c.id',
+    );
+  });
+
   it('joins scores and aggregates only when used, and restricts every scan to the given customers', () => {
     const plain = toSql({ version: 1, all: [{ field: 'country', op: 'eq', value: 'ES' }] });
     expect(plain.sql).not.toContain('customer_scores');
@@ -57,7 +66,7 @@ describe('the compiler', () => {
         all: [
           { field: 'scores.tier', op: 'eq', value: 'vip' },
           { field: 'purchases.orders', op: 'gt', value: 1 },
-          { interactions: { where: { type: 'complaint' } } },
+          { interactions: { where: { type: 'complaint' }, count: { gte: 2 } } },
         ],
       },
       ids,

@@ -314,6 +314,17 @@ class Compiler {
       sql` AND `,
     );
     const filter = where.length ? sql.join(where, sql` AND `) : sql`TRUE`;
+    // "at least one row" and "no row" are (anti-)semi-joins the planner runs as index probes
+    // per candidate customer; only other counts and sums need the grouped sub-query.
+    const entries = Object.entries(ast.measures);
+    const count = entries.length === 1 ? ast.measures.count : undefined;
+    if (count) {
+      const rows = sql`SELECT 1 FROM ${sql.raw(from)} WHERE o.customer_id = c.id AND ${filter}`;
+      const lowerOnly = count.lt === undefined && count.lte === undefined && count.eq === undefined;
+      const upperOnly = count.gt === undefined && count.gte === undefined;
+      if (lowerOnly && !passes(count, 0) && passes(count, 1)) return sql`EXISTS (${rows})`;
+      if (upperOnly && passes(count, 0) && !passes(count, 1)) return sql`NOT EXISTS (${rows})`;
+    }
     const grouped = (tests: SQL) =>
       sql`SELECT o.customer_id FROM ${sql.raw(from)} WHERE ${filter}${this.only('o.customer_id')} GROUP BY o.customer_id HAVING ${tests}`;
     // A customer with no matching rows has count 0 and sum 0 (and no means): when that passes, the

@@ -5,7 +5,8 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Redis } from 'ioredis';
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import type { DestinationStream } from 'pino';
-import { type Config, isProduction } from './config.ts';
+import { type Config, isProduction, webhookOptions } from './config.ts';
+import { webhooksDocument } from './modules/events/webhooks.document.ts';
 import { modules } from './modules/index.ts';
 import { CRONTAB, createServices, type Services, tasksOf } from './modules/services.ts';
 import { createVerifier, type Verifier } from './platform/auth.ts';
@@ -86,7 +87,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const cursorSecret = config.CURSOR_SECRET;
   if (!cursorSecret) throw new Error('CURSOR_SECRET is not set');
   let jobs: Jobs | undefined;
-  const services = createServices({ db, cursors: new Cursors(cursorSecret), clock, jobs: () => jobs });
+  const services = createServices({
+    db,
+    cursors: new Cursors(cursorSecret),
+    clock,
+    jobs: () => jobs,
+    webhooks: webhookOptions(config),
+  });
   if (deps.jobs) {
     jobs = await Jobs.start({
       ...deps.jobs,
@@ -100,6 +107,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       app.log.warn({ err: error }, 'segments listener: reconnecting'),
     );
     app.addHook('onClose', stopListening);
+    // every committed event with a subscriber notifies (its trigger): deliveries start at once
+    const stopWebhooks = await services.webhooks.listen((error) =>
+      app.log.warn({ err: error }, 'webhooks listener: reconnecting'),
+    );
+    app.addHook('onClose', stopWebhooks);
   }
   const verify =
     deps.verify ??
@@ -133,7 +145,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         `rate limit of ${context.max} requests exceeded; retry after ${context.after}`,
       ),
   });
-  await registerOpenApi(app);
+  await registerOpenApi(app, { webhooks: webhooksDocument() });
   await registerMetrics(app);
   // zod validates and serializes our routes; Mercurius and the docs keep Fastify's JSON-schema compilers
   await app.register(async (zodScope) => {

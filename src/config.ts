@@ -44,6 +44,15 @@ export const ConfigSchema = z
     GRAPHIQL: bool.optional(),
     RUN_WORKERS: bool.default(true),
     JOBS_CONCURRENCY: z.coerce.number().int().min(1).max(50).default(2),
+    WEBHOOK_ALLOWED_HOSTS: z
+      .string()
+      .optional()
+      .describe('Hosts, addresses or CIDR ranges webhooks may reach despite the SSRF guard, comma-separated'),
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+    WEBHOOK_RETRY_SCHEDULE: z
+      .string()
+      .regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be comma-separated seconds such as 5,300,1800')
+      .optional(),
     DEFAULT_TENANT_SLUG: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{1,62}$/)
@@ -101,3 +110,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 }
 
 export const isProduction = (c: Config) => c.NODE_ENV === 'production';
+
+/** How webhooks are delivered, from the configuration (https is required in production). */
+export const webhookOptions = (c: Config) => ({
+  allowedHosts: c.WEBHOOK_ALLOWED_HOSTS,
+  requireHttps: isProduction(c),
+  timeoutMs: c.WEBHOOK_TIMEOUT_MS,
+  retrySchedule: c.WEBHOOK_RETRY_SCHEDULE?.split(',').map(Number),
+});

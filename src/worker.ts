@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, webhookOptions } from './config.ts';
 import { CRONTAB, createServices, tasksOf } from './modules/services.ts';
 import { systemClock } from './platform/clock.ts';
 import { Jobs } from './platform/jobs.ts';
@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     cursors: new Cursors(config.CURSOR_SECRET!),
     clock: systemClock,
     jobs: () => jobs,
+    webhooks: webhookOptions(config),
   });
   jobs = await Jobs.start({
     connectionString: runtime.ownerUrl,
@@ -28,9 +29,13 @@ async function main(): Promise<void> {
   const stopListening = await services.segments.membership.listen((error) =>
     console.error(`[warning] segments listener: ${error.message}`),
   );
+  const stopWebhooks = await services.webhooks.listen((error) =>
+    console.error(`[warning] webhooks listener: ${error.message}`),
+  );
   console.log(`Vínculo worker running (${config.JOBS_CONCURRENCY} at a time)`);
   closeWithGrace({ delay: 30_000 }, async () => {
     await stopListening();
+    await stopWebhooks();
     await jobs?.stop(); // lets running jobs finish
     await runtime.close();
   });

@@ -7,6 +7,7 @@ import { customersRoutes } from './customers/customers.routes.ts';
 import { timelineResolvers } from './customers/timeline.resolvers.ts';
 import { timelineRoutes } from './customers/timeline.routes.ts';
 import { eventsRoutes } from './events/events.routes.ts';
+import { webhooksRoutes } from './events/webhooks.routes.ts';
 import { feedbackResolvers } from './feedback/feedback.resolvers.ts';
 import { feedbackRoutes } from './feedback/feedback.routes.ts';
 import { importsRoutes } from './imports/imports.routes.ts';
@@ -70,6 +71,7 @@ export const modules: Module[] = [
   },
   { name: 'feedback', routes: feedbackRoutes, schema: 'feedback', resolvers: feedbackResolvers },
   { name: 'events', routes: eventsRoutes },
+  { name: 'webhooks', routes: webhooksRoutes },
   { name: 'jobs', routes: jobsRoutes },
   { name: 'privacy', routes: privacyRoutes },
   {

@@ -6,6 +6,7 @@ import { AttributesService } from './attributes/attributes.service.ts';
 import { CustomersService } from './customers/customers.service.ts';
 import { TimelineService } from './customers/timeline.ts';
 import { EventsService } from './events/events.service.ts';
+import { DISPATCH_TASK, type WebhookOptions, WebhooksService } from './events/webhooks.service.ts';
 import { FeedbackService, toFeedback } from './feedback/feedback.service.ts';
 import { IMPORT_TASK, ImportsService } from './imports/imports.service.ts';
 import { InteractionsService, toInteraction } from './interactions/interactions.service.ts';
@@ -24,11 +25,18 @@ import {
 import { SegmentsService } from './segments/segments.service.ts';
 import { TenantsService } from './tenants/tenants.service.ts';
 
-export type ServiceDeps = { db: Database; cursors: Cursors; clock: Clock; jobs?: () => Jobs | undefined };
+export type ServiceDeps = {
+  db: Database;
+  cursors: Cursors;
+  clock: Clock;
+  jobs?: () => Jobs | undefined;
+  webhooks?: WebhookOptions;
+};
 
 /** Every module's service, wired once; modules reach each other only through these. */
 export function createServices(deps: ServiceDeps) {
   const events = new EventsService(deps);
+  const webhooks = new WebhooksService({ ...deps, events });
   const tenants = new TenantsService(deps);
   const intermediaries = new IntermediariesService(deps);
   const attributes = new AttributesService(deps);
@@ -171,6 +179,7 @@ export function createServices(deps: ServiceDeps) {
     feedback,
     timeline,
     events,
+    webhooks,
     jobRuns,
     scores,
     insights,
@@ -181,16 +190,19 @@ export function createServices(deps: ServiceDeps) {
 
 export const SLA_SWEEP_TASK = 'interactions_sla_sweep';
 export const EVENTS_PRUNE_TASK = 'events_prune';
+export const WEBHOOKS_SWEEP_TASK = 'webhooks_sweep';
 /**
  * Recurring tasks (graphile-worker crontab): the SLA sweep every five minutes, event pruning nightly,
  * every quarter hour a look for tenants whose nightly score recompute is due (their local time), and
- * every minute the segments sweep (pending customers no listener saw, scheduled segment refreshes).
+ * every minute the segments sweep (pending customers no listener saw, scheduled segment refreshes)
+ * and the webhooks sweep (due deliveries, e.g. after a restart).
  */
 export const CRONTAB = [
   `*/5 * * * * ${SLA_SWEEP_TASK}`,
   `17 3 * * * ${EVENTS_PRUNE_TASK}`,
   `*/15 * * * * ${NIGHTLY_TASK}`,
   `* * * * * ${SWEEP_TASK}`,
+  `* * * * * ${WEBHOOKS_SWEEP_TASK}`,
 ].join('\n');
 
 /** The background tasks, by name, and the services that run them. */
@@ -226,6 +238,12 @@ export function tasksOf(services: Services): Record<string, TaskHandler> {
     },
     [SWEEP_TASK]: async () => {
       await services.segments.membership.sweep(await services.tenants.allIds());
+    },
+    [DISPATCH_TASK]: async (payload) => {
+      await services.webhooks.dispatch((payload as { tenantId: string }).tenantId);
+    },
+    [WEBHOOKS_SWEEP_TASK]: async () => {
+      await services.webhooks.sweep(await services.tenants.allIds());
     },
     [IMPORT_TASK]: async (payload) => {
       const { tenantId, importId } = payload as { tenantId: string; importId: string };

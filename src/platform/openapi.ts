@@ -7,10 +7,15 @@ import { ProblemSchema } from './problem.ts';
 export const API_VERSION = '0.1.0';
 
 /** The OpenAPI 3.1 document, generated from the routes' zod schemas; served at /docs. */
-export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+export async function registerOpenApi(
+  app: FastifyInstance,
+  extra: { webhooks?: Record<string, unknown> } = {},
+): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
+      // OpenAPI 3.1's top-level webhooks: the requests Vínculo sends to subscribers
+      ...(extra.webhooks ? { webhooks: extra.webhooks } : {}),
       info: {
         title: 'Vínculo API',
         version: API_VERSION,
@@ -36,6 +41,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'imports', description: 'Bulk imports of customers and orders' },
         { name: 'intermediaries', description: 'Employees, prescribers, suppliers and distributors' },
         { name: 'attributes', description: 'Definitions of typed custom attributes' },
+        { name: 'segments', description: 'Segments: the segment language, live membership, partners' },
+        {
+          name: 'webhooks',
+          description: 'Signed webhook subscriptions (Standard Webhooks) and their deliveries',
+        },
         { name: 'operations', description: 'Health and metrics' },
       ],
     },

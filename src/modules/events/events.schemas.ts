@@ -21,6 +21,9 @@ export const EVENT_CATALOGUE = {
   'segment.entered':
     '{ segmentId, customerId, reason, at } (reason: change — incremental, refresh — a full refresh, manual — a static list edit)',
   'segment.exited': '{ segmentId, customerId, reason, at }',
+  'webhook.disabled':
+    '{ webhookId, url, reason, failingSince } (a subscription was switched off: 410 Gone, or failing for days)',
+  'webhook.test': '{ webhookId, message } (POST /v1/webhooks/{id}/test: delivered to that subscription only)',
 } as const;
 export type EventType = keyof typeof EVENT_CATALOGUE;
 export const EVENT_TYPES = Object.keys(EVENT_CATALOGUE) as EventType[];

@@ -46,6 +46,20 @@ export class EventsService {
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(id uuid, type text, occurred_at timestamptz, data jsonb)`);
   }
 
+  /** Writes one event in the caller's transaction and returns its id. */
+  async emitOne(tx: Tx, tenantId: string, emitted: Emitted): Promise<string> {
+    const id = newId();
+    await tx.insert(events).values({
+      tenantId,
+      id,
+      type: emitted.type,
+      version: 1,
+      occurredAt: emitted.occurredAt ?? this.#clock.now(),
+      data: emitted.data as Record<string, unknown>,
+    });
+    return id;
+  }
+
   /**
    * Set-based emission inside a larger statement (a CTE): one event of `type` per row of `source`,
    * which selects `occurred_at` and `data`. Ids come from SQL's UUIDv7.

@@ -1,0 +1,342 @@
+import { sql } from 'drizzle-orm';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sign } from '../src/modules/events/webhooks.signing.ts';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { newCustomer } from './helpers/factories.ts';
+import { startReceiver } from './helpers/receiver.ts';
+
+const ENV = {
+  WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+  WEBHOOK_RETRY_SCHEDULE: '0,0,0,0,0,0',
+  WEBHOOK_TIMEOUT_MS: '300',
+};
+let t: TestApp;
+let guarded: TestApp;
+let slow: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ env: ENV });
+  guarded = await createTestApp();
+  // retries an hour apart: each attempt's outcome can be looked at
+  slow = await createTestApp({ env: { ...ENV, WEBHOOK_RETRY_SCHEDULE: '3600,3600' } });
+});
+afterAll(async () => {
+  await t.close();
+  await guarded.close();
+  await slow.close();
+});
+
+/** Runs dispatch passes until `done` (deliveries with zero back-off are due at once). */
+async function pump(tenantId: string, done: () => boolean, passes = 20) {
+  for (let i = 0; i < passes && !done(); i++) {
+    await t.app.services.webhooks.dispatch(tenantId);
+    if (!done()) await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function subscribe(
+  client: TestApp['as'] extends (...a: never[]) => infer C ? C : never,
+  url: string,
+  events = ['customer.*'],
+) {
+  const res = await client.post('/v1/webhooks', { url, events });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json() as { id: string; secret: string };
+}
+
+describe('webhook registration: the SSRF guard', () => {
+  it.each([
+    'http://127.0.0.1/hook',
+    'http://10.0.0.1/hook',
+    'http://169.254.169.254/latest/meta-data',
+    'http://[::1]/hook',
+    'http://[::ffff:127.0.0.1]/hook',
+    'http://localhost:8080/hook',
+  ])('refuses %s without the allow-list', async (url) => {
+    const { client } = await guarded.newTenant();
+    const res = await client.post('/v1/webhooks', { url, events: ['*'] });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().code).toBe('webhook_url_refused');
+    expect(res.json().errors[0].path).toBe('url');
+    expect((await client.get('/v1/webhooks')).json().data).toEqual([]);
+  });
+
+  it('refuses unknown event types and non-http URLs; shows the secret once', async () => {
+    const { client } = await t.newTenant();
+    const bad = await client.post('/v1/webhooks', { url: 'http://127.0.0.1/x', events: ['nothing.here'] });
+    expect(bad.statusCode).toBe(400);
+    const ftp = await client.post('/v1/webhooks', { url: 'ftp://127.0.0.1/x', events: ['*'] });
+    expect(ftp.statusCode).toBe(422);
+    const created = await subscribe(client, 'http://127.0.0.1:9/x');
+    expect(created.secret).toMatch(/^whsec_/);
+    const read = (await client.get(`/v1/webhooks/${created.id}`)).json();
+    expect(read.secret).toBeUndefined();
+    expect(JSON.stringify((await client.get('/v1/webhooks')).json())).not.toContain(created.secret);
+  });
+});
+
+describe('webhook delivery', () => {
+  it('retries 500, 500, 500 then 200: four attempts, one webhook-id, fresh timestamps, each verified by standardwebhooks', async () => {
+    const receiver = await startReceiver([{ status: 500 }, { status: 500 }, { status: 500 }]);
+    try {
+      const { id: tenantId, client } = await t.newTenant();
+      const hook = await subscribe(client, receiver.url);
+      const customer = await newCustomer(client);
+      await pump(tenantId, () => receiver.received.length >= 4);
+      expect(receiver.received).toHaveLength(4);
+      const verifier = new Webhook(hook.secret);
+      const ids = new Set(receiver.received.map((r) => r.headers['webhook-id']));
+      expect(ids.size).toBe(1);
+      const stamps = receiver.received.map((r) => Number(r.headers['webhook-timestamp']));
+      expect([...stamps].sort()).toEqual(stamps);
+      for (const r of receiver.received) {
+        const payload = verifier.verify(r.body, r.headers as Record<string, string>) as {
+          type: string;
+          data: { id: string };
+        };
+        expect(payload).toMatchObject({ type: 'customer.created', data: { id: customer.id } });
+      }
+      // a tampered body, or a correctly signed but old message, fails verification
+      const first = receiver.received[0]!;
+      expect(() =>
+        verifier.verify(first.body.replace(customer.id, 'x'), first.headers as Record<string, string>),
+      ).toThrow();
+      const old = Math.floor(Date.now() / 1000) - 3600;
+      const id = first.headers['webhook-id'] as string;
+      expect(() =>
+        verifier.verify(first.body, {
+          'webhook-id': id,
+          'webhook-timestamp': String(old),
+          'webhook-signature': sign(hook.secret, id, old, first.body),
+        }),
+      ).toThrow(/too old/);
+
+      const log = (await client.get(`/v1/webhooks/${hook.id}/deliveries`)).json().data;
+      expect(log).toMatchObject([
+        {
+          eventType: 'customer.created',
+          status: 'succeeded',
+          attempts: 4,
+          lastStatusCode: 200,
+          nextAttemptAt: null,
+        },
+      ]);
+      expect(`msg_${log[0].id}`).toBe(id);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('during a rotation both secrets sign, and each verifies', async () => {
+    const receiver = await startReceiver();
+    try {
+      const { id: tenantId, client } = await t.newTenant();
+      const hook = await subscribe(client, receiver.url);
+      const rotated = (await client.post(`/v1/webhooks/${hook.id}/rotate-secret`)).json();
+      expect(rotated.secret).not.toBe(hook.secret);
+      expect(rotated.rotationEndsAt).not.toBeNull();
+      await newCustomer(client);
+      await pump(tenantId, () => receiver.received.length >= 1);
+      const [r] = receiver.received;
+      expect((r!.headers['webhook-signature'] as string).split(' ')).toHaveLength(2);
+      for (const secret of [hook.secret, rotated.secret]) {
+        expect(() => new Webhook(secret).verify(r!.body, r!.headers as Record<string, string>)).not.toThrow();
+      }
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('410 disables the subscription and emits webhook.disabled', async () => {
+    const receiver = await startReceiver([{ status: 410 }]);
+    try {
+      const { id: tenantId, client } = await t.newTenant();
+      const hook = await subscribe(client, receiver.url);
+      await newCustomer(client);
+      await pump(tenantId, () => receiver.received.length >= 1);
+      await t.app.services.webhooks.dispatch(tenantId);
+      const read = (await client.get(`/v1/webhooks/${hook.id}`)).json();
+      expect(read).toMatchObject({ enabled: false, disabledReason: 'gone' });
+      expect((await client.get(`/v1/webhooks/${hook.id}/deliveries`)).json().data[0]).toMatchObject({
+        status: 'failed',
+        lastStatusCode: 410,
+      });
+      const events = (await client.get('/v1/events?type=webhook.disabled')).json().data;
+      expect(events).toMatchObject([{ data: { webhookId: hook.id, reason: 'gone' } }]);
+      expect(receiver.received).toHaveLength(1);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('a redirect is a failure (not followed); a hanging receiver times out; Retry-After is honoured', async () => {
+    const target = await startReceiver();
+    const receiver = await startReceiver([
+      { status: 302, headers: { location: target.url } },
+      'hang',
+      { status: 429, headers: { 'retry-after': '120' } },
+    ]);
+    try {
+      const { id: tenantId, client } = await t.newTenant();
+      const hook = await subscribe(client, receiver.url);
+      await newCustomer(client);
+      const log = async () => (await client.get(`/v1/webhooks/${hook.id}/deliveries`)).json().data[0];
+      await t.app.services.webhooks.dispatch(tenantId);
+      expect(receiver.received.length).toBeGreaterThanOrEqual(1);
+      expect(target.received).toHaveLength(0);
+      await pump(tenantId, () => receiver.received.length >= 3);
+      const delivery = await log();
+      expect(delivery).toMatchObject({ status: 'pending', attempts: 3, lastStatusCode: 429 });
+      const wait = Date.parse(delivery.nextAttemptAt) - Date.parse(delivery.lastAttemptAt);
+      expect(wait).toBeGreaterThanOrEqual(119_000);
+      expect(wait).toBeLessThanOrEqual(121_000);
+      const deliveries = await t.db.withTenant(tenantId, async (tx) => {
+        const rows = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM webhook_deliveries`);
+        return rows.rows[0]!.n;
+      });
+      expect(deliveries).toBe(1);
+      expect(target.received).toHaveLength(0);
+    } finally {
+      await receiver.close();
+      await target.close();
+    }
+  });
+
+  it('records the redirect and the timeout as the attempts’ errors', async () => {
+    const receiver = await startReceiver([
+      { status: 301, headers: { location: 'http://example.com/' } },
+      'hang',
+    ]);
+    try {
+      const { id: tenantId, client } = await slow.newTenant();
+      const hook = await subscribe(client, receiver.url);
+      await newCustomer(client);
+      await slow.app.services.webhooks.dispatch(tenantId);
+      const first = (await client.get(`/v1/webhooks/${hook.id}/deliveries`)).json().data[0];
+      expect(first).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: 301 });
+      expect(first.lastError).toMatch(/redirect to http:\/\/example.com\/ not followed/);
+      expect(Date.parse(first.nextAttemptAt) - Date.parse(first.lastAttemptAt)).toBeGreaterThan(2_800_000);
+      await client.post(`/v1/webhooks/${hook.id}/deliveries/${first.id}/redeliver`);
+      await slow.app.services.webhooks.dispatch(tenantId);
+      const second = (await client.get(`/v1/webhooks/${hook.id}/deliveries`)).json().data[0];
+      expect(second).toMatchObject({
+        attempts: 2,
+        lastStatusCode: null,
+        lastError: 'no answer within 300 ms',
+      });
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('a subscription failing for days is switched off with a webhook.disabled event', async () => {
+    const receiver = await startReceiver(Array.from({ length: 20 }, () => ({ status: 500 })));
+    let now = Date.now();
+    const later = await createTestApp({
+      env: { ...ENV, WEBHOOK_RETRY_SCHEDULE: '0' },
+      clock: { now: () => new Date(now) },
+    });
+    try {
+      const { id: tenantId, client } = await later.newTenant();
+      const hook = await subscribe(client, receiver.url);
+      await newCustomer(client);
+      await later.app.services.webhooks.dispatch(tenantId);
+      const failing = (await client.get(`/v1/webhooks/${hook.id}`)).json();
+      expect(failing).toMatchObject({ enabled: true, failingSince: new Date(now).toISOString() });
+      expect((await client.get(`/v1/webhooks/${hook.id}/deliveries`)).json().data[0]).toMatchObject({
+        status: 'failed',
+        attempts: 2,
+      });
+      now += 6 * 86_400_000;
+      await newCustomer(client);
+      await later.app.services.webhooks.dispatch(tenantId);
+      expect((await client.get(`/v1/webhooks/${hook.id}`)).json()).toMatchObject({
+        enabled: false,
+        disabledReason: 'failing',
+      });
+      const events = (await client.get('/v1/events?type=webhook.disabled')).json().data;
+      expect(events).toMatchObject([{ data: { webhookId: hook.id, reason: 'failing' } }]);
+      // enabling it again clears the record of failures
+      const enabled = await client.patch(`/v1/webhooks/${hook.id}`, { enabled: true });
+      expect(enabled.json()).toMatchObject({ enabled: true, disabledReason: null, failingSince: null });
+    } finally {
+      await later.close();
+      await receiver.close();
+    }
+  });
+
+  it('a rolled-back change emits nothing and delivers nothing', async () => {
+    const receiver = await startReceiver();
+    try {
+      const { id: tenantId, client } = await t.newTenant();
+      await subscribe(client, receiver.url, ['*']);
+      await expect(
+        t.db.withTenant(tenantId, async (tx) => {
+          await t.app.services.events.emit(tx, tenantId, [{ type: 'customer.updated', data: { id: 'x' } }]);
+          throw new Error('the change fails after its event was written');
+        }),
+      ).rejects.toThrow('the change fails');
+      await t.app.services.webhooks.dispatch(tenantId);
+      expect(receiver.received).toHaveLength(0);
+      expect((await client.get('/v1/events')).json().data).toEqual([]);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('a delivery committed while no worker ran is delivered by the next process', async () => {
+    const receiver = await startReceiver();
+    const first = await createTestApp({ env: ENV });
+    try {
+      const tenant = await first.newTenant();
+      await subscribe(tenant.client, receiver.url);
+      await newCustomer(tenant.client);
+      await first.close(); // the process goes away with the delivery pending
+      await pump(tenant.id, () => receiver.received.length >= 1);
+      expect(receiver.received).toHaveLength(1);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('test sends webhook.test to that subscription only; redeliver sends a delivery again with the same id', async () => {
+    const receiver = await startReceiver();
+    const other = await startReceiver();
+    try {
+      const { id: tenantId, client } = await t.newTenant();
+      const hook = await subscribe(client, receiver.url, ['*']);
+      await subscribe(client, other.url, ['*']);
+      const test = await client.post(`/v1/webhooks/${hook.id}/test`);
+      expect(test.statusCode).toBe(202);
+      await pump(tenantId, () => receiver.received.length >= 1);
+      expect(JSON.parse(receiver.received[0]!.body).type).toBe('webhook.test');
+      expect(other.received).toHaveLength(0);
+      const again = await client.post(`/v1/webhooks/${hook.id}/deliveries/${test.json().id}/redeliver`);
+      expect(again.statusCode).toBe(202);
+      await pump(tenantId, () => receiver.received.length >= 2);
+      expect(receiver.received[1]!.headers['webhook-id']).toBe(receiver.received[0]!.headers['webhook-id']);
+      expect((await client.post(`/v1/webhooks/${hook.id}/deliveries/${hook.id}/redeliver`)).statusCode).toBe(
+        404,
+      );
+    } finally {
+      await receiver.close();
+      await other.close();
+    }
+  });
+
+  it('delivers on its own with background jobs: trigger → notification → dispatch job', async () => {
+    const receiver = await startReceiver();
+    const live = await createTestApp({ env: ENV, jobs: true });
+    try {
+      const { client } = await live.newTenant();
+      await subscribe(client, receiver.url, ['customer.created']);
+      await newCustomer(client);
+      const end = Date.now() + 15_000;
+      while (!receiver.received.length && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      expect(receiver.received).toHaveLength(1);
+    } finally {
+      await live.close();
+      await receiver.close();
+    }
+  });
+});

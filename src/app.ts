@@ -160,6 +160,30 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     );
   });
 
+  // the audit log: recorded once the answer is sent (the request's own work is never held up by it)
+  app.addHook('onResponse', async (request, reply) => {
+    const body = request.body as { query?: unknown; operationName?: unknown } | undefined;
+    try {
+      const recorded = await services.audit.record({
+        method: request.method,
+        route: request.routeOptions.url,
+        params: (request.params ?? {}) as Record<string, string>,
+        status: reply.statusCode,
+        requestId: request.id,
+        actor: request.actor,
+        graphqlQuery: body?.query,
+        graphqlOperation: body?.operationName,
+      });
+      if (!recorded && (reply.statusCode === 401 || reply.statusCode === 403))
+        request.log.warn(
+          { audit: 'auth_failure', status: reply.statusCode },
+          'refused request without a known tenant',
+        );
+    } catch (error) {
+      request.log.error({ err: error }, 'audit log write failed');
+    }
+  });
+
   await registerGraphql(app, {
     verify,
     schemaFiles: modules.flatMap((m) => (m.schema ? [m.schema] : [])),

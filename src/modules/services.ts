@@ -13,6 +13,7 @@ import { InteractionsService, toInteraction } from './interactions/interactions.
 import { IntermediariesService } from './intermediaries/intermediaries.service.ts';
 import { JobRunsService } from './jobs/jobs.service.ts';
 import { OrdersService, toOrder } from './orders/orders.service.ts';
+import { AuditService } from './privacy/audit.service.ts';
 import { PrivacyService } from './privacy/privacy.service.ts';
 import { InsightsService } from './scores/insights.service.ts';
 import { NIGHTLY_TASK, RECOMPUTE_TASK, REFRESH_TASK, ScoresService } from './scores/scores.service.ts';
@@ -83,6 +84,8 @@ export function createServices(deps: ServiceDeps) {
   });
   const privacy = new PrivacyService({
     ...deps,
+    events,
+    imports,
     customers,
     orders,
     interactions,
@@ -90,6 +93,7 @@ export function createServices(deps: ServiceDeps) {
     scores,
     segments,
   });
+  const audit = new AuditService(deps);
   const timeline = new TimelineService({ ...deps, customers });
   const money = (m: { amount: number; currency: string }) => `${(m.amount / 100).toFixed(2)} ${m.currency}`;
   timeline.register({
@@ -184,6 +188,7 @@ export function createServices(deps: ServiceDeps) {
     scores,
     insights,
     privacy,
+    audit,
     segments,
   };
 }

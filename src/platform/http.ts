@@ -116,9 +116,10 @@ export const httpPlatform = fp(
       const config = request.routeOptions.config;
       if (!config?.scopes) return;
       const actor = await opts.verify(bearerToken(request.headers.authorization));
+      // known before the checks, so that a refused request is audited with who made it
+      request.actor = actor;
       if (config.tenant !== false) requireTenant(actor);
       requireScopes(actor, config.scopes);
-      request.actor = actor;
     });
   },
   { name: 'vinculo-http' },

@@ -61,3 +61,10 @@ export async function idempotent<T>(
   }
   return { status: stored.responseStatus, body: stored.responseBody as T, replayed: true };
 }
+
+/** Drops stored responses that mention any of these values (a privacy erasure). */
+export async function forgetResponses(tx: Tx, needles: readonly string[]): Promise<void> {
+  await tx.execute(sql`
+    DELETE FROM idempotency_keys
+    WHERE EXISTS (SELECT 1 FROM unnest(${sql.param(needles)}::text[]) n WHERE strpos(response_body::text, n) > 0)`);
+}

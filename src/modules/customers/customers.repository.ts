@@ -244,4 +244,14 @@ export const customersRepository = {
       .orderBy(asc(customers.id))
       .limit(limit + 1);
   },
+
+  /** Erasure: the histories go, then the row loses every personal field (and leaves every read). */
+  async erase(tx: Tx, customerId: string, at: Date): Promise<boolean> {
+    await tx.delete(customerConsentHistory).where(eq(customerConsentHistory.customerId, customerId));
+    await tx.delete(customerStatusHistory).where(eq(customerStatusHistory.customerId, customerId));
+    const result = await tx.execute<{ erased: boolean | null }>(
+      sql`SELECT vinculo_erase_customer(${customerId}::uuid, ${at.toISOString()}::timestamptz) AS erased`,
+    );
+    return result.rows[0]?.erased === true;
+  },
 };

@@ -472,4 +472,16 @@ export class CustomersService {
       customers: new Set((await repo.findByIds(tx, [...new Set(customerIds)])).map((c) => c.id)),
     };
   }
+
+  /** Erasure, in the caller's transaction: false when there is no such (visible) customer. */
+  erase(tx: Tx, id: string, at: Date): Promise<boolean> {
+    return repo.erase(tx, id, at);
+  }
+
+  /** The values an erasure must hunt for elsewhere (event payloads, stored responses…). */
+  async identifiersOf(tx: Tx, id: string): Promise<string[] | undefined> {
+    const [row] = await repo.findByIds(tx, [id]);
+    if (!row) return undefined;
+    return [row.id, row.email, row.phone, row.externalId].filter((v): v is string => Boolean(v));
+  }
 }

@@ -9,6 +9,7 @@ import {
   pgTable,
   primaryKey,
   text,
+  timestamp,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
@@ -53,6 +54,9 @@ export const customers = pgTable(
       .notNull()
       .default('acquisition'),
     version: integer('version').notNull().default(1),
+    // an erased customer stays as a row without personal data (its orders keep their aggregates);
+    // a restrictive policy hides it from every read (migrations/0022)
+    erasedAt: timestamp('erased_at', { withTimezone: true, precision: 3 }),
     ...timestamps(),
   },
   (t) => [

@@ -6,6 +6,7 @@ import { timestampOut } from '../../platform/schemas.ts';
 export const EVENT_CATALOGUE = {
   'customer.created': 'The customer, as GET /v1/customers/{id} returns it',
   'customer.updated': 'The customer after the change',
+  'customer.erased': '{ customerId } (the id only: the personal data is gone, from earlier events too)',
   'customer.status_changed': '{ customerId, fromStatus, toStatus, fromPhase, toPhase, reason, changedAt }',
   'customer.tier_changed':
     '{ customerId, fromTier, toTier, valueScore, changedAt } (tiers: vip, gold, silver, bronze)',

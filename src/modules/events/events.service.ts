@@ -101,4 +101,19 @@ export class EventsService {
       return gone.length;
     });
   }
+
+  /**
+   * Erasure: the customer's own events keep only its id; any other event that quotes one of the
+   * customer's values (email, phone…) loses its payload.
+   */
+  async scrub(tx: Tx, customerId: string, values: readonly string[]): Promise<number> {
+    const own = sql`(data ->> 'customerId' = ${customerId}::text OR (type LIKE 'customer.%' AND data ->> 'id' = ${customerId}::text))`;
+    const quotes = sql`EXISTS (SELECT 1 FROM unnest(${sql.param(values)}::text[]) n WHERE strpos(data::text, n) > 0)`;
+    const result = await tx.execute(sql`
+      UPDATE events SET data = CASE WHEN ${own}
+          THEN jsonb_build_object('customerId', ${customerId}::text, 'erased', true)
+          ELSE jsonb_build_object('erased', true) END
+      WHERE ${own} OR ${quotes}`);
+    return result.rowCount ?? 0;
+  }
 }

@@ -88,4 +88,9 @@ export const feedbackRepository = {
       GROUP BY 1 ORDER BY 1 NULLS LAST`);
     return result.rows;
   },
+
+  /** Erasure: the scores stay for the tenant's statistics, the comments go. */
+  async scrubCustomer(tx: Tx, customerId: string): Promise<void> {
+    await tx.update(feedback).set({ comment: null }).where(eq(feedback.customerId, customerId));
+  },
 };

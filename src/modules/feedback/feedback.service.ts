@@ -185,4 +185,9 @@ export class FeedbackService {
   timelinePage(tx: Tx, customerId: string, before: { at: Date; id: string } | undefined, limit: number) {
     return repo.timeline(tx, customerId, before, limit);
   }
+
+  /** Erasure: the customer's answers lose their comments. */
+  forgetCustomer(tx: Tx, customerId: string): Promise<void> {
+    return repo.scrubCustomer(tx, customerId);
+  }
 }

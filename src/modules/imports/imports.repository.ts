@@ -85,4 +85,10 @@ export const importsRepository = {
       .orderBy(asc(importErrors.line))
       .limit(limit + 1);
   },
+
+  async scrubErrors(tx: Tx, needles: readonly string[]): Promise<void> {
+    await tx.execute(sql`
+      UPDATE import_errors SET problem = jsonb_build_object('code', problem ->> 'code', 'detail', 'erased')
+      WHERE EXISTS (SELECT 1 FROM unnest(${sql.param(needles)}::text[]) n WHERE strpos(problem::text, n) > 0)`);
+  },
 };

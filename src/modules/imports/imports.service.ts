@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { TENANT_SCOPES, type TenantActor } from '../../platform/auth.ts';
-import type { Database } from '../../platform/db.ts';
+import type { Database, Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Jobs } from '../../platform/jobs.ts';
@@ -345,5 +345,10 @@ export class ImportsService {
       yield { line: info.lines, body: toBody(record), bytes: info.bytes };
     }
     while (skipped.length) yield { ...skipped.shift()!, bytes: job.bytes };
+  }
+
+  /** Erasure: import errors that quote any of these values lose their detail. */
+  forgetValues(tx: Tx, needles: readonly string[]): Promise<void> {
+    return repo.scrubErrors(tx, needles);
   }
 }

@@ -177,4 +177,12 @@ export const interactionsRepository = {
       backlog,
     };
   },
+
+  /** Erasure: the customer's interactions keep their kind, channel and case times, not their words. */
+  async scrubCustomer(tx: Tx, customerId: string): Promise<void> {
+    await tx
+      .update(interactions)
+      .set({ subject: null, body: null, metadata: {}, tags: [], resolutionNote: null, updatedAt: sql`now()` })
+      .where(eq(interactions.customerId, customerId));
+  },
 };

@@ -377,4 +377,9 @@ export class InteractionsService {
     if (!row) throw notFound(id);
     return row;
   }
+
+  /** Erasure: the customer's interactions lose their words (subject, body, notes, metadata). */
+  forgetCustomer(tx: Tx, customerId: string): Promise<void> {
+    return repo.scrubCustomer(tx, customerId);
+  }
 }

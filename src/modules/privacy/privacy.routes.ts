@@ -3,7 +3,8 @@ import { requireTenant } from '../../platform/auth.ts';
 import { problems } from '../../platform/openapi.ts';
 import { IdParams } from '../../platform/schemas.ts';
 import type { Services } from '../services.ts';
-import { CustomerExportSchema } from './privacy.schemas.ts';
+import { AuditPage, ListAuditQuery } from './audit.schemas.ts';
+import { CustomerExportSchema, ErasureSchema } from './privacy.schemas.ts';
 
 export const privacyRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   app.get('/customers/:id/export', {
@@ -21,5 +22,27 @@ export const privacyRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
         .header('cache-control', 'no-store')
         .send(document);
     },
+  });
+
+  app.delete('/customers/:id', {
+    config: { scopes: ['privacy:manage'] },
+    schema: {
+      tags: ['privacy'],
+      summary: 'Erase the customer (GDPR erasure): personal data removed everywhere, orders kept without it',
+      params: IdParams,
+      response: { 200: ErasureSchema, ...problems(404) },
+    },
+    handler: (request) => services.privacy.erase(requireTenant(request.actor!), request.params.id),
+  });
+
+  app.get('/audit-log', {
+    config: { scopes: ['admin'] },
+    schema: {
+      tags: ['privacy'],
+      summary: 'The audit log, newest first: writes, partner reads, exports, erasures, refused requests',
+      querystring: ListAuditQuery,
+      response: { 200: AuditPage, ...problems() },
+    },
+    handler: (request) => services.audit.list(requireTenant(request.actor!), request.query),
   });
 };

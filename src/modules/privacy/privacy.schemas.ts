@@ -27,3 +27,12 @@ export const CustomerExportSchema = z
   })
   .meta({ id: 'CustomerExport' });
 export type CustomerExport = z.infer<typeof CustomerExportSchema>;
+
+export const ErasureSchema = z
+  .object({
+    customerId: z.uuid().describe('The erased customer'),
+    erasedAt: timestampOut('When the personal data was removed'),
+    requestedBy: z.string().describe('The client (token subject) that asked'),
+  })
+  .meta({ id: 'Erasure' });
+export type Erasure = z.infer<typeof ErasureSchema>;

@@ -1,13 +1,25 @@
 import type { TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
+import type { Database } from '../../platform/db.ts';
+import { AppError } from '../../platform/errors.ts';
+import { forgetResponses } from '../../platform/idempotency.ts';
 import { MAX_LIMIT, type Page } from '../../platform/pagination.ts';
 import type { CustomersService } from '../customers/customers.service.ts';
+import type { EventsService } from '../events/events.service.ts';
 import type { FeedbackService } from '../feedback/feedback.service.ts';
+import type { ImportsService } from '../imports/imports.service.ts';
 import type { InteractionsService } from '../interactions/interactions.service.ts';
 import type { OrdersService } from '../orders/orders.service.ts';
 import type { ScoresService } from '../scores/scores.service.ts';
 import type { SegmentsService } from '../segments/segments.service.ts';
-import type { CustomerExport } from './privacy.schemas.ts';
+import { type ErasureRow, privacyRepository as repo } from './privacy.repository.ts';
+import type { CustomerExport, Erasure } from './privacy.schemas.ts';
+
+const toErasure = (row: ErasureRow): Erasure => ({
+  customerId: row.customerId,
+  erasedAt: row.erasedAt.toISOString(),
+  requestedBy: row.requestedBy,
+});
 
 /** Every page of a cursor-paginated list. */
 async function all<T>(page: (cursor?: string) => Promise<Page<T>>): Promise<T[]> {
@@ -23,6 +35,9 @@ async function all<T>(page: (cursor?: string) => Promise<Page<T>>): Promise<T[]>
 
 /** Privacy requests: each module contributes what it holds through its own service. */
 export class PrivacyService {
+  readonly #db: Database;
+  readonly #events: EventsService;
+  readonly #imports: ImportsService;
   readonly #clock: Clock;
   readonly #customers: CustomersService;
   readonly #orders: OrdersService;
@@ -32,6 +47,9 @@ export class PrivacyService {
   readonly #segments: SegmentsService;
 
   constructor(deps: {
+    db: Database;
+    events: EventsService;
+    imports: ImportsService;
     clock: Clock;
     customers: CustomersService;
     orders: OrdersService;
@@ -40,6 +58,9 @@ export class PrivacyService {
     scores: ScoresService;
     segments: SegmentsService;
   }) {
+    this.#db = deps.db;
+    this.#events = deps.events;
+    this.#imports = deps.imports;
     this.#clock = deps.clock;
     this.#customers = deps.customers;
     this.#orders = deps.orders;
@@ -79,5 +100,42 @@ export class PrivacyService {
       segments: await this.#segments.segmentsOf(reader, customerId),
       segmentHistory: await all((c) => this.#segments.customerHistory(reader, customerId, MAX_LIMIT, c)),
     };
+  }
+
+  /**
+   * `DELETE /v1/customers/:id` (scope privacy:manage): erasure (GDPR article 17), in one transaction.
+   * Every module forgets what it holds; orders stay, attached to a row without personal data, so
+   * the tenant's totals do not change. A second request answers the same.
+   */
+  erase(actor: TenantActor, customerId: string): Promise<Erasure> {
+    return this.#db.withTenant(actor.tenantId, async (tx) => {
+      await this.#customers.lockCustomers(tx, [customerId]);
+      const identifiers = await this.#customers.identifiersOf(tx, customerId);
+      if (!identifiers) {
+        const done = await repo.erasure(tx, customerId);
+        if (done) return toErasure(done);
+        throw new AppError('customer_not_found', `no customer ${customerId} in this tenant`);
+      }
+      const values = identifiers.filter((v) => v !== customerId);
+      const at = this.#clock.now();
+      await this.#segments.forgetCustomer(tx, customerId);
+      await this.#scores.forgetCustomer(tx, customerId);
+      await this.#interactions.forgetCustomer(tx, customerId);
+      await this.#feedback.forgetCustomer(tx, customerId);
+      await this.#events.scrub(tx, customerId, values);
+      await forgetResponses(tx, identifiers);
+      if (values.length) await this.#imports.forgetValues(tx, values);
+      await this.#customers.erase(tx, customerId, at);
+      const row = await repo.recordErasure(tx, {
+        tenantId: actor.tenantId,
+        customerId,
+        erasedAt: at,
+        requestedBy: actor.sub,
+      });
+      await this.#events.emit(tx, actor.tenantId, [
+        { type: 'customer.erased', data: { customerId }, occurredAt: at },
+      ]);
+      return toErasure(row);
+    });
   }
 }

@@ -526,4 +526,9 @@ export const scoresRepository = {
       .where(eq(customerTierHistory.customerId, customerId))
       .orderBy(customerTierHistory.changedAt, customerTierHistory.id);
   },
+
+  async forgetCustomer(tx: Tx, customerId: string): Promise<void> {
+    await tx.delete(customerTierHistory).where(eq(customerTierHistory.customerId, customerId));
+    await tx.delete(customerScores).where(eq(customerScores.customerId, customerId));
+  },
 };

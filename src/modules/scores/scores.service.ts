@@ -353,6 +353,11 @@ export class ScoresService {
       readOnly: true,
     });
   }
+
+  /** Erasure: the customer's scores and tier history go. */
+  forgetCustomer(tx: Tx, customerId: string): Promise<void> {
+    return repo.forgetCustomer(tx, customerId);
+  }
 }
 
 /** The parts of a fit that make a model version (not its timing). */

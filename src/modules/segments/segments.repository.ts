@@ -263,4 +263,18 @@ export const segmentsRepository = {
       .orderBy(desc(segmentReads.id))
       .limit(limit + 1);
   },
+
+  async forgetCustomer(tx: Tx, customerId: string): Promise<void> {
+    const left = await tx
+      .delete(segmentMembers)
+      .where(eq(segmentMembers.customerId, customerId))
+      .returning({ segmentId: segmentMembers.segmentId });
+    for (const { segmentId } of left)
+      await tx
+        .update(segments)
+        .set({ memberCount: sql`${segments.memberCount} - 1` })
+        .where(eq(segments.id, segmentId));
+    await tx.delete(segmentHistory).where(eq(segmentHistory.customerId, customerId));
+    await tx.delete(segmentPending).where(eq(segmentPending.customerId, customerId));
+  },
 };

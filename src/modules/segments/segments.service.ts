@@ -431,4 +431,10 @@ export class SegmentsService {
     await this.#read(actor, (tx) => this.#segment(tx, actor, id));
     return this.#jobRuns.start(actor, 'segments.refresh', REFRESH_TASK, { segmentId: id });
   }
+
+  /** Erasure: the customer leaves every segment, with no trace in the histories. */
+  async forgetCustomer(tx: Tx, customerId: string): Promise<void> {
+    await repo.lockMembership(tx);
+    await repo.forgetCustomer(tx, customerId);
+  }
 }

@@ -112,6 +112,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       app.log.warn({ err: error }, 'webhooks listener: reconnecting'),
     );
     app.addHook('onClose', stopWebhooks);
+    // events that can start a campaign notify (their trigger): the campaigns worker takes them in
+    const stopCampaigns = await services.campaigns.listen((error) =>
+      app.log.warn({ err: error }, 'campaigns listener: reconnecting'),
+    );
+    app.addHook('onClose', stopCampaigns);
   }
   const verify =
     deps.verify ??

@@ -32,10 +32,14 @@ async function main(): Promise<void> {
   const stopWebhooks = await services.webhooks.listen((error) =>
     console.error(`[warning] webhooks listener: ${error.message}`),
   );
+  const stopCampaigns = await services.campaigns.listen((error) =>
+    console.error(`[warning] campaigns listener: ${error.message}`),
+  );
   console.log(`Vínculo worker running (${config.JOBS_CONCURRENCY} at a time)`);
   closeWithGrace({ delay: 30_000 }, async () => {
     await stopListening();
     await stopWebhooks();
+    await stopCampaigns();
     await jobs?.stop(); // lets running jobs finish
     await runtime.close();
   });

@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import { attributesResolvers } from './attributes/attributes.resolvers.ts';
 import { attributesRoutes } from './attributes/attributes.routes.ts';
+import { campaignsResolvers } from './campaigns/campaigns.resolvers.ts';
+import { campaignsRoutes } from './campaigns/campaigns.routes.ts';
 import { customersLoaders, customersResolvers } from './customers/customers.resolvers.ts';
 import { customersRoutes } from './customers/customers.routes.ts';
 import { timelineResolvers } from './customers/timeline.resolvers.ts';
@@ -88,5 +90,6 @@ export const modules: Module[] = [
     resolvers: segmentsResolvers,
     loaders: segmentsLoaders,
   },
+  { name: 'campaigns', routes: campaignsRoutes, schema: 'campaigns', resolvers: campaignsResolvers },
   { name: 'timeline', routes: timelineRoutes, schema: 'timeline', resolvers: timelineResolvers },
 ];

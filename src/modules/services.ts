@@ -3,6 +3,14 @@ import type { Database } from '../platform/db.ts';
 import type { Jobs, TaskHandler } from '../platform/jobs.ts';
 import type { Cursors } from '../platform/pagination.ts';
 import { AttributesService } from './attributes/attributes.service.ts';
+import { Sender } from './campaigns/campaigns.sending.ts';
+import {
+  INBOX_TASK as CAMPAIGNS_INBOX_TASK,
+  RUN_TASK as CAMPAIGNS_RUN_TASK,
+  CAMPAIGNS_SWEEP_TASK,
+  CampaignsService,
+  toMessage,
+} from './campaigns/campaigns.service.ts';
 import { CustomersService } from './customers/customers.service.ts';
 import { TimelineService } from './customers/timeline.ts';
 import { EventsService } from './events/events.service.ts';
@@ -82,6 +90,8 @@ export function createServices(deps: ServiceDeps) {
       await jobs.add(SEGMENT_REFRESH_TASK, { tenantId }, { jobKey: `${SEGMENT_REFRESH_TASK}:${tenantId}` });
     else await membership.refresh(tenantId);
   });
+  const sender = new Sender({ customers, scores, segments, events, tenants });
+  const campaigns = new CampaignsService({ ...deps, segments, customers, events, sender });
   const privacy = new PrivacyService({
     ...deps,
     events,
@@ -92,6 +102,7 @@ export function createServices(deps: ServiceDeps) {
     feedback,
     scores,
     segments,
+    campaigns,
   });
   const audit = new AuditService(deps);
   const timeline = new TimelineService({ ...deps, customers });
@@ -152,6 +163,24 @@ export function createServices(deps: ServiceDeps) {
       }),
   });
   timeline.register({
+    kind: 'campaign_message',
+    page: async (tx, id, before, limit) =>
+      (await campaigns.timelinePage(tx, id, before, limit)).map((row) => {
+        const message = toMessage(row);
+        return {
+          at: row.enteredAt,
+          id: row.id,
+          entry: {
+            kind: 'campaign_message',
+            id: row.id,
+            occurredAt: message.enteredAt,
+            summary: `Campaign message ${message.status}${message.reason ? ` (${message.reason})` : ''}${message.subject ? `: ${message.subject}` : ''}`,
+            data: message,
+          },
+        };
+      }),
+  });
+  timeline.register({
     kind: 'status_change',
     page: async (tx, id, before, limit) =>
       (await customers.statusTimelinePage(tx, id, before, limit)).map((row) => ({
@@ -190,6 +219,7 @@ export function createServices(deps: ServiceDeps) {
     privacy,
     audit,
     segments,
+    campaigns,
   };
 }
 
@@ -208,6 +238,7 @@ export const CRONTAB = [
   `*/15 * * * * ${NIGHTLY_TASK}`,
   `* * * * * ${SWEEP_TASK}`,
   `* * * * * ${WEBHOOKS_SWEEP_TASK}`,
+  `* * * * * ${CAMPAIGNS_SWEEP_TASK}`,
 ].join('\n');
 
 /** The background tasks, by name, and the services that run them. */
@@ -249,6 +280,15 @@ export function tasksOf(services: Services): Record<string, TaskHandler> {
     },
     [WEBHOOKS_SWEEP_TASK]: async () => {
       await services.webhooks.sweep(await services.tenants.allIds());
+    },
+    [CAMPAIGNS_INBOX_TASK]: async (payload) => {
+      await services.campaigns.processInbox((payload as { tenantId: string }).tenantId);
+    },
+    [CAMPAIGNS_RUN_TASK]: async (payload) => {
+      await services.campaigns.runDue((payload as { tenantId: string }).tenantId);
+    },
+    [CAMPAIGNS_SWEEP_TASK]: async () => {
+      await services.campaigns.sweep(await services.tenants.allIds());
     },
     [IMPORT_TASK]: async (payload) => {
       const { tenantId, importId } = payload as { tenantId: string; importId: string };

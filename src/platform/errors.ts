@@ -38,6 +38,8 @@ const catalogue = {
   import_not_found: { status: 404, title: 'Import not found' },
   interaction_not_found: { status: 404, title: 'Interaction not found' },
   feedback_not_found: { status: 404, title: 'Feedback not found' },
+  campaign_not_found: { status: 404, title: 'Campaign not found' },
+  campaign_transition_invalid: { status: 409, title: 'The campaign cannot do that in its current status' },
   webhook_not_found: { status: 404, title: 'Webhook not found' },
   webhook_url_refused: { status: 422, title: 'The webhook URL is not allowed' },
   webhook_disabled: { status: 409, title: 'The webhook is disabled' },

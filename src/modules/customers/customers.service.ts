@@ -473,6 +473,24 @@ export class CustomersService {
     };
   }
 
+  /** For other modules: withdraws one consent (an unsubscribe), recorded in the consent history. */
+  async withdrawConsentIn(
+    tx: Tx,
+    actor: TenantActor,
+    id: string,
+    channel: keyof ConsentMap,
+    at: Date,
+    source: string,
+  ): Promise<void> {
+    const current = await repo.findById(tx, id, true);
+    if (!current) return;
+    if (current.consent[channel]?.granted === false) return;
+    const input = {
+      consent: { [channel]: { granted: false, at: at.toISOString(), source } },
+    } as UpdateCustomerInput;
+    await this.#update(tx, actor, current, input, await this.#attributes.definitions(tx));
+  }
+
   /** Erasure, in the caller's transaction: false when there is no such (visible) customer. */
   erase(tx: Tx, id: string, at: Date): Promise<boolean> {
     return repo.erase(tx, id, at);

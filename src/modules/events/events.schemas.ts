@@ -22,6 +22,8 @@ export const EVENT_CATALOGUE = {
   'segment.entered':
     '{ segmentId, customerId, reason, at } (reason: change — incremental, refresh — a full refresh, manual — a static list edit)',
   'segment.exited': '{ segmentId, customerId, reason, at }',
+  'campaign.message':
+    '{ messageId, campaignId, campaignName, kind, channel, customerId, to, variant, subject, body, offer } (a queued message, rendered, for the sending system)',
   'webhook.disabled':
     '{ webhookId, url, reason, failingSince } (a subscription was switched off: 410 Gone, or failing for days)',
   'webhook.test': '{ webhookId, message } (POST /v1/webhooks/{id}/test: delivered to that subscription only)',

@@ -46,6 +46,17 @@ export class EventsService {
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(id uuid, type text, occurred_at timestamptz, data jsonb)`);
   }
 
+  /** For other modules: events by id, in the caller's transaction, oldest first. */
+  async byIds(tx: Tx, ids: readonly string[]): Promise<Event[]> {
+    if (!ids.length) return [];
+    const rows = await tx
+      .select()
+      .from(events)
+      .where(sql`${events.id} = ANY(${sql.param(ids)}::uuid[])`)
+      .orderBy(asc(events.id));
+    return rows.map(toEvent);
+  }
+
   /** Writes one event in the caller's transaction and returns its id. */
   async emitOne(tx: Tx, tenantId: string, emitted: Emitted): Promise<string> {
     const id = newId();

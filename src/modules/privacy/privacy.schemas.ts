@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { timestampOut } from '../../platform/schemas.ts';
+import { MessageSchema } from '../campaigns/campaigns.schemas.ts';
 import { ConsentChangeSchema, CustomerSchema, StatusChangeSchema } from '../customers/customers.schemas.ts';
 import { FeedbackSchema } from '../feedback/feedback.schemas.ts';
 import { InteractionSchema } from '../interactions/interactions.schemas.ts';
@@ -24,6 +25,7 @@ export const CustomerExportSchema = z
     segmentHistory: z
       .array(HistoryEntrySchema)
       .describe('Every entry into and exit from a segment, newest first'),
+    campaignMessages: z.array(MessageSchema).describe('Every campaign decision and message, newest first'),
   })
   .meta({ id: 'CustomerExport' });
 export type CustomerExport = z.infer<typeof CustomerExportSchema>;

@@ -4,6 +4,7 @@ import type { Database } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { forgetResponses } from '../../platform/idempotency.ts';
 import { MAX_LIMIT, type Page } from '../../platform/pagination.ts';
+import type { CampaignsService } from '../campaigns/campaigns.service.ts';
 import type { CustomersService } from '../customers/customers.service.ts';
 import type { EventsService } from '../events/events.service.ts';
 import type { FeedbackService } from '../feedback/feedback.service.ts';
@@ -45,6 +46,7 @@ export class PrivacyService {
   readonly #feedback: FeedbackService;
   readonly #scores: ScoresService;
   readonly #segments: SegmentsService;
+  readonly #campaigns: CampaignsService;
 
   constructor(deps: {
     db: Database;
@@ -57,6 +59,7 @@ export class PrivacyService {
     feedback: FeedbackService;
     scores: ScoresService;
     segments: SegmentsService;
+    campaigns: CampaignsService;
   }) {
     this.#db = deps.db;
     this.#events = deps.events;
@@ -68,6 +71,7 @@ export class PrivacyService {
     this.#feedback = deps.feedback;
     this.#scores = deps.scores;
     this.#segments = deps.segments;
+    this.#campaigns = deps.campaigns;
   }
 
   /** `GET /v1/customers/:id/export` (scope privacy:manage): everything, personal data included. */
@@ -82,6 +86,7 @@ export class PrivacyService {
         'interactions:read',
         'scores:read',
         'segments:read',
+        'campaigns:read',
       ]),
     };
     const customer = await this.#customers.get(reader, customerId);
@@ -99,6 +104,7 @@ export class PrivacyService {
       tierHistory: await this.#scores.tierHistory(reader, customerId),
       segments: await this.#segments.segmentsOf(reader, customerId),
       segmentHistory: await all((c) => this.#segments.customerHistory(reader, customerId, MAX_LIMIT, c)),
+      campaignMessages: await this.#campaigns.messagesOf(reader, customerId),
     };
   }
 
@@ -122,6 +128,7 @@ export class PrivacyService {
       await this.#scores.forgetCustomer(tx, customerId);
       await this.#interactions.forgetCustomer(tx, customerId);
       await this.#feedback.forgetCustomer(tx, customerId);
+      await this.#campaigns.forgetCustomer(tx, customerId);
       await this.#events.scrub(tx, customerId, values);
       await forgetResponses(tx, identifiers);
       if (values.length) await this.#imports.forgetValues(tx, values);

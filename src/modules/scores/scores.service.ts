@@ -307,29 +307,28 @@ export class ScoresService {
     ids: readonly string[],
     horizonDays?: number,
   ): Promise<(CustomerScores | null)[]> {
-    return this.#db.withTenant(
-      actor.tenantId,
-      async (tx) => {
-        // status and scores in one statement: a refresh commits both together, and a read sees both or neither
-        const found = new Map((await repo.scoresWithStatus(tx, ids)).map((r) => [r.customerId, r]));
-        const settings = await this.#tenants.settingsIn(tx, actor.tenantId);
-        const state = await repo.state(tx);
-        return ids.map((id) => {
-          const f = found.get(id);
-          return f
-            ? toCustomerScores({
-                customerId: id,
-                customer: f.customer,
-                row: f.row,
-                state,
-                settings,
-                horizonDays,
-              })
-            : null;
-        });
-      },
-      { readOnly: true },
-    );
+    return this.#db.withTenant(actor.tenantId, (tx) => this.viewsIn(tx, actor.tenantId, ids, horizonDays), {
+      readOnly: true,
+    });
+  }
+
+  /** For other modules: scores of several customers in the caller's transaction (null: unknown id). */
+  async viewsIn(
+    tx: Tx,
+    tenantId: string,
+    ids: readonly string[],
+    horizonDays?: number,
+  ): Promise<(CustomerScores | null)[]> {
+    // status and scores in one statement: a refresh commits both together, and a read sees both or neither
+    const found = new Map((await repo.scoresWithStatus(tx, ids)).map((r) => [r.customerId, r]));
+    const settings = await this.#tenants.settingsIn(tx, tenantId);
+    const state = await repo.state(tx);
+    return ids.map((id) => {
+      const f = found.get(id);
+      return f
+        ? toCustomerScores({ customerId: id, customer: f.customer, row: f.row, state, settings, horizonDays })
+        : null;
+    });
   }
 
   tierHistory(actor: TenantActor, customerId: string) {

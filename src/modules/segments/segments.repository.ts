@@ -277,4 +277,22 @@ export const segmentsRepository = {
     await tx.delete(segmentHistory).where(eq(segmentHistory.customerId, customerId));
     await tx.delete(segmentPending).where(eq(segmentPending.customerId, customerId));
   },
+
+  /** Which of these customers are in which of these segments. */
+  async membershipsAmong(tx: Tx, segmentIds: readonly string[], customerIds: readonly string[]) {
+    if (!segmentIds.length || !customerIds.length) return [];
+    const result = await tx.execute<{ segment_id: string; customer_id: string }>(sql`
+      SELECT segment_id, customer_id FROM segment_members
+      WHERE segment_id = ANY(${sql.param(segmentIds)}::uuid[]) AND customer_id = ANY(${sql.param(customerIds)}::uuid[])`);
+    return result.rows;
+  },
+
+  /** A page of the customers in any of these segments, by id. */
+  async membersOfAny(tx: Tx, segmentIds: readonly string[], after: string | undefined, limit: number) {
+    const result = await tx.execute<{ customer_id: string }>(sql`
+      SELECT DISTINCT customer_id FROM segment_members
+      WHERE segment_id = ANY(${sql.param(segmentIds)}::uuid[])${after ? sql` AND customer_id > ${after}::uuid` : sql``}
+      ORDER BY customer_id LIMIT ${limit}`);
+    return result.rows.map((r) => r.customer_id);
+  },
 };

@@ -432,6 +432,40 @@ export class SegmentsService {
     return this.#jobRuns.start(actor, 'segments.refresh', REFRESH_TASK, { segmentId: id });
   }
 
+  /** For other modules: which of these customers are in which of these segments. */
+  async membershipsIn(tx: Tx, segmentIds: readonly string[], customerIds: readonly string[]) {
+    const out = new Map<string, Set<string>>();
+    for (const r of await repo.membershipsAmong(tx, segmentIds, customerIds)) {
+      if (!out.has(r.customer_id)) out.set(r.customer_id, new Set());
+      out.get(r.customer_id)!.add(r.segment_id);
+    }
+    return out;
+  }
+
+  /** For other modules: a page of the customers in any of these segments, by id. */
+  membersOfAnyIn(tx: Tx, segmentIds: readonly string[], after: string | undefined, limit: number) {
+    return repo.membersOfAny(tx, segmentIds, after, limit);
+  }
+
+  /** For other modules: the customers a definition selects now (within `only` when given). */
+  async matchingIn(
+    tx: Tx,
+    tenantId: string,
+    definition: unknown,
+    only?: readonly string[],
+  ): Promise<string[]> {
+    const evaluation = await this.membership.evaluation(tx, tenantId);
+    const result = validate(definition, evaluation.attributes);
+    if ('errors' in result) throw validationError(result.errors);
+    return repo.sample(tx, selectIds(compile(result.ast, { ...evaluation.ctx, only }), only), 1_000_000);
+  }
+
+  /** Whether these segments exist in the tenant (the ones that do not). */
+  async missingIn(tx: Tx, ids: readonly string[]): Promise<string[]> {
+    const found = new Set((await repo.findByIds(tx, ids)).map((r) => r.id));
+    return ids.filter((id) => !found.has(id));
+  }
+
   /** Erasure: the customer leaves every segment, with no trace in the histories. */
   async forgetCustomer(tx: Tx, customerId: string): Promise<void> {
     await repo.lockMembership(tx);

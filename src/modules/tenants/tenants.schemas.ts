@@ -184,6 +184,20 @@ export const ScoreSettingsPatch = z
     'Score settings to change (each given part replaces its whole part); a change starts a recompute',
   );
 
+/** Campaigns: the frequency cap across every campaign of the tenant. */
+export const DEFAULT_CAMPAIGN_SETTINGS = { frequencyCap: { messages: 3, days: 7 } };
+export const CampaignSettings = z
+  .object({
+    frequencyCap: z
+      .object({
+        messages: z.number().int().min(1).max(1000).describe('At most this many messages per customer…'),
+        days: z.number().int().min(1).max(365).describe('…in any window of this many days'),
+      })
+      .describe('Messages beyond it are skipped with reason frequency_cap'),
+  })
+  .describe('Campaign rules shared by every campaign');
+export type CampaignSettings = z.infer<typeof CampaignSettings>;
+
 /** The tenant's settings. Later modules add their sections here, each validated and defaulted. */
 export const SettingsSchema = z
   .object({
@@ -193,6 +207,7 @@ export const SettingsSchema = z
     timezone: z.string().describe('IANA time zone for schedules and reports'),
     sla: SlaSettings,
     scores: ScoreSettings,
+    campaigns: CampaignSettings,
     updatedAt: timestampOut('Last changed'),
   })
   .meta({
@@ -205,6 +220,7 @@ export const SettingsSchema = z
         timezone: 'Europe/Madrid',
         sla: DEFAULT_SLA,
         scores: DEFAULT_SCORE_SETTINGS,
+        campaigns: DEFAULT_CAMPAIGN_SETTINGS,
         updatedAt: '2026-01-10T09:30:00.000Z',
       },
     ],
@@ -218,6 +234,7 @@ export const UpdateSettingsBody = z
     timezone: TimezoneField.optional(),
     sla: SlaPatch.optional(),
     scores: ScoreSettingsPatch.optional(),
+    campaigns: CampaignSettings.partial().optional(),
   })
   .meta({
     id: 'SettingsPatch',

@@ -6,6 +6,7 @@ import type { Cursors, Page } from '../../platform/pagination.ts';
 import { tenantsRepository as repo, type TenantRow } from './tenants.repository.ts';
 import {
   type CreateTenantInput,
+  DEFAULT_CAMPAIGN_SETTINGS,
   DEFAULT_SCORE_SETTINGS,
   DEFAULT_SLA,
   type Settings,
@@ -23,7 +24,11 @@ export const toTenant = (row: TenantRow): Tenant => ({
 });
 
 const toSettings = (row: TenantRow): Settings => {
-  const stored = row.settings as { sla?: Partial<Settings['sla']>; scores?: Partial<Settings['scores']> };
+  const stored = row.settings as {
+    sla?: Partial<Settings['sla']>;
+    scores?: Partial<Settings['scores']>;
+    campaigns?: Partial<Settings['campaigns']>;
+  };
   return {
     tenantId: row.id,
     name: row.name,
@@ -31,6 +36,7 @@ const toSettings = (row: TenantRow): Settings => {
     timezone: row.timezone,
     sla: { ...DEFAULT_SLA, ...stored.sla },
     scores: { ...DEFAULT_SCORE_SETTINGS, ...stored.scores },
+    campaigns: { ...DEFAULT_CAMPAIGN_SETTINGS, ...stored.campaigns },
     updatedAt: row.updatedAt.toISOString(),
   };
 };
@@ -118,15 +124,16 @@ export class TenantsService {
     const updated = await this.#db.withTenant(actor.tenantId, async (tx) => {
       const row = await repo.findById(tx, actor.tenantId);
       if (!row) throw new AppError('tenant_not_found', 'the token names a tenant that does not exist');
-      const { sla, scores, ...columns } = input;
+      const { sla, scores, campaigns, ...columns } = input;
       const current = toSettings(row);
       // each settings section merges into what is stored; other sections are kept
       const settings =
-        sla || scores
+        sla || scores || campaigns
           ? {
               ...row.settings,
               ...(sla ? { sla: { ...current.sla, ...sla } } : {}),
               ...(scores ? { scores: { ...current.scores, ...scores } } : {}),
+              ...(campaigns ? { campaigns: { ...current.campaigns, ...campaigns } } : {}),
             }
           : undefined;
       return toSettings(

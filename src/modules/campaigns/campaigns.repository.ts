@@ -1,0 +1,222 @@
+import { and, asc, desc, eq, gt, inArray, lt, lte, sql } from 'drizzle-orm';
+import type { Tx } from '../../platform/db.ts';
+import { campaignMessages, campaigns } from './campaigns.table.ts';
+
+export type CampaignRow = typeof campaigns.$inferSelect;
+export type CampaignInsert = typeof campaigns.$inferInsert;
+export type MessageRow = typeof campaignMessages.$inferSelect;
+export type MessageInsert = typeof campaignMessages.$inferInsert;
+
+/** A message that reached the customer (or is on its way): not skipped, held out or failed. */
+const SENT = sql`status NOT IN ('skipped', 'held_out', 'failed')`;
+
+export type ArmRow = {
+  control: boolean;
+  variant: string | null;
+  customers: number;
+  converted: number;
+  revenue: number;
+};
+export type ShareRow = { control: boolean; targeted: number; succeeded: number };
+
+export const campaignsRepository = {
+  async insert(tx: Tx, row: CampaignInsert): Promise<CampaignRow> {
+    const [inserted] = await tx.insert(campaigns).values(row).returning();
+    return inserted!;
+  },
+
+  async update(tx: Tx, id: string, set: Partial<CampaignInsert>): Promise<CampaignRow> {
+    const [row] = await tx
+      .update(campaigns)
+      .set({ ...set, version: sql`${campaigns.version} + 1`, updatedAt: sql`now()` })
+      .where(eq(campaigns.id, id))
+      .returning();
+    return row!;
+  },
+
+  async findById(tx: Tx, id: string, forUpdate = false): Promise<CampaignRow | undefined> {
+    const query = tx.select().from(campaigns).where(eq(campaigns.id, id));
+    const [row] = await (forUpdate ? query.for('update') : query);
+    return row;
+  },
+
+  list(tx: Tx, status: CampaignRow['status'] | undefined, after: string | undefined, limit: number) {
+    return tx
+      .select()
+      .from(campaigns)
+      .where(
+        and(status ? eq(campaigns.status, status) : undefined, after ? gt(campaigns.id, after) : undefined),
+      )
+      .orderBy(asc(campaigns.id))
+      .limit(limit + 1);
+  },
+
+  withStatus(tx: Tx, statuses: CampaignRow['status'][]): Promise<CampaignRow[]> {
+    return tx.select().from(campaigns).where(inArray(campaigns.status, statuses)).orderBy(asc(campaigns.id));
+  },
+
+  /** Messages inserted; an occurrence already recorded for the customer is left as it was. */
+  async insertMessages(tx: Tx, rows: MessageInsert[]): Promise<MessageRow[]> {
+    if (!rows.length) return [];
+    return tx.insert(campaignMessages).values(rows).onConflictDoNothing().returning();
+  },
+
+  /** Messages sent to each customer since a time, across campaigns (the frequency cap). */
+  async sentSince(tx: Tx, customerIds: readonly string[], since: Date): Promise<Map<string, number>> {
+    const result = await tx.execute<{ customer_id: string; n: number }>(sql`
+      SELECT customer_id, count(*)::int AS n FROM campaign_messages
+      WHERE customer_id = ANY(${sql.param(customerIds)}::uuid[]) AND entered_at >= ${since.toISOString()}::timestamptz AND ${SENT}
+      GROUP BY customer_id`);
+    return new Map(result.rows.map((r) => [r.customer_id, r.n]));
+  },
+
+  messages(
+    tx: Tx,
+    campaignId: string,
+    status: MessageRow['status'] | undefined,
+    before: string | undefined,
+    limit: number,
+  ) {
+    return tx
+      .select()
+      .from(campaignMessages)
+      .where(
+        and(
+          eq(campaignMessages.campaignId, campaignId),
+          status ? eq(campaignMessages.status, status) : undefined,
+          before ? lt(campaignMessages.id, before) : undefined,
+        ),
+      )
+      .orderBy(desc(campaignMessages.id))
+      .limit(limit + 1);
+  },
+
+  messagesByIds(tx: Tx, ids: readonly string[]): Promise<MessageRow[]> {
+    return ids.length
+      ? tx
+          .select()
+          .from(campaignMessages)
+          .where(inArray(campaignMessages.id, [...ids]))
+          .for('update')
+      : Promise.resolve([]);
+  },
+
+  async updateMessage(tx: Tx, id: string, set: Partial<MessageInsert>): Promise<void> {
+    await tx.update(campaignMessages).set(set).where(eq(campaignMessages.id, id));
+  },
+
+  timeline(tx: Tx, customerId: string, before: { at: Date; id: string } | undefined, limit: number) {
+    return tx
+      .select()
+      .from(campaignMessages)
+      .where(
+        and(
+          eq(campaignMessages.customerId, customerId),
+          before
+            ? sql`(${campaignMessages.enteredAt}, ${campaignMessages.id}) < (${before.at}, ${before.id}::uuid)`
+            : undefined,
+        ),
+      )
+      .orderBy(desc(campaignMessages.enteredAt), desc(campaignMessages.id))
+      .limit(limit);
+  },
+
+  async takeInbox(tx: Tx, limit: number): Promise<string[]> {
+    const result = await tx.execute<{ event_id: string }>(sql`
+      DELETE FROM campaign_inbox WHERE (tenant_id, event_id) IN (
+        SELECT tenant_id, event_id FROM campaign_inbox ORDER BY event_id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+      RETURNING event_id`);
+    return result.rows.map((r) => r.event_id);
+  },
+
+  dueRuns(tx: Tx, now: Date): Promise<CampaignRow[]> {
+    return tx
+      .select()
+      .from(campaigns)
+      .where(and(eq(campaigns.status, 'running'), lte(campaigns.nextRunAt, now)));
+  },
+
+  async forgetCustomer(tx: Tx, customerId: string): Promise<void> {
+    await tx
+      .update(campaignMessages)
+      .set({ subject: null, body: null })
+      .where(eq(campaignMessages.customerId, customerId));
+  },
+
+  /** Counts by status and skip reason. */
+  async funnel(tx: Tx, campaignId: string) {
+    const result = await tx.execute<{
+      status: string;
+      reason: string | null;
+      n: number;
+      delivered: number;
+      opened: number;
+      clicked: number;
+    }>(sql`
+      SELECT status, CASE WHEN status = 'skipped' THEN reason END AS reason, count(*)::int AS n,
+        count(delivered_at)::int AS delivered, count(opened_at)::int AS opened, count(clicked_at)::int AS clicked
+      FROM campaign_messages WHERE campaign_id = ${campaignId}::uuid GROUP BY 1, 2`);
+    return result.rows;
+  },
+
+  /**
+   * Each arm (treatment by variant, and control) with its conversions: an order (neither cancelled
+   * nor refunded) by the customer after their first entry, within the window and with no later
+   * message of another campaign before it (last touch), or carrying one of the campaign's coupon codes.
+   */
+  async arms(tx: Tx, campaign: CampaignRow, codes: string[]): Promise<ArmRow[]> {
+    const result = await tx.execute<ArmRow>(sql`
+      WITH arm AS (
+        SELECT customer_id, min(entered_at) AS at, bool_or(status = 'held_out') AS control,
+          (array_agg(variant ORDER BY entered_at) FILTER (WHERE variant IS NOT NULL))[1] AS variant
+        FROM campaign_messages
+        WHERE campaign_id = ${campaign.id}::uuid AND status NOT IN ('skipped', 'failed')
+        GROUP BY customer_id),
+      attributed AS (
+        SELECT a.customer_id, o.base_total - o.base_refunded AS net
+        FROM arm a JOIN orders o ON o.customer_id = a.customer_id
+        WHERE o.status NOT IN ('cancelled', 'refunded') AND o.placed_at >= a.at
+          AND ((o.coupon_code IS NOT NULL AND o.coupon_code = ANY(${sql.param(codes)}::text[]))
+            OR (o.placed_at <= a.at + ${campaign.attributionWindowDays} * interval '1 day'
+              AND NOT EXISTS (
+                SELECT 1 FROM campaign_messages x
+                WHERE x.customer_id = o.customer_id AND x.campaign_id <> ${campaign.id}::uuid
+                  AND x.status NOT IN ('skipped', 'failed') AND x.entered_at > a.at AND x.entered_at <= o.placed_at))))
+      SELECT a.control, a.variant, count(DISTINCT a.customer_id)::int AS customers,
+        count(DISTINCT t.customer_id)::int AS converted, coalesce(sum(t.net), 0)::bigint AS revenue
+      FROM arm a LEFT JOIN attributed t ON t.customer_id = a.customer_id
+      GROUP BY a.control, a.variant`);
+    return result.rows;
+  },
+
+  /** Reactivation: targeted inactive customers, and those who became active again after entering. */
+  async reactivated(tx: Tx, campaignId: string): Promise<ShareRow[]> {
+    const result = await tx.execute<ShareRow>(sql`
+      WITH arm AS (
+        SELECT customer_id, min(entered_at) AS at, bool_or(status = 'held_out') AS control FROM campaign_messages
+        WHERE campaign_id = ${campaignId}::uuid AND status NOT IN ('skipped', 'failed') AND status_at_entry = 'inactive'
+        GROUP BY customer_id)
+      SELECT a.control, count(*)::int AS targeted,
+        count(*) FILTER (WHERE EXISTS (
+          SELECT 1 FROM customer_status_history h WHERE h.customer_id = a.customer_id
+            AND h.to_status = 'active' AND h.changed_at >= a.at))::int AS succeeded
+      FROM arm a GROUP BY a.control`);
+    return result.rows;
+  },
+
+  /** Recovery: targeted customers, and those kept (an order after entering, and not inactive now). */
+  async kept(tx: Tx, campaignId: string): Promise<ShareRow[]> {
+    const result = await tx.execute<ShareRow>(sql`
+      WITH arm AS (
+        SELECT customer_id, min(entered_at) AS at, bool_or(status = 'held_out') AS control FROM campaign_messages
+        WHERE campaign_id = ${campaignId}::uuid AND status NOT IN ('skipped', 'failed')
+        GROUP BY customer_id)
+      SELECT a.control, count(*)::int AS targeted,
+        count(*) FILTER (WHERE EXISTS (
+          SELECT 1 FROM orders o WHERE o.customer_id = a.customer_id AND o.placed_at >= a.at
+            AND o.status NOT IN ('cancelled', 'refunded'))
+          AND EXISTS (SELECT 1 FROM customers c WHERE c.id = a.customer_id AND c.status <> 'inactive'))::int AS succeeded
+      FROM arm a GROUP BY a.control`);
+    return result.rows;
+  },
+};

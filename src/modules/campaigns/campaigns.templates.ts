@@ -1,0 +1,52 @@
+import { Liquid } from 'liquidjs';
+import type { FieldError } from '../../platform/errors.ts';
+import type { Variant } from './campaigns.table.ts';
+
+/**
+ * Message templates in Liquid (liquidjs): strict variables and filters (a missing variable fails
+ * the message rather than sending it blank), own properties only, and no file system at all (an
+ * in-memory template map that is empty, so include/render/layout find nothing).
+ */
+const engine = new Liquid({
+  strictVariables: true,
+  strictFilters: true,
+  ownPropertyOnly: true,
+  relativeReference: false,
+  templates: {},
+  cache: 500,
+});
+
+/** The templates of each variant that do not parse, with their paths. */
+export function templateErrors(variants: readonly Variant[], prefix = 'variants'): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const [i, v] of variants.entries()) {
+    for (const field of ['subject', 'body'] as const) {
+      const template = v[field];
+      if (template === undefined) continue;
+      try {
+        engine.parse(template);
+      } catch (error) {
+        errors.push({
+          path: `${prefix}[${i}].${field}`,
+          message: `the template does not parse: ${(error as Error).message}`,
+        });
+      }
+    }
+  }
+  return errors;
+}
+
+export type RenderResult = { subject: string | null; body: string } | { error: string };
+
+/** Renders a variant for one customer; a failure names its cause (e.g. an undefined variable). */
+export async function render(variant: Variant, context: Record<string, unknown>): Promise<RenderResult> {
+  try {
+    const scope = { ...context, offer: variant.offer ?? {} };
+    const subject =
+      variant.subject === undefined ? null : await engine.parseAndRender(variant.subject, scope);
+    const body = await engine.parseAndRender(variant.body, scope);
+    return { subject, body };
+  } catch (error) {
+    return { error: `template: ${(error as Error).message}` };
+  }
+}

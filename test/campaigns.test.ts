@@ -1,0 +1,352 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { newCustomer, orderBody } from './helpers/factories.ts';
+import { startReceiver } from './helpers/receiver.ts';
+
+const DAY = 86_400_000;
+const T0 = Date.parse('2026-05-01T10:00:00.000Z');
+let now = T0;
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({
+    clock: { now: () => new Date(now) },
+    env: { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WEBHOOK_RETRY_SCHEDULE: '0' },
+  });
+});
+afterAll(() => t.close());
+
+type Client = Awaited<ReturnType<TestApp['newTenant']>>['client'];
+const consenting = { consent: { email: { granted: true } } };
+
+async function staticSegment(client: Client, name: string, customerIds: string[]) {
+  const s = (await client.post('/v1/segments', { name, kind: 'static' })).json();
+  if (customerIds.length) await client.post(`/v1/segments/${s.id}/members`, { customerIds });
+  return s.id as string;
+}
+
+async function campaign(client: Client, body: Record<string, unknown>) {
+  const res = await client.post('/v1/campaigns', {
+    name: `c-${Math.random().toString(36).slice(2, 8)}`,
+    kind: 'retention',
+    channel: 'email',
+    trigger: { type: 'scheduled' },
+    variants: [
+      { key: 'default', subject: 'Hola {{ customer.firstName }}', body: 'Vuelve, {{ customer.firstName }}' },
+    ],
+    ...body,
+  });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json() as { id: string; version: number };
+}
+
+const messagesOf = async (client: Client, id: string) =>
+  (await client.get(`/v1/campaigns/${id}/messages?limit=500`)).json().data as {
+    customerId: string;
+    status: string;
+    reason: string | null;
+    subject: string | null;
+    body: string | null;
+    id: string;
+    variant: string | null;
+  }[];
+
+describe('campaigns: sending', () => {
+  it('skips for consent, contact, exclusion and the frequency cap, each with its reason; renders per variant', async () => {
+    now = T0;
+    const { client } = await t.newTenant();
+    await client.patch('/v1/settings', { campaigns: { frequencyCap: { messages: 1, days: 7 } } });
+    const ok = await newCustomer(client, { firstName: 'Ana', ...consenting });
+    const vip = await newCustomer(client, { firstName: 'Bea', ...consenting });
+    const noConsent = await newCustomer(client, { firstName: 'Carla' });
+    const noEmail = await newCustomer(client, { firstName: 'Dani', email: null, ...consenting });
+    const excluded = await newCustomer(client, { firstName: 'Eva', ...consenting });
+    const capped = await newCustomer(client, { firstName: 'Fede', ...consenting });
+    const noName = await newCustomer(client, { firstName: null, ...consenting });
+    const all = [ok, vip, noConsent, noEmail, excluded, capped, noName].map((c) => c.id);
+    const audience = await staticSegment(client, 'audience', all);
+    const excludedSegment = await staticSegment(client, 'excluded', [excluded.id]);
+    const vips = await staticSegment(client, 'vips', [vip.id]);
+    // one message already this week for `capped`
+    const earlier = await campaign(client, {
+      segmentIds: [await staticSegment(client, 'earlier', [capped.id])],
+    });
+    expect((await client.post(`/v1/campaigns/${earlier.id}/launch`)).statusCode).toBe(200);
+
+    const c = await campaign(client, {
+      segmentIds: [audience],
+      excludeSegmentIds: [excludedSegment],
+      variants: [
+        {
+          key: 'vip',
+          segmentId: vips,
+          subject: 'Para ti, {{ customer.firstName }}',
+          body: 'Oferta VIP {{ offer.code }}',
+          offer: { code: 'VIP20' },
+        },
+        { key: 'default', subject: 'Hola {{ customer.firstName }}', body: 'Vuelve pronto' },
+      ],
+    });
+    const preview = await client.post(`/v1/campaigns/${c.id}/preview`, { customerId: vip.id });
+    expect(preview.json()).toMatchObject({
+      decision: 'queued',
+      variant: 'vip',
+      subject: 'Para ti, Bea',
+      body: 'Oferta VIP VIP20',
+    });
+    const launched = await client.post(`/v1/campaigns/${c.id}/launch`);
+    expect(launched.json()).toMatchObject({ status: 'running' });
+
+    const byCustomer = new Map((await messagesOf(client, c.id)).map((m) => [m.customerId, m]));
+    expect(byCustomer.get(ok.id)).toMatchObject({
+      status: 'queued',
+      variant: 'default',
+      subject: 'Hola Ana',
+    });
+    expect(byCustomer.get(vip.id)).toMatchObject({
+      status: 'queued',
+      variant: 'vip',
+      body: 'Oferta VIP VIP20',
+    });
+    expect(byCustomer.get(noConsent.id)).toMatchObject({ status: 'skipped', reason: 'no_consent:email' });
+    expect(byCustomer.get(noEmail.id)).toMatchObject({ status: 'skipped', reason: 'no_contact' });
+    expect(byCustomer.get(excluded.id)).toMatchObject({ status: 'skipped', reason: 'excluded' });
+    expect(byCustomer.get(capped.id)).toMatchObject({ status: 'skipped', reason: 'frequency_cap' });
+    expect(byCustomer.get(noName.id)).toMatchObject({ status: 'failed', body: null });
+    expect(byCustomer.get(noName.id)!.reason).toMatch(/undefined variable: customer.firstName/);
+
+    const events = (await client.get('/v1/events?type=campaign.message')).json().data;
+    const forCampaign = events.filter((e: { data: { campaignId: string } }) => e.data.campaignId === c.id);
+    expect(
+      forCampaign.map((e: { data: { to: string; customerId: string } }) => e.data.customerId).sort(),
+    ).toEqual([ok.id, vip.id].sort());
+    expect(
+      forCampaign.find((e: { data: { customerId: string } }) => e.data.customerId === ok.id).data,
+    ).toMatchObject({
+      to: ok.email,
+      subject: 'Hola Ana',
+      channel: 'email',
+    });
+    // a second run of the same occurrence changes nothing
+    await t.app.services.campaigns.runDue((await client.get('/v1/settings')).json().tenantId);
+    expect(await messagesOf(client, c.id)).toHaveLength(7);
+    // the message is in the customer's timeline
+    const timeline = (await client.get(`/v1/customers/${ok.id}/timeline?kinds=campaign_message`)).json().data;
+    expect(timeline).toMatchObject([
+      { kind: 'campaign_message', summary: 'Campaign message queued: Hola Ana' },
+    ]);
+  });
+
+  it('refuses templates that do not parse, illegal transitions, and unknown segments', async () => {
+    const { client } = await t.newTenant();
+    const bad = await client.post('/v1/campaigns', {
+      name: 'bad',
+      kind: 'custom',
+      channel: 'email',
+      segmentIds: ['0193a0a0-0000-7000-8000-000000000000'],
+      trigger: { type: 'scheduled' },
+      variants: [{ key: 'a', body: 'Hola {{ customer.firstName ' }],
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(
+      bad
+        .json()
+        .errors.map((e: { path: string }) => e.path)
+        .sort(),
+    ).toEqual(['segmentIds[0]', 'variants[0].body']);
+    const c = await campaign(client, { segmentIds: [await staticSegment(client, 's', [])] });
+    expect((await client.post(`/v1/campaigns/${c.id}/resume`)).statusCode).toBe(409);
+    expect((await client.post(`/v1/campaigns/${c.id}/launch`)).statusCode).toBe(200);
+    const again = await client.post(`/v1/campaigns/${c.id}/launch`);
+    expect(again.statusCode).toBe(409);
+    expect(again.json().code).toBe('campaign_transition_invalid');
+    expect((await client.post(`/v1/campaigns/${c.id}/pause`)).json().status).toBe('paused');
+    expect((await client.post(`/v1/campaigns/${c.id}/resume`)).json().status).toBe('running');
+    expect((await client.post(`/v1/campaigns/${c.id}/complete`)).json().status).toBe('completed');
+    expect((await client.patch(`/v1/campaigns/${c.id}`, { holdoutPercent: 5 })).statusCode).toBe(409);
+    expect((await client.post(`/v1/campaigns/${c.id}/archive`)).json().status).toBe('archived');
+  });
+});
+
+describe('campaigns: reactivation, from the status change to the sending system', () => {
+  it('a customer who becomes inactive gets the reactivation message, delivered by webhook with the rendered text', async () => {
+    now = T0;
+    const receiver = await startReceiver();
+    try {
+      const { id: tenantId, client } = await t.newTenant();
+      const hook = await client.post('/v1/webhooks', { url: receiver.url, events: ['campaign.message'] });
+      expect(hook.statusCode).toBe(201);
+      const lapsing = await newCustomer(client, { firstName: 'Lola', ...consenting });
+      const placedAt = new Date(T0 - DAY).toISOString();
+      await client.post(
+        '/v1/orders',
+        orderBody({ customerId: lapsing.id, placedAt, sourceUpdatedAt: placedAt }),
+      );
+      await t.app.services.scores.recompute(tenantId);
+      const c = await campaign(client, {
+        kind: 'reactivation',
+        trigger: { type: 'status_changed', to: 'inactive' },
+        variants: [
+          {
+            key: 'default',
+            subject: 'Te echamos de menos, {{ customer.firstName }}',
+            body: 'Usa {{ offer.code }}',
+            offer: { code: 'VUELVE' },
+          },
+        ],
+      });
+      await client.post(`/v1/campaigns/${c.id}/launch`);
+      now = T0 + 400 * DAY;
+      await t.app.services.scores.recompute(tenantId);
+      expect((await client.get(`/v1/customers/${lapsing.id}`)).json().status).toBe('inactive');
+      await t.app.services.campaigns.processInbox(tenantId);
+      const [message] = await messagesOf(client, c.id);
+      expect(message).toMatchObject({
+        customerId: lapsing.id,
+        status: 'queued',
+        subject: 'Te echamos de menos, Lola',
+      });
+      for (let i = 0; i < 5 && !receiver.received.length; i++)
+        await t.app.services.webhooks.dispatch(tenantId);
+      expect(receiver.received).toHaveLength(1);
+      const delivered = JSON.parse(receiver.received[0]!.body);
+      expect(delivered).toMatchObject({
+        type: 'campaign.message',
+        data: {
+          customerId: lapsing.id,
+          to: lapsing.email,
+          subject: 'Te echamos de menos, Lola',
+          body: 'Usa VUELVE',
+        },
+      });
+
+      // the sender reports back; an unsubscribe withdraws the email consent
+      const reported = await client.post('/v1/message-events', {
+        items: [
+          { messageId: message!.id, type: 'delivered', occurredAt: new Date(now).toISOString() },
+          { messageId: message!.id, type: 'unsubscribed', occurredAt: new Date(now).toISOString() },
+          {
+            messageId: '0193a0a0-0000-7000-8000-000000000000',
+            type: 'opened',
+            occurredAt: new Date(now).toISOString(),
+          },
+        ],
+      });
+      expect(reported.json().results.map((r: { status: string }) => r.status)).toEqual([
+        'recorded',
+        'recorded',
+        'error',
+      ]);
+      expect(reported.json().results[2].error.code).toBe('message_not_found');
+      expect((await client.get(`/v1/customers/${lapsing.id}`)).json().consent.email.granted).toBe(false);
+      const history = (await client.get(`/v1/customers/${lapsing.id}/consent-history`)).json().data;
+      expect(history.at(-1)).toMatchObject({
+        channel: 'email',
+        granted: false,
+        source: `unsubscribe:${c.id}`,
+      });
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+describe('campaigns: measuring', () => {
+  it('attributes orders within the window (edges included), by coupon, last touch; the report equals the figures by hand', async () => {
+    now = T0;
+    const { client } = await t.newTenant();
+    const people = [];
+    for (let i = 0; i < 12; i++)
+      people.push(await newCustomer(client, { firstName: `P${i}`, ...consenting }));
+    const audience = await staticSegment(
+      client,
+      'all',
+      people.map((p) => p.id),
+    );
+    const c = await campaign(client, {
+      segmentIds: audience ? [audience] : [],
+      holdoutPercent: 50,
+      attributionWindowDays: 7,
+      variants: [{ key: 'default', body: 'Hola {{ customer.firstName }}', offer: { code: 'PRIMAVERA' } }],
+    });
+    await client.post(`/v1/campaigns/${c.id}/launch`);
+    const messages = await messagesOf(client, c.id);
+    const treated = messages.filter((m) => m.status === 'queued').map((m) => m.customerId);
+    const control = messages.filter((m) => m.status === 'held_out').map((m) => m.customerId);
+    expect(treated.length + control.length).toBe(12);
+    expect(treated.length).toBeGreaterThanOrEqual(2);
+    expect(control.length).toBeGreaterThanOrEqual(2);
+    const buy = async (
+      customerId: string,
+      at: number,
+      amount: number,
+      extra: Record<string, unknown> = {},
+    ) => {
+      const placedAt = new Date(at).toISOString();
+      const res = await client.post(
+        '/v1/orders',
+        orderBody({
+          customerId,
+          placedAt,
+          sourceUpdatedAt: placedAt,
+          total: { amount, currency: 'EUR' },
+          items: [{ sku: 'X', quantity: 1, unitPrice: { amount, currency: 'EUR' } }],
+          ...extra,
+        }),
+      );
+      expect(res.statusCode, res.body).toBe(201);
+    };
+    now = T0 + 30 * DAY;
+    // treatment: exactly at the window's end (in), 1 s after it (out), 1 s before entry (out), a coupon a month later (in)
+    await buy(treated[0]!, T0 + 7 * DAY, 1000);
+    await buy(treated[1]!, T0 + 7 * DAY + 1000, 2000);
+    await buy(treated[1]!, T0 - 1000, 4000);
+    if (treated[2]) await buy(treated[2], T0 + 20 * DAY, 3000, { couponCode: 'PRIMAVERA' });
+    // control: one converts at the start of the window
+    await buy(control[0]!, T0, 500);
+    const report = (await client.get(`/v1/campaigns/${c.id}/report`)).json();
+    const nt = treated.length;
+    const nc = control.length;
+    const xt = treated[2] ? 2 : 1;
+    const revenue = treated[2] ? 4000 : 1000;
+    expect(report).toMatchObject({
+      enrolled: 12,
+      heldOut: nc,
+      sent: nt,
+      converted: xt,
+      revenue,
+      treatment: {
+        customers: nt,
+        converted: xt,
+        revenue,
+        conversionRate: xt / nt,
+        revenuePerCustomer: revenue / nt,
+      },
+      control: { customers: nc, converted: 1, revenue: 500, conversionRate: 1 / nc },
+    });
+    expect(report.lift.absolute).toBeCloseTo(xt / nt - 1 / nc, 10);
+    expect(report.lift.relative).toBeCloseTo((xt / nt - 1 / nc) / (1 / nc), 10);
+    const se = Math.sqrt(((xt / nt) * (1 - xt / nt)) / nt + ((1 / nc) * (1 - 1 / nc)) / nc);
+    expect(report.lift.ci95[0]).toBeCloseTo(xt / nt - 1 / nc - 1.96 * se, 3);
+    expect(report.variants).toMatchObject([
+      { variant: 'default', treatment: { customers: nt, converted: xt } },
+    ]);
+
+    // last touch: a later message of another campaign takes an order placed after it
+    const later = await campaign(client, { segmentIds: [await staticSegment(client, 'one', [treated[0]!])] });
+    now = T0 + 31 * DAY;
+    await client.post(`/v1/campaigns/${later.id}/launch`);
+    await buy(treated[0]!, T0 + 32 * DAY, 700);
+    const laterReport = (await client.get(`/v1/campaigns/${later.id}/report`)).json();
+    expect(laterReport.treatment).toMatchObject({ customers: 1, converted: 1, revenue: 700 });
+    // GraphQL: the same report and the messages
+    const gql = await client.graphql(
+      `query($id: ID!) { campaign(id: $id) { status report messages(first: 20) { nodes { status } } } }`,
+      {
+        id: c.id,
+      },
+    );
+    expect(gql.body.errors).toBeUndefined();
+    expect(gql.body.data!.campaign.report.converted).toBe(xt);
+    expect(gql.body.data!.campaign.messages.nodes).toHaveLength(12);
+  });
+});

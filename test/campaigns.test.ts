@@ -250,6 +250,39 @@ describe('campaigns: reactivation, from the status change to the sending system'
   });
 });
 
+describe('campaigns: event and calendar triggers', () => {
+  it('segment_entered and birthdays bring the right customers in, once per occurrence', async () => {
+    now = T0;
+    const { id: tenantId, client } = await t.newTenant();
+    const a = await newCustomer(client, { firstName: 'Alba', ...consenting, birthDate: '1990-05-04' });
+    const b = await newCustomer(client, { firstName: 'Blas', ...consenting, birthDate: '1990-06-30' });
+    const list = await staticSegment(client, 'welcome list', []);
+    const entered = await campaign(client, {
+      kind: 'welcome',
+      trigger: { type: 'segment_entered', segmentId: list },
+    });
+    const birthday = await campaign(client, {
+      kind: 'birthday',
+      trigger: { type: 'birthday', daysBefore: 7 },
+      variants: [{ key: 'default', body: 'Feliz cumpleaños, {{ customer.firstName }}' }],
+    });
+    for (const c of [entered, birthday]) await client.post(`/v1/campaigns/${c.id}/launch`);
+
+    await client.post(`/v1/segments/${list}/members`, { customerIds: [a.id] });
+    await t.app.services.campaigns.processInbox(tenantId);
+    expect((await messagesOf(client, entered.id)).map((m) => m.customerId)).toEqual([a.id]);
+    // an inbox drained twice, or the same customer re-entering the list later, are other occurrences
+    await t.app.services.campaigns.processInbox(tenantId);
+    expect(await messagesOf(client, entered.id)).toHaveLength(1);
+
+    await t.app.services.campaigns.sweep([tenantId]);
+    await t.app.services.campaigns.sweep([tenantId]);
+    const wishes = await messagesOf(client, birthday.id);
+    expect(wishes.map((m) => [m.customerId, m.body])).toEqual([[a.id, 'Feliz cumpleaños, Alba']]);
+    expect(wishes.some((m) => m.customerId === b.id)).toBe(false);
+  });
+});
+
 describe('campaigns: measuring', () => {
   it('attributes orders within the window (edges included), by coupon, last touch; the report equals the figures by hand', async () => {
     now = T0;

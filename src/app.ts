@@ -8,7 +8,7 @@ import type { DestinationStream } from 'pino';
 import { type Config, isProduction, webhookOptions } from './config.ts';
 import { webhooksDocument } from './modules/events/webhooks.document.ts';
 import { modules } from './modules/index.ts';
-import { CRONTAB, createServices, type Services, tasksOf } from './modules/services.ts';
+import { CRONTAB, createServices, listenAll, type Services, tasksOf } from './modules/services.ts';
 import { createVerifier, type Verifier } from './platform/auth.ts';
 import { type Clock, systemClock } from './platform/clock.ts';
 import type { Database } from './platform/db.ts';
@@ -102,21 +102,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       log: (level, message) => app.log[level === 'error' ? 'error' : 'warn']({ jobs: true }, message),
     });
     app.addHook('onClose', async () => jobs?.stop());
-    // writes that touch what segments read notify (from their triggers): a pass is enqueued at once
-    const stopListening = await services.segments.membership.listen((error) =>
-      app.log.warn({ err: error }, 'segments listener: reconnecting'),
+    // database triggers notify when a pass is due (segments, webhooks, campaigns): it is enqueued at once
+    const stopListening = await listenAll(services, (channel, error) =>
+      app.log.warn({ err: error }, `${channel} listener: reconnecting`),
     );
     app.addHook('onClose', stopListening);
-    // every committed event with a subscriber notifies (its trigger): deliveries start at once
-    const stopWebhooks = await services.webhooks.listen((error) =>
-      app.log.warn({ err: error }, 'webhooks listener: reconnecting'),
-    );
-    app.addHook('onClose', stopWebhooks);
-    // events that can start a campaign notify (their trigger): the campaigns worker takes them in
-    const stopCampaigns = await services.campaigns.listen((error) =>
-      app.log.warn({ err: error }, 'campaigns listener: reconnecting'),
-    );
-    app.addHook('onClose', stopCampaigns);
   }
   const verify =
     deps.verify ??

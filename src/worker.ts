@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadConfig, webhookOptions } from './config.ts';
-import { CRONTAB, createServices, tasksOf } from './modules/services.ts';
+import { CRONTAB, createServices, listenAll, tasksOf } from './modules/services.ts';
 import { systemClock } from './platform/clock.ts';
 import { Jobs } from './platform/jobs.ts';
 import { Cursors } from './platform/pagination.ts';
@@ -26,20 +26,12 @@ async function main(): Promise<void> {
     crontab: CRONTAB,
     log: (level, message) => console.error(`[${level}] ${message}`),
   });
-  const stopListening = await services.segments.membership.listen((error) =>
-    console.error(`[warning] segments listener: ${error.message}`),
-  );
-  const stopWebhooks = await services.webhooks.listen((error) =>
-    console.error(`[warning] webhooks listener: ${error.message}`),
-  );
-  const stopCampaigns = await services.campaigns.listen((error) =>
-    console.error(`[warning] campaigns listener: ${error.message}`),
+  const stopListening = await listenAll(services, (channel, error) =>
+    console.error(`[warning] ${channel} listener: ${error.message}`),
   );
   console.log(`Vínculo worker running (${config.JOBS_CONCURRENCY} at a time)`);
   closeWithGrace({ delay: 30_000 }, async () => {
     await stopListening();
-    await stopWebhooks();
-    await stopCampaigns();
     await jobs?.stop(); // lets running jobs finish
     await runtime.close();
   });

@@ -298,3 +298,21 @@ export function tasksOf(services: Services): Record<string, TaskHandler> {
 }
 
 export type Services = ReturnType<typeof createServices>;
+
+/**
+ * The channels the database triggers notify on (segments' pending customers, webhook deliveries,
+ * campaign inbox): each notification enqueues its background pass at once. Returns the stopper.
+ */
+export async function listenAll(
+  services: Services,
+  onError: (channel: string, error: Error) => void,
+): Promise<() => Promise<void>> {
+  const stops = [
+    await services.segments.membership.listen((error) => onError('segments', error)),
+    await services.webhooks.listen((error) => onError('webhooks', error)),
+    await services.campaigns.listen((error) => onError('campaigns', error)),
+  ];
+  return async () => {
+    for (const stop of stops) await stop();
+  };
+}

@@ -91,9 +91,10 @@ export class TimelineService {
       actor.tenantId,
       async (tx) => {
         await this.#customers.assertExists(tx, customerId);
-        const pages = await Promise.all(
-          kinds.map((k) => this.#sources.get(k)!.page(tx, customerId, before, options.limit + 1)),
-        );
+        // one connection runs one query at a time: the sources are read in turn
+        const pages = [];
+        for (const k of kinds)
+          pages.push(await this.#sources.get(k)!.page(tx, customerId, before, options.limit + 1));
         const merged = pages
           .flat()
           .sort((a, b) => b.at.getTime() - a.at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));

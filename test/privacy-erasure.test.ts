@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
@@ -15,15 +16,25 @@ afterAll(async () => {
   await t.close();
 });
 
-/** Every table of the database (as the owner, whom RLS does not bind here), searched for a value. */
+/**
+ * Every table of the database (as the owner, whom RLS does not bind here), searched for a value:
+ * the text of each row, and the bytes of each bytea column (uploaded files).
+ */
 async function tablesHolding(value: string): Promise<string[]> {
-  const tables = await owner.query<{ name: string }>(
-    `SELECT format('%I.%I', table_schema, table_name) AS name FROM information_schema.tables
-     WHERE table_schema IN ('public', 'graphile_worker') AND table_type = 'BASE TABLE'`,
+  const tables = await owner.query<{ name: string; bytes: string[] }>(
+    `SELECT format('%I.%I', t.table_schema, t.table_name) AS name,
+       array_remove(array_agg(CASE WHEN c.data_type = 'bytea' THEN quote_ident(c.column_name) END), NULL) AS bytes
+     FROM information_schema.tables t JOIN information_schema.columns c USING (table_schema, table_name)
+     WHERE t.table_schema IN ('public', 'graphile_worker') AND t.table_type = 'BASE TABLE'
+     GROUP BY 1`,
   );
   const found: string[] = [];
-  for (const { name } of tables.rows) {
-    const hit = await owner.query(`SELECT 1 FROM ${name} x WHERE strpos(x::text, $1) > 0 LIMIT 1`, [value]);
+  for (const { name, bytes } of tables.rows) {
+    const inBytes = bytes.map((col) => ` OR strpos(lower(encode(${col}, 'escape')), lower($1)) > 0`).join('');
+    const hit = await owner.query(
+      `SELECT 1 FROM ${name} x WHERE strpos(lower(x::text), lower($1)) > 0${inBytes} LIMIT 1`,
+      [value],
+    );
     if (hit.rowCount) found.push(name);
   }
   return found;
@@ -31,11 +42,13 @@ async function tablesHolding(value: string): Promise<string[]> {
 
 describe('erasure: DELETE /v1/customers/:id', () => {
   it('removes the personal data from every table, events and delivery logs included; orders stay', async () => {
-    const { client } = await t.newTenant();
+    const { id: tenantId, client } = await t.newTenant();
     const suffix = Math.random().toString(36).slice(2, 10);
     const email = `erase-${suffix}@example.com`;
     const phone = `+3460${Math.floor(Math.random() * 1e7)}`;
     const c = await newCustomer(client, {
+      // a short external id must not make the erasure touch rows that merely contain "42"
+      externalId: `42${suffix.slice(0, 1)}`,
       email,
       phone,
       firstName: `Nombre${suffix}`,
@@ -63,9 +76,41 @@ describe('erasure: DELETE /v1/customers/:id', () => {
     );
     expect(again.statusCode).toBe(201);
     await client.patch(`/v1/customers/${c.id}`, { tags: ['vip'] }, { 'idempotency-key': `p-${suffix}` });
+    const otherCustomer = again.json().id as string;
+    await newOrder(client, {
+      customerId: otherCustomer,
+      total: { amount: 4200, currency: 'EUR' },
+      items: [],
+    });
+    // an upload still waiting for a worker (as the API stores it), whose file names the customer
+    const importId = randomUUID();
+    await owner.query(
+      `INSERT INTO imports (tenant_id, id, type, format, status, bytes) VALUES ($1, $2, 'customers', 'csv', 'queued', 40);
+       INSERT INTO import_chunks (tenant_id, import_id, seq, data) VALUES ($1, $2, 0, convert_to($3, 'UTF8'))`.split(
+        ';',
+      )[0]!,
+      [tenantId, importId],
+    );
+    await owner.query(
+      `INSERT INTO import_chunks (tenant_id, import_id, seq, data) VALUES ($1, $2, 0, convert_to($3, 'UTF8'))`,
+      [tenantId, importId, `email,firstName\n${email.toUpperCase()},Ana\n`],
+    );
+    // a segment that names the email in its definition
+    await client.post('/v1/segments', {
+      name: 'by email',
+      definition: { version: 1, all: [{ field: 'email', op: 'in', value: [email, 'someone@else.com'] }] },
+    });
     const list = (await client.post('/v1/segments', { name: 'list', kind: 'static' })).json();
     await client.post(`/v1/segments/${list.id}/members`, { customerIds: [c.id] });
-    expect(await tablesHolding(email)).not.toEqual([]);
+    const before = await tablesHolding(email);
+    for (const table of [
+      'public.customers',
+      'public.events',
+      'public.interactions',
+      'public.import_chunks',
+      'public.segments',
+    ])
+      expect(before).toContain(table);
 
     const erased = await client.delete(`/v1/customers/${c.id}`);
     expect(erased.statusCode, erased.body).toBe(200);
@@ -100,8 +145,14 @@ describe('erasure: DELETE /v1/customers/:id', () => {
       customerId: c.id,
       erased: true,
     });
-    // the other customer's events are untouched
+    // the other customer's events are untouched, its order too
     expect(JSON.stringify(events)).toContain(`other-${suffix}@example.com`);
+    const others = events.filter((e) => e.data.customerId === otherCustomer && e.type === 'order.recorded');
+    expect(others).toHaveLength(1);
+    expect(others[0]!.data.erased).toBeUndefined();
+    // the import that held the email was stopped
+    const stopped = (await client.get(`/v1/imports/${importId}`)).json();
+    expect(stopped).toMatchObject({ status: 'failed' });
   });
 
   it('needs privacy:manage; an unknown customer is 404; an order for the erased customer is refused', async () => {

@@ -143,6 +143,14 @@ export const campaignsRepository = {
       .where(eq(campaignMessages.customerId, customerId));
   },
 
+  /** Erasure: variants that quote one of these values (as a JSON string) quote "erased" instead. */
+  async replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
+    for (const v of values)
+      await tx.execute(sql`
+        UPDATE campaigns SET variants = replace(variants::text, to_json(${v}::text)::text, '"erased"')::jsonb
+        WHERE strpos(variants::text, to_json(${v}::text)::text) > 0`);
+  },
+
   /** Counts by status and skip reason. */
   async funnel(tx: Tx, campaignId: string) {
     const result = await tx.execute<{

@@ -566,6 +566,11 @@ export class CampaignsService {
     return repo.timeline(tx, customerId, before, limit);
   }
 
+  /** Erasure: campaign content quoting one of these values quotes "erased" instead. */
+  forgetValues(tx: Tx, values: readonly string[]): Promise<void> {
+    return repo.replaceValues(tx, values);
+  }
+
   /** Erasure: the customer's rendered messages go (the decisions stay, for the reports). */
   forgetCustomer(tx: Tx, customerId: string): Promise<void> {
     return repo.forgetCustomer(tx, customerId);

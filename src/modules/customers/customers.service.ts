@@ -496,10 +496,14 @@ export class CustomersService {
     return repo.erase(tx, id, at);
   }
 
-  /** The values an erasure must hunt for elsewhere (event payloads, stored responses…). */
-  async identifiersOf(tx: Tx, id: string): Promise<string[] | undefined> {
+  /**
+   * The personal values an erasure must hunt for in free text elsewhere (other events, stored
+   * responses, import errors): the email and the phone, distinctive enough to match as text — never
+   * short values such as an external id, which would match unrelated rows.
+   */
+  async contactValuesOf(tx: Tx, id: string): Promise<string[] | undefined> {
     const [row] = await repo.findByIds(tx, [id]);
     if (!row) return undefined;
-    return [row.id, row.email, row.phone, row.externalId].filter((v): v is string => Boolean(v));
+    return [row.email, row.phone].filter((v): v is string => typeof v === 'string' && v.length >= 6);
   }
 }

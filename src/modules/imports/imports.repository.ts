@@ -89,6 +89,22 @@ export const importsRepository = {
   async scrubErrors(tx: Tx, needles: readonly string[]): Promise<void> {
     await tx.execute(sql`
       UPDATE import_errors SET problem = jsonb_build_object('code', problem ->> 'code', 'detail', 'erased')
-      WHERE EXISTS (SELECT 1 FROM unnest(${sql.param(needles)}::text[]) n WHERE strpos(problem::text, n) > 0)`);
+      WHERE EXISTS (SELECT 1 FROM unnest(${sql.param(needles)}::text[]) n WHERE strpos(lower(problem::text), lower(n)) > 0)`);
+  },
+
+  /**
+   * Imports not yet processed whose uploaded bytes hold one of these values (ASCII, any case: the
+   * bytes are read through the escape encoding, which keeps ASCII and never fails on a split
+   * multi-byte character): they are stopped
+   * (failed, with the reason) and their bytes dropped.
+   */
+  async stopHolding(tx: Tx, needles: readonly string[]): Promise<void> {
+    const holding = sql`SELECT DISTINCT ch.import_id FROM import_chunks ch
+      WHERE EXISTS (SELECT 1 FROM unnest(${sql.param(needles)}::text[]) n
+        WHERE strpos(lower(encode(ch.data, 'escape')), lower(n)) > 0)`;
+    await tx.execute(sql`
+      UPDATE imports SET status = 'failed', error = 'stopped: the file held personal data of an erased customer'
+      WHERE id IN (${holding}) AND status IN ('queued', 'running')`);
+    await tx.execute(sql`DELETE FROM import_chunks WHERE import_id IN (${holding})`);
   },
 };

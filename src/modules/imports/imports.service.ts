@@ -347,8 +347,9 @@ export class ImportsService {
     while (skipped.length) yield { ...skipped.shift()!, bytes: job.bytes };
   }
 
-  /** Erasure: import errors that quote any of these values lose their detail. */
-  forgetValues(tx: Tx, needles: readonly string[]): Promise<void> {
-    return repo.scrubErrors(tx, needles);
+  /** Erasure: import errors that quote any of these values lose their detail; files holding them go. */
+  async forgetValues(tx: Tx, needles: readonly string[]): Promise<void> {
+    await repo.scrubErrors(tx, needles);
+    await repo.stopHolding(tx, needles);
   }
 }

@@ -116,13 +116,12 @@ export class PrivacyService {
   erase(actor: TenantActor, customerId: string): Promise<Erasure> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
       await this.#customers.lockCustomers(tx, [customerId]);
-      const identifiers = await this.#customers.identifiersOf(tx, customerId);
-      if (!identifiers) {
+      const values = await this.#customers.contactValuesOf(tx, customerId);
+      if (!values) {
         const done = await repo.erasure(tx, customerId);
         if (done) return toErasure(done);
         throw new AppError('customer_not_found', `no customer ${customerId} in this tenant`);
       }
-      const values = identifiers.filter((v) => v !== customerId);
       const at = this.#clock.now();
       await this.#segments.forgetCustomer(tx, customerId);
       await this.#scores.forgetCustomer(tx, customerId);
@@ -130,8 +129,13 @@ export class PrivacyService {
       await this.#feedback.forgetCustomer(tx, customerId);
       await this.#campaigns.forgetCustomer(tx, customerId);
       await this.#events.scrub(tx, customerId, values);
-      await forgetResponses(tx, identifiers);
-      if (values.length) await this.#imports.forgetValues(tx, values);
+      // a stored response about the customer names its id (a UUID: safe to match as text)
+      await forgetResponses(tx, [customerId, ...values]);
+      if (values.length) {
+        await this.#imports.forgetValues(tx, values);
+        await this.#segments.forgetValues(tx, values);
+        await this.#campaigns.forgetValues(tx, values);
+      }
       await this.#customers.erase(tx, customerId, at);
       const row = await repo.recordErasure(tx, {
         tenantId: actor.tenantId,

@@ -295,4 +295,12 @@ export const segmentsRepository = {
       ORDER BY customer_id LIMIT ${limit}`);
     return result.rows.map((r) => r.customer_id);
   },
+
+  /** Erasure: a definition that names one of these values as a JSON string gets "erased" instead. */
+  async replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
+    for (const v of values)
+      await tx.execute(sql`
+        UPDATE segments SET definition = replace(definition::text, to_json(${v}::text)::text, '"erased"')::jsonb
+        WHERE strpos(definition::text, to_json(${v}::text)::text) > 0`);
+  },
 };

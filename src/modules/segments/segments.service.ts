@@ -466,6 +466,11 @@ export class SegmentsService {
     return ids.filter((id) => !found.has(id));
   }
 
+  /** Erasure: definitions that name one of these values (an email in a list) name "erased" instead. */
+  forgetValues(tx: Tx, values: readonly string[]): Promise<void> {
+    return repo.replaceValues(tx, values);
+  }
+
   /** Erasure: the customer leaves every segment, with no trace in the histories. */
   async forgetCustomer(tx: Tx, customerId: string): Promise<void> {
     await repo.lockMembership(tx);

@@ -53,7 +53,7 @@ const messagesOf = async (client: Client, id: string) =>
 describe('campaigns: sending', () => {
   it('skips for consent, contact, exclusion and the frequency cap, each with its reason; renders per variant', async () => {
     now = T0;
-    const { client } = await t.newTenant();
+    const { id: tenantId, client } = await t.newTenant();
     await client.patch('/v1/settings', { campaigns: { frequencyCap: { messages: 1, days: 7 } } });
     const ok = await newCustomer(client, { firstName: 'Ana', ...consenting });
     const vip = await newCustomer(client, { firstName: 'Bea', ...consenting });
@@ -127,13 +127,32 @@ describe('campaigns: sending', () => {
       channel: 'email',
     });
     // a second run of the same occurrence changes nothing
-    await t.app.services.campaigns.runDue((await client.get('/v1/settings')).json().tenantId);
+    await t.app.services.campaigns.runDue(tenantId);
     expect(await messagesOf(client, c.id)).toHaveLength(7);
     // the message is in the customer's timeline
     const timeline = (await client.get(`/v1/customers/${ok.id}/timeline?kinds=campaign_message`)).json().data;
     expect(timeline).toMatchObject([
-      { kind: 'campaign_message', summary: 'Campaign message queued: Hola Ana' },
+      { kind: 'campaign_message', summary: 'Campaign message queued, variant default' },
     ]);
+    expect(JSON.stringify(timeline)).not.toContain('Hola Ana');
+
+    // a template that shows an email: its text and the contact only to customers:pii
+    const showing = await campaign(client, {
+      segmentIds: [audience],
+      variants: [{ key: 'default', body: 'Your address on file: {{ customer.email }}' }],
+    });
+    const fresh = await newCustomer(client, { firstName: 'Gala', ...consenting }); // under the cap
+    const reader = t.as(await t.token({ id: tenantId, slug: '' }, ['campaigns:read']));
+    const hidden = (
+      await reader.post(`/v1/campaigns/${showing.id}/preview`, { customerId: fresh.id })
+    ).json();
+    expect(hidden).toMatchObject({ decision: 'queued', to: null, body: null });
+    const shown = (await client.post(`/v1/campaigns/${showing.id}/preview`, { customerId: fresh.id })).json();
+    expect(shown).toMatchObject({
+      decision: 'queued',
+      to: fresh.email,
+      body: `Your address on file: ${fresh.email}`,
+    });
   });
 
   it('refuses templates that do not parse, illegal transitions, and unknown segments', async () => {

@@ -332,7 +332,7 @@ describe('segments: partners', () => {
       address: { country: 'ES' },
       consent: { partnerSharing: { granted: true } },
     });
-    await newCustomer(client, { address: { country: 'ES' } });
+    const notSharing = await newCustomer(client, { address: { country: 'ES' } });
     const mine = await segment(client, {
       name: 'spain',
       definition: { version: 1, all: [{ field: 'country', op: 'eq', value: 'ES' }] },
@@ -341,6 +341,15 @@ describe('segments: partners', () => {
     expect(mine.memberCount).toBe(2);
 
     const partner = t.as(await t.token(tenant, ['segments:read'], { segments: [mine.id] }));
+    // no definition (it can name personal data); the count of sharing members only
+    expect((await partner.get(`/v1/segments/${mine.id}`)).json()).toMatchObject({
+      definition: null,
+      memberCount: 1,
+    });
+    const partnerHistory = (await partner.get(`/v1/segments/${mine.id}/history`)).json().data;
+    expect(partnerHistory.map((h: { customerId: string }) => h.customerId)).toEqual([sharing.id]);
+    expect((await partner.get(`/v1/customers/${sharing.id}/segments`)).statusCode).toBe(200);
+    expect((await partner.get(`/v1/customers/${notSharing.id}/segments`)).statusCode).toBe(404);
     expect((await partner.get(`/v1/segments/${other.id}`)).statusCode).toBe(404);
     expect((await partner.get(`/v1/segments/${other.id}/members`)).statusCode).toBe(404);
     expect((await partner.get('/v1/segments')).json().data.map((s: { id: string }) => s.id)).toEqual([

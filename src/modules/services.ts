@@ -166,7 +166,8 @@ export function createServices(deps: ServiceDeps) {
     kind: 'campaign_message',
     page: async (tx, id, before, limit) =>
       (await campaigns.timelinePage(tx, id, before, limit)).map((row) => {
-        const message = toMessage(row);
+        // the rendered text can hold personal data: the timeline shows the decision, not the text
+        const { subject: _subject, body: _body, ...message } = toMessage(row);
         return {
           at: row.enteredAt,
           id: row.id,
@@ -174,7 +175,7 @@ export function createServices(deps: ServiceDeps) {
             kind: 'campaign_message',
             id: row.id,
             occurredAt: message.enteredAt,
-            summary: `Campaign message ${message.status}${message.reason ? ` (${message.reason})` : ''}${message.subject ? `: ${message.subject}` : ''}`,
+            summary: `Campaign message ${message.status}${message.reason ? ` (${message.reason})` : ''}${message.variant ? `, variant ${message.variant}` : ''}`,
             data: message,
           },
         };

@@ -65,6 +65,16 @@ const toCampaign = (row: CampaignRow): Campaign => ({
   updatedAt: row.updatedAt.toISOString(),
 });
 
+/** A template that shows personal data (contact, birth date, address) is shown only to customers:pii. */
+const PII_FIELD = /customer\.(email|phone|birthDate|city|country)\b/;
+const showsPii = (campaign: CampaignRow) =>
+  campaign.variants.some((v) => PII_FIELD.test(`${v.subject ?? ''} ${v.body}`));
+const hideText = <T extends { subject: string | null; body: string | null }>(m: T): T => ({
+  ...m,
+  subject: null,
+  body: null,
+});
+
 export const toMessage = (row: MessageRow): Message => ({
   id: row.id,
   campaignId: row.campaignId,
@@ -277,14 +287,16 @@ export class CampaignsService {
       const d = (
         await this.#sender.decide(tx, actor.tenantId, campaign, [customerId], this.#clock.now())
       ).get(customerId)!;
-      return {
+      const pii = actor.scopes.has('customers:pii');
+      const preview = {
         variant: d.variant?.key ?? null,
         subject: d.subject,
         body: d.body,
-        to: d.to,
+        to: pii ? d.to : null,
         decision: d.status,
         reason: d.reason,
       };
+      return pii || !showsPii(campaign) ? preview : hideText(preview);
     });
   }
 
@@ -298,13 +310,14 @@ export class CampaignsService {
     const scope = { tenantId: actor.tenantId, list: `campaign-messages:${id}`, filters: { status } };
     const before = cursor ? this.#cursors.decode(scope, cursor) : undefined;
     return this.#read(actor, async (tx): Promise<Page<Message>> => {
-      await this.#find(tx, id);
+      const campaign = await this.#find(tx, id);
+      const hide = !actor.scopes.has('customers:pii') && showsPii(campaign);
       return this.#cursors.page(
         scope,
         await repo.messages(tx, id, status, before, limit),
         limit,
         (r) => r.id,
-        toMessage,
+        (r) => (hide ? hideText(toMessage(r)) : toMessage(r)),
       );
     });
   }

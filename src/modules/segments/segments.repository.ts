@@ -13,6 +13,10 @@ export type Emit = (type: EventType, source: SQL) => SQL;
 
 const dialect = new PgDialect();
 
+/** The row's customer consents to partner sharing (`alias` has a customer_id column). */
+const sharing = (alias: SQL) =>
+  sql`EXISTS (SELECT 1 FROM customers c WHERE c.tenant_id = ${alias}.tenant_id AND c.id = ${alias}.customer_id AND (c.consent -> 'partnerSharing' ->> 'granted')::boolean IS TRUE)`;
+
 function translate(error: unknown): never {
   const pg = pgErrorOf(error);
   if (pg?.code === PgCode.uniqueViolation && pg.constraint === 'segments_name_key')
@@ -190,6 +194,25 @@ export const segmentsRepository = {
     return { sql: query.sql, params: query.params, plan: result.rows[0]?.['QUERY PLAN'] };
   },
 
+  /** Members who consent to partner sharing, per segment (what a partner may count). */
+  async sharingCounts(tx: Tx, segmentIds: readonly string[]): Promise<Map<string, number>> {
+    if (!segmentIds.length) return new Map();
+    const result = await tx.execute<{ segment_id: string; n: number }>(sql`
+      SELECT m.segment_id, count(*)::int AS n FROM segment_members m
+      WHERE m.segment_id = ANY(${sql.param(segmentIds)}::uuid[]) AND ${sharing(sql`m`)}
+      GROUP BY m.segment_id`);
+    return new Map(result.rows.map((r) => [r.segment_id, r.n]));
+  },
+
+  /** Which of these customers consent to partner sharing. */
+  async sharingCustomers(tx: Tx, customerIds: readonly string[]): Promise<Set<string>> {
+    if (!customerIds.length) return new Set();
+    const result = await tx.execute<{ id: string }>(sql`
+      SELECT id FROM customers WHERE id = ANY(${sql.param(customerIds)}::uuid[])
+        AND (consent -> 'partnerSharing' ->> 'granted')::boolean IS TRUE`);
+    return new Set(result.rows.map((r) => r.id));
+  },
+
   /** A page of members (customer ids by id), optionally only those who consent to partner sharing. */
   async members(
     tx: Tx,
@@ -198,9 +221,7 @@ export const segmentsRepository = {
     limit: number,
     partnerSharing: boolean,
   ): Promise<{ customerId: string; enteredAt: Date }[]> {
-    const consent = partnerSharing
-      ? sql` AND EXISTS (SELECT 1 FROM customers c WHERE c.tenant_id = m.tenant_id AND c.id = m.customer_id AND (c.consent -> 'partnerSharing' ->> 'granted')::boolean IS TRUE)`
-      : sql``;
+    const consent = partnerSharing ? sql` AND ${sharing(sql`m`)}` : sql``;
     const result = await tx.execute<{ customer_id: string; entered_at: Date }>(sql`
       SELECT m.customer_id, m.entered_at FROM segment_members m
       WHERE m.segment_id = ${segmentId}::uuid${after ? sql` AND m.customer_id > ${after}::uuid` : sql``}${consent}
@@ -226,11 +247,23 @@ export const segmentsRepository = {
     return new Set(result.rows.map((r) => r.id));
   },
 
-  history(tx: Tx, where: SQL, before: string | undefined, limit: number): Promise<HistoryRow[]> {
+  history(
+    tx: Tx,
+    where: SQL,
+    before: string | undefined,
+    limit: number,
+    partnerSharing = false,
+  ): Promise<HistoryRow[]> {
     return tx
       .select()
       .from(segmentHistory)
-      .where(and(where, before ? lt(segmentHistory.id, before) : undefined))
+      .where(
+        and(
+          where,
+          before ? lt(segmentHistory.id, before) : undefined,
+          partnerSharing ? sharing(sql.raw('segment_history')) : undefined,
+        ),
+      )
       .orderBy(desc(segmentHistory.id))
       .limit(limit + 1);
   },

@@ -206,28 +206,50 @@ export class SegmentsService {
     return row;
   }
 
+  /**
+   * Segments as the actor may see them: a partner sees no definition (it can name personal data)
+   * and counts only the members who consent to partner sharing.
+   */
+  async #views(tx: Tx, actor: Actor, rows: SegmentRow[]): Promise<Segment[]> {
+    if (!isPartner(actor)) return rows.map(toSegment);
+    const counts = await repo.sharingCounts(
+      tx,
+      rows.map((r) => r.id),
+    );
+    return rows.map((r) => ({ ...toSegment(r), definition: null, memberCount: counts.get(r.id) ?? 0 }));
+  }
+
   get(actor: TenantActor, id: string): Promise<Segment> {
-    return this.#read(actor, async (tx) => toSegment(await this.#segment(tx, actor, id)));
+    return this.#read(
+      actor,
+      async (tx) => (await this.#views(tx, actor, [await this.#segment(tx, actor, id)]))[0]!,
+    );
   }
 
   getMany(actor: TenantActor, ids: readonly string[]): Promise<Segment[]> {
     return this.#read(actor, async (tx) =>
-      (await repo.findByIds(tx, ids)).filter((r) => mayRead(actor, r.id)).map(toSegment),
+      this.#views(
+        tx,
+        actor,
+        (await repo.findByIds(tx, ids)).filter((r) => mayRead(actor, r.id)),
+      ),
     );
   }
 
   list(actor: TenantActor, limit: number, cursor?: string): Promise<Page<Segment>> {
     const scope = { tenantId: actor.tenantId, list: 'segments', filters: {} };
     const after = cursor ? this.#cursors.decode(scope, cursor) : undefined;
-    return this.#read(actor, async (tx) =>
-      this.#cursors.page(
+    return this.#read(actor, async (tx) => {
+      const rows = await repo.list(tx, after, limit, actor.segments);
+      const views = new Map((await this.#views(tx, actor, rows)).map((v) => [v.id, v]));
+      return this.#cursors.page(
         scope,
-        await repo.list(tx, after, limit, actor.segments),
+        rows,
         limit,
         (r) => r.id,
-        toSegment,
-      ),
-    );
+        (r) => views.get(r.id)!,
+      );
+    });
   }
 
   /** The JSON Schema of the language, with this tenant's custom attributes. */
@@ -343,7 +365,7 @@ export class SegmentsService {
     const before = cursor ? this.#cursors.decode(scope, cursor) : undefined;
     return this.#read(actor, async (tx) => {
       await this.#segment(tx, actor, id);
-      const rows = await repo.history(tx, eq(segmentHistory.segmentId, id), before, limit);
+      const rows = await repo.history(tx, eq(segmentHistory.segmentId, id), before, limit, isPartner(actor));
       return this.#cursors.page(scope, rows, limit, (r) => r.id, toEntry);
     });
   }
@@ -370,7 +392,10 @@ export class SegmentsService {
     customerIds: readonly string[],
   ): Promise<Map<string, CustomerSegment[]>> {
     return this.#read(actor, async (tx) => {
-      const rows = (await repo.segmentsOf(tx, customerIds)).filter((r) => mayRead(actor, r.segmentId));
+      const sharing = isPartner(actor) ? await repo.sharingCustomers(tx, customerIds) : undefined;
+      const rows = (await repo.segmentsOf(tx, customerIds)).filter(
+        (r) => mayRead(actor, r.segmentId) && (!sharing || sharing.has(r.customerId)),
+      );
       const segments = new Map(
         (await repo.findByIds(tx, [...new Set(rows.map((r) => r.segmentId))])).map((s) => [s.id, s]),
       );
@@ -387,7 +412,12 @@ export class SegmentsService {
   }
 
   async segmentsOf(actor: TenantActor, customerId: string): Promise<CustomerSegment[]> {
-    await this.#read(actor, (tx) => this.#customers.assertExists(tx, customerId));
+    await this.#read(actor, async (tx) => {
+      await this.#customers.assertExists(tx, customerId);
+      // to a partner, a customer who does not share is as unknown as one who does not exist
+      if (isPartner(actor) && !(await repo.sharingCustomers(tx, [customerId])).has(customerId))
+        throw new AppError('customer_not_found', `no customer ${customerId} in this tenant`);
+    });
     return (await this.segmentsOfMany(actor, [customerId])).get(customerId)!;
   }
 

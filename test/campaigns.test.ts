@@ -302,6 +302,51 @@ describe('campaigns: event and calendar triggers', () => {
   });
 });
 
+describe('campaigns: occurrences across a year boundary and within one batch', () => {
+  it('a birthday near new year is wished once, keyed by the birthday’s year', async () => {
+    now = Date.parse('2026-12-28T10:00:00.000Z');
+    const { id: tenantId, client } = await t.newTenant();
+    const c1 = await newCustomer(client, { firstName: 'Nora', ...consenting, birthDate: '1990-01-02' });
+    const wishes = await campaign(client, { kind: 'birthday', trigger: { type: 'birthday', daysBefore: 7 } });
+    await client.post(`/v1/campaigns/${wishes.id}/launch`);
+    await t.app.services.campaigns.sweep([tenantId]);
+    now = Date.parse('2027-01-01T10:00:00.000Z');
+    await t.app.services.campaigns.sweep([tenantId]);
+    const got = await messagesOf(client, wishes.id);
+    expect(got.map((m) => m.customerId)).toEqual([c1.id]);
+    now = Date.parse('2027-12-27T10:00:00.000Z');
+    await t.app.services.campaigns.sweep([tenantId]);
+    expect(await messagesOf(client, wishes.id)).toHaveLength(2);
+  });
+
+  it('a customer entering twice in one batch is capped like two separate entries', async () => {
+    now = T0;
+    const { id: tenantId, client } = await t.newTenant();
+    await client.patch('/v1/settings', { campaigns: { frequencyCap: { messages: 1, days: 7 } } });
+    const c1 = await newCustomer(client, { firstName: 'Olga', ...consenting });
+    const list = await staticSegment(client, 'again', []);
+    const welcome = await campaign(client, {
+      kind: 'welcome',
+      trigger: { type: 'segment_entered', segmentId: list },
+    });
+    await client.post(`/v1/campaigns/${welcome.id}/launch`);
+    await client.post(`/v1/segments/${list}/members`, { customerIds: [c1.id] });
+    await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/segments/${list}/members`,
+      headers: { authorization: `Bearer ${await t.token({ id: tenantId, slug: '' })}` },
+      payload: { customerIds: [c1.id] },
+    });
+    await client.post(`/v1/segments/${list}/members`, { customerIds: [c1.id] });
+    await t.app.services.campaigns.processInbox(tenantId);
+    const got = (await messagesOf(client, welcome.id)).map((m) => [m.status, m.reason]).sort();
+    expect(got).toEqual([
+      ['queued', null],
+      ['skipped', 'frequency_cap'],
+    ]);
+  });
+});
+
 describe('campaigns: measuring', () => {
   it('attributes orders within the window (edges included), by coupon, last touch; the report equals the figures by hand', async () => {
     now = T0;

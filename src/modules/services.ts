@@ -91,7 +91,7 @@ export function createServices(deps: ServiceDeps) {
     else await membership.refresh(tenantId);
   });
   const sender = new Sender({ customers, scores, segments, events, tenants });
-  const campaigns = new CampaignsService({ ...deps, segments, customers, events, sender });
+  const campaigns = new CampaignsService({ ...deps, segments, customers, events, sender, tenants });
   const privacy = new PrivacyService({
     ...deps,
     events,

@@ -100,6 +100,7 @@ export class Database {
     let client: pg.Client | undefined;
     let stopped = false;
     const connect = async (): Promise<void> => {
+      if (stopped) return;
       const next = new pg.Client(this.pool.options);
       let failed = false;
       // one retry per lost connection, every second until the server answers again
@@ -114,10 +115,15 @@ export class Database {
         if (message.channel === channel) onMessage(message.payload ?? '');
       });
       next.on('error', retry);
+      // a connection the server closes without an error is lost all the same
+      next.on('end', () => {
+        if (!stopped && client === next) retry(new Error('the LISTEN connection ended'));
+      });
       try {
         await next.connect();
         await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
         client = next;
+        if (stopped) await next.end();
       } catch (error) {
         retry(error as Error);
         throw error;

@@ -47,6 +47,12 @@ describe('templates', () => {
     const include = await render({ key: 'b', body: "{% include '/etc/passwd' %}" }, { customer: {} });
     expect('error' in include).toBe(true);
     expect(JSON.stringify(include)).not.toContain('root:');
+    // a runaway loop is stopped by the limits instead of holding the worker
+    const loop = await render(
+      { key: 'c', body: '{% for i in (1..100000000) %}{{ i }}{% endfor %}' },
+      { customer: {} },
+    );
+    expect(loop).toEqual({ error: expect.stringMatching(/limit exceeded/) });
   });
 });
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import type { Tx } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import { EVENT_VIEW } from '../customers/customers.fields.ts';
@@ -195,9 +196,34 @@ export class Sender {
     return { status: 'queued', reason: null, variant, subject: rendered.subject, body: rendered.body, to };
   }
 
-  /** Customers enter the campaign: decisions recorded (an occurrence only once), queued messages emitted. */
+  /**
+   * Customers enter the campaign: decisions recorded (an occurrence only once), queued messages
+   * emitted. Entries of one tenant are decided one pass at a time (a lock), and a customer entering
+   * twice in one call is decided twice, in turn: the frequency cap counts every message.
+   */
   async enter(tx: Tx, tenantId: string, campaign: CampaignRow, entries: Entry[], now: Date) {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext('vinculo.campaigns:' || ${tenantId}::text))`);
     const counts: Record<string, number> = {};
+    const rounds: Entry[][] = [];
+    const seen = new Map<string, number>();
+    for (const e of entries) {
+      const round = seen.get(e.customerId) ?? 0;
+      seen.set(e.customerId, round + 1);
+      if (!rounds[round]) rounds[round] = [];
+      rounds[round].push(e);
+    }
+    for (const round of rounds) await this.#enterRound(tx, tenantId, campaign, round, now, counts);
+    return counts;
+  }
+
+  async #enterRound(
+    tx: Tx,
+    tenantId: string,
+    campaign: CampaignRow,
+    entries: Entry[],
+    now: Date,
+    counts: Record<string, number>,
+  ) {
     for (let i = 0; i < entries.length; i += CHUNK) {
       const chunk = entries.slice(i, i + CHUNK);
       const decisions = await this.decide(
@@ -256,6 +282,5 @@ export class Sender {
           }),
       );
     }
-    return counts;
   }
 }

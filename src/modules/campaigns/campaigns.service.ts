@@ -1,16 +1,18 @@
 import type { TenantActor } from '../../platform/auth.ts';
-import type { Clock } from '../../platform/clock.ts';
+import { type Clock, wallClock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, type FieldError, validationError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Jobs } from '../../platform/jobs.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { ifMatchSatisfied } from '../../platform/schemas.ts';
+import { EVENT_VIEW } from '../customers/customers.fields.ts';
 import type { CustomersService } from '../customers/customers.service.ts';
 import type { Event } from '../events/events.schemas.ts';
 import type { EventsService } from '../events/events.service.ts';
 import { shift } from '../segments/segments.compiler.ts';
 import type { SegmentsService } from '../segments/segments.service.ts';
+import type { TenantsService } from '../tenants/tenants.service.ts';
 import { arm, lift, share } from './campaigns.report.ts';
 import { type CampaignRow, type MessageRow, campaignsRepository as repo } from './campaigns.repository.ts';
 import type {
@@ -129,6 +131,7 @@ export class CampaignsService {
   readonly #customers: CustomersService;
   readonly #events: EventsService;
   readonly #sender: Sender;
+  readonly #tenants: TenantsService;
   readonly #jobs: () => Jobs | undefined;
 
   constructor(deps: {
@@ -139,6 +142,7 @@ export class CampaignsService {
     customers: CustomersService;
     events: EventsService;
     sender: Sender;
+    tenants: TenantsService;
     jobs?: () => Jobs | undefined;
   }) {
     this.#db = deps.db;
@@ -148,6 +152,7 @@ export class CampaignsService {
     this.#customers = deps.customers;
     this.#events = deps.events;
     this.#sender = deps.sender;
+    this.#tenants = deps.tenants;
     this.#jobs = deps.jobs ?? (() => undefined);
   }
 
@@ -528,14 +533,16 @@ export class CampaignsService {
               : []),
           ],
         });
-        const year = now.getUTCFullYear();
-        await this.#sender.enter(
-          tx,
-          tenantId,
-          campaign,
-          ids.map((customerId) => ({ customerId, occurrence: `birthday:${year}` })),
-          now,
-        );
+        // the occurrence is the birthday itself: the year it falls in, in the tenant's calendar
+        const today = wallClock(now, (await this.#tenants.settingsIn(tx, tenantId)).timezone).day;
+        const births = await this.#customers.viewsIn(tx, EVENT_VIEW, ids);
+        const entries = ids.flatMap((customerId) => {
+          const birth = births.get(customerId)?.birthDate;
+          if (!birth) return [];
+          const year = Number(today.slice(0, 4)) + (birth.slice(5) >= today.slice(5) ? 0 : 1);
+          return [{ customerId, occurrence: `birthday:${year}` }];
+        });
+        await this.#sender.enter(tx, tenantId, campaign, entries, now);
       }
     });
   }

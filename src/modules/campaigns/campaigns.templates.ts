@@ -4,8 +4,9 @@ import type { Variant } from './campaigns.table.ts';
 
 /**
  * Message templates in Liquid (liquidjs): strict variables and filters (a missing variable fails
- * the message rather than sending it blank), own properties only, and no file system at all (an
- * in-memory template map that is empty, so include/render/layout find nothing).
+ * the message rather than sending it blank), own properties only, no file system at all (an
+ * in-memory template map that is empty, so include/render/layout find nothing), and limits on
+ * source size, render time and memory.
  */
 const engine = new Liquid({
   strictVariables: true,
@@ -14,6 +15,10 @@ const engine = new Liquid({
   relativeReference: false,
   templates: {},
   cache: 500,
+  // a template may not hold the worker: bounded source, render time and memory
+  parseLimit: 100_000,
+  renderLimit: 1_000,
+  memoryLimit: 10_000_000,
 });
 
 /** The templates of each variant that do not parse, with their paths. */

@@ -17,6 +17,8 @@ describe('the SSRF guard', () => {
     ['fd00::1', true],
     ['fe80::1', true],
     ['::ffff:10.0.0.1', true],
+    ['::7f00:1', true],
+    ['2002:7f00:1::1', true],
     ['93.184.216.34', false],
     ['2606:4700:4700::1111', false],
   ])('%s refused: %s', (address, refused) => {

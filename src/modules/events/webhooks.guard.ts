@@ -29,6 +29,9 @@ for (const [net, prefix] of [
 for (const [net, prefix] of [
   ['::', 128],
   ['::1', 128],
+  // IPv4-compatible (::a.b.c.d) and 6to4 (2002::/16) addresses embed an IPv4 address
+  ['::', 96],
+  ['2002::', 16],
   ['64:ff9b::', 96],
   ['100::', 64],
   ['2001:db8::', 32],

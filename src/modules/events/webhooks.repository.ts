@@ -27,6 +27,18 @@ export const webhooksRepository = {
     return row!;
   },
 
+  /** Delivery bookkeeping (failing since, switched off): not a client's change, so no new version. */
+  async setState(
+    tx: Tx,
+    id: string,
+    set: Pick<
+      Partial<typeof webhookSubscriptions.$inferInsert>,
+      'failingSince' | 'enabled' | 'disabledReason'
+    >,
+  ): Promise<void> {
+    await tx.update(webhookSubscriptions).set(set).where(eq(webhookSubscriptions.id, id));
+  },
+
   async findById(tx: Tx, id: string, forUpdate = false): Promise<SubscriptionRow | undefined> {
     const query = tx.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.id, id));
     const [row] = await (forUpdate ? query.for('update') : query);

@@ -339,23 +339,25 @@ export class WebhooksService {
       lastLatencyMs: outcome.latencyMs,
       nextAttemptAt: last ? now : new Date(now.getTime() + waitMs),
     });
-    const current = (await repo.findById(tx, subscription.id, true))!;
+    // the subscription may have been deleted while the attempt ran (its deliveries went with it)
+    const current = await repo.findById(tx, subscription.id, true);
+    if (!current) return;
     if (ok) {
-      if (current.failingSince) await repo.update(tx, current.id, { failingSince: null });
+      if (current.failingSince) await repo.setState(tx, current.id, { failingSince: null });
       return;
     }
     const failingSince = current.failingSince ?? now;
     const failingTooLong = now.getTime() - failingSince.getTime() >= DISABLE_AFTER_DAYS * 86_400_000;
     if ((gone || failingTooLong) && current.enabled) {
       const reason = gone ? 'gone' : 'failing';
-      await repo.update(tx, current.id, { enabled: false, disabledReason: reason, failingSince });
+      await repo.setState(tx, current.id, { enabled: false, disabledReason: reason, failingSince });
       await this.#events.emit(tx, tenantId, [
         {
           type: 'webhook.disabled',
           data: { webhookId: current.id, url: current.url, reason, failingSince: failingSince.toISOString() },
         },
       ]);
-    } else if (!current.failingSince) await repo.update(tx, current.id, { failingSince });
+    } else if (!current.failingSince) await repo.setState(tx, current.id, { failingSince });
   }
 
   /** The sweep: every tenant's due deliveries (nothing is left behind if no listener was up). */

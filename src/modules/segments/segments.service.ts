@@ -160,6 +160,8 @@ export class SegmentsService {
       if (input.definition !== undefined) refusePartner(actor);
       if (input.definition !== undefined && current.kind === 'static')
         throw validationError([{ path: 'definition', message: 'a static segment has no definition' }]);
+      // definitions change one at a time per tenant: two concurrent edits cannot close a cycle
+      if (input.definition !== undefined) await repo.lockMembership(tx);
       const evaluation = await this.membership.evaluation(tx, actor.tenantId);
       const checked =
         input.definition !== undefined

@@ -1,5 +1,18 @@
 import { Logger, makeWorkerUtils, type Runner, run, type TaskList, type WorkerUtils } from 'graphile-worker';
 
+/**
+ * Empties a work queue a batch at a time: runs `pass` (one transaction taking up to `batch` items)
+ * until a pass takes fewer, and returns how many were taken in all.
+ */
+export async function drain(batch: number, pass: () => Promise<number>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const taken = await pass();
+    total += taken;
+    if (taken < batch) return total;
+  }
+}
+
 /** A background task: its payload is JSON; a throw makes graphile-worker retry it with back-off. */
 export type TaskHandler = (payload: unknown) => Promise<void>;
 

@@ -3,7 +3,7 @@ import { type Clock, wallClock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, type FieldError, validationError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
-import type { Jobs } from '../../platform/jobs.ts';
+import { drain, type Jobs } from '../../platform/jobs.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { ifMatchSatisfied } from '../../platform/schemas.ts';
 import { EVENT_VIEW } from '../customers/customers.fields.ts';
@@ -33,6 +33,7 @@ export const RUN_TASK = 'campaigns_run';
 export const CAMPAIGNS_SWEEP_TASK = 'campaigns_sweep';
 export const CAMPAIGNS_CHANNEL = 'vinculo_campaigns';
 const AUDIENCE_PAGE = 2000;
+const INBOX_BATCH = 200;
 
 export const ATTRIBUTION =
   'Last touch: an order (neither cancelled nor refunded) by the customer after their first entry and within the attribution window, unless another campaign’s message reached them in between; an order carrying one of the campaign’s offer codes after entry counts for it whatever the window. Control customers (held out) are measured the same way.';
@@ -445,10 +446,9 @@ export class CampaignsService {
 
   /** The events the triggers queued: each running campaign they start takes its customers in. */
   async processInbox(tenantId: string): Promise<number> {
-    let processed = 0;
-    for (;;) {
-      const taken = await this.#db.withTenant(tenantId, async (tx) => {
-        const ids = await repo.takeInbox(tx, 200);
+    return drain(INBOX_BATCH, () =>
+      this.#db.withTenant(tenantId, async (tx) => {
+        const ids = await repo.takeInbox(tx, INBOX_BATCH);
         if (!ids.length) return 0;
         const now = this.#clock.now();
         const events = await this.#events.byIds(tx, ids);
@@ -470,10 +470,8 @@ export class CampaignsService {
           );
         }
         return ids.length;
-      });
-      processed += taken;
-      if (taken < 200) return processed;
-    }
+      }),
+    );
   }
 
   async #inAudience(tx: Tx, campaign: CampaignRow, entries: Entry[]): Promise<Entry[]> {

@@ -34,7 +34,8 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** The GraphQL mutation a request ran, if it was one (queries are reads). */
 function mutationOf(query: unknown, operationName: unknown): string | undefined {
-  if (typeof query !== 'string') return undefined;
+  // most GraphQL requests are reads: only a document that says "mutation" is parsed (again)
+  if (typeof query !== 'string' || !/\bmutation\b/.test(query)) return undefined;
   try {
     const operations = parse(query).definitions.filter((d) => d.kind === 'OperationDefinition');
     const operation =

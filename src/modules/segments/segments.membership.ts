@@ -1,6 +1,6 @@
 import { type Clock, wallClock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
-import type { Jobs } from '../../platform/jobs.ts';
+import { drain, type Jobs } from '../../platform/jobs.ts';
 import type { AttributesService } from '../attributes/attributes.service.ts';
 import type { EventsService } from '../events/events.service.ts';
 import type { JobRunsService } from '../jobs/jobs.service.ts';
@@ -161,9 +161,8 @@ export class Membership {
 
   /** The incremental pass: every dynamic segment re-evaluated for the customers marked pending. */
   async evaluatePending(tenantId: string): Promise<{ customers: number }> {
-    let customers = 0;
-    for (;;) {
-      const taken = await this.#db.withTenant(tenantId, async (tx) => {
+    const customers = await drain(PENDING_BATCH, () =>
+      this.#db.withTenant(tenantId, async (tx) => {
         await repo.lockMembership(tx);
         const ids = await repo.takePending(tx, PENDING_BATCH);
         if (!ids.length) return 0;
@@ -172,10 +171,9 @@ export class Membership {
           await this.apply(tx, row, evaluation, { only: ids, reason: 'change' });
         }
         return ids.length;
-      });
-      customers += taken;
-      if (taken < PENDING_BATCH) return { customers };
-    }
+      }),
+    );
+    return { customers };
   }
 
   /** Asks for an incremental pass soon: one waiting job per tenant, however many writes ask. */

@@ -277,23 +277,31 @@ export class SegmentsService {
   }
 
   /** A page of members; partners see consenting members only, and each of their reads is recorded. */
+  /** Up to `limit + 1` members after a customer id, as the actor may see them (the last shows there is more). */
+  async #memberRows(tx: Tx, actor: TenantActor, id: string, after: string | undefined, limit: number) {
+    const rows = await repo.members(tx, id, after, limit, isPartner(actor));
+    const views = await this.#customers.viewsIn(
+      tx,
+      actor,
+      rows.map((r) => r.customerId),
+    );
+    return rows.map(
+      (r): Member => ({ customer: views.get(r.customerId)!, enteredAt: r.enteredAt.toISOString() }),
+    );
+  }
+
   async members(actor: TenantActor, id: string, limit: number, cursor?: string): Promise<Page<Member>> {
     const scope = { tenantId: actor.tenantId, list: `segment-members:${id}`, filters: {} };
     const after = cursor ? this.#cursors.decode(scope, cursor) : undefined;
     const page = await this.#read(actor, async (tx) => {
       await this.#segment(tx, actor, id);
-      const rows = await repo.members(tx, id, after, limit, isPartner(actor));
-      const views = await this.#customers.viewsIn(
-        tx,
-        actor,
-        rows.slice(0, limit).map((r) => r.customerId),
-      );
+      const rows = await this.#memberRows(tx, actor, id, after, limit);
       return this.#cursors.page(
         scope,
         rows,
         limit,
-        (r) => r.customerId,
-        (r) => ({ customer: views.get(r.customerId)!, enteredAt: r.enteredAt.toISOString() }),
+        (m) => m.customer.id,
+        (m) => m,
       );
     });
     await this.#recordRead(actor, id, 'json', page.data.length);
@@ -307,18 +315,7 @@ export class SegmentsService {
     let rows = 0;
     try {
       for (;;) {
-        const batch = await this.#read(actor, async (tx) => {
-          const found = await repo.members(tx, id, after, EXPORT_PAGE, isPartner(actor));
-          const views = await this.#customers.viewsIn(
-            tx,
-            actor,
-            found.map((r) => r.customerId),
-          );
-          return found.map((r) => ({
-            customer: views.get(r.customerId)!,
-            enteredAt: r.enteredAt.toISOString(),
-          }));
-        });
+        const batch = await this.#read(actor, (tx) => this.#memberRows(tx, actor, id, after, EXPORT_PAGE));
         // the repository fetched one more than the page: keep it for the next round
         const kept = batch.slice(0, EXPORT_PAGE);
         for (const member of kept) {

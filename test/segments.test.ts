@@ -3,7 +3,7 @@ import { createTestApp, type TestApp } from './helpers/app.ts';
 import { newCustomer, orderBody } from './helpers/factories.ts';
 
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
-const now = new Date(NOW);
+let now = new Date(NOW);
 let t: TestApp;
 beforeAll(async () => {
   t = await createTestApp({ clock: { now: () => now } });
@@ -210,6 +210,31 @@ describe('segments: definitions, membership and history', () => {
     const taken = await client.post('/v1/segments', { name: 'a', kind: 'static' });
     expect(taken.statusCode).toBe(409);
     expect(taken.json().code).toBe('segment_name_taken');
+  });
+});
+
+describe('scheduled refreshes for time-relative conditions', () => {
+  it('a window that moves on without any write is caught by the segment’s own schedule', async () => {
+    now = new Date(NOW);
+    const { id: tenantId, client } = await t.newTenant();
+    const buyer = await newCustomer(client);
+    await client.post('/v1/orders', shoes(buyer.id, 0));
+    const recent = await segment(client, {
+      name: 'bought this week',
+      refreshEveryMinutes: 60,
+      definition: { version: 1, all: [{ orders: { within: 'P7D' } }] },
+    });
+    expect(recent.memberCount).toBe(1);
+    // ten minutes later nothing is due; eight days later the window has moved past the order
+    now = new Date(NOW + 10 * 60_000);
+    await t.app.services.segments.membership.sweep([tenantId]);
+    expect((await client.get(`/v1/segments/${recent.id}`)).json().memberCount).toBe(1);
+    now = new Date(NOW + 8 * 86_400_000);
+    await t.app.services.segments.membership.sweep([tenantId]);
+    expect((await client.get(`/v1/segments/${recent.id}`)).json().memberCount).toBe(0);
+    const history = (await client.get(`/v1/segments/${recent.id}/history`)).json().data;
+    expect(history[0]).toMatchObject({ customerId: buyer.id, change: 'exited', reason: 'refresh' });
+    now = new Date(NOW);
   });
 });
 

@@ -128,11 +128,9 @@ export const campaignMessages = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
-    foreignKey({
-      name: 'campaign_messages_campaign_fk',
-      columns: [t.tenantId, t.campaignId],
-      foreignColumns: [campaigns.tenantId, campaigns.id],
-    }).onDelete('cascade'),
+    tenantReference('campaign_messages_campaign_fk', [t.tenantId, t.campaignId], campaigns).onDelete(
+      'cascade',
+    ),
     tenantReference('campaign_messages_customer_fk', [t.tenantId, t.customerId], customers),
     uniqueIndex('campaign_messages_occurrence_key').on(t.tenantId, t.campaignId, t.customerId, t.occurrence),
     index('campaign_messages_customer_idx').on(t.tenantId, t.customerId, t.enteredAt),

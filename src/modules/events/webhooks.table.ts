@@ -10,7 +10,7 @@ import {
   timestamp,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { tenantId, tenantIsolation, timestamps } from '../../platform/tenancy.ts';
+import { tenantId, tenantIsolation, tenantReference, timestamps } from '../../platform/tenancy.ts';
 import { tenants } from '../tenants/tenants.table.ts';
 import { events } from './events.table.ts';
 
@@ -69,16 +69,12 @@ export const webhookDeliveries = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
-    foreignKey({
-      name: 'webhook_deliveries_subscription_fk',
-      columns: [t.tenantId, t.subscriptionId],
-      foreignColumns: [webhookSubscriptions.tenantId, webhookSubscriptions.id],
-    }).onDelete('cascade'),
-    foreignKey({
-      name: 'webhook_deliveries_event_fk',
-      columns: [t.tenantId, t.eventId],
-      foreignColumns: [events.tenantId, events.id],
-    }).onDelete('cascade'),
+    tenantReference(
+      'webhook_deliveries_subscription_fk',
+      [t.tenantId, t.subscriptionId],
+      webhookSubscriptions,
+    ).onDelete('cascade'),
+    tenantReference('webhook_deliveries_event_fk', [t.tenantId, t.eventId], events).onDelete('cascade'),
     index('webhook_deliveries_due_idx').on(t.tenantId, t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
     index('webhook_deliveries_subscription_idx').on(t.tenantId, t.subscriptionId, t.id),
     index('webhook_deliveries_event_idx').on(t.tenantId, t.eventId),

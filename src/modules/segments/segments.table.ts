@@ -55,16 +55,8 @@ export const segmentMembers = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.segmentId, t.customerId] }),
-    foreignKey({
-      name: 'segment_members_segment_fk',
-      columns: [t.tenantId, t.segmentId],
-      foreignColumns: [segments.tenantId, segments.id],
-    }).onDelete('cascade'),
-    foreignKey({
-      name: 'segment_members_customer_fk',
-      columns: [t.tenantId, t.customerId],
-      foreignColumns: [customers.tenantId, customers.id],
-    }).onDelete('cascade'),
+    tenantReference('segment_members_segment_fk', [t.tenantId, t.segmentId], segments).onDelete('cascade'),
+    tenantReference('segment_members_customer_fk', [t.tenantId, t.customerId], customers).onDelete('cascade'),
     index('segment_members_customer_idx').on(t.tenantId, t.customerId),
     tenantIsolation(),
   ],
@@ -84,11 +76,7 @@ export const segmentHistory = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
-    foreignKey({
-      name: 'segment_history_segment_fk',
-      columns: [t.tenantId, t.segmentId],
-      foreignColumns: [segments.tenantId, segments.id],
-    }).onDelete('cascade'),
+    tenantReference('segment_history_segment_fk', [t.tenantId, t.segmentId], segments).onDelete('cascade'),
     tenantReference('segment_history_customer_fk', [t.tenantId, t.customerId], customers),
     index('segment_history_segment_idx').on(t.tenantId, t.segmentId, t.id),
     index('segment_history_customer_idx').on(t.tenantId, t.customerId, t.id),

@@ -129,14 +129,7 @@ export class Sender {
   }
 
   /** Decides for each customer (no writes): the pipeline as `enter` runs it, and as previews show it. */
-  async decide(
-    tx: Tx,
-    tenantId: string,
-    campaign: CampaignRow,
-    ids: string[],
-    now: Date,
-    sentBefore?: Map<string, number>,
-  ) {
+  async decide(tx: Tx, tenantId: string, campaign: CampaignRow, ids: string[], now: Date) {
     const views = await this.#customers.viewsIn(tx, EVENT_VIEW, ids);
     const scores = new Map(
       (await this.#scores.viewsIn(tx, tenantId, ids)).flatMap((s) => (s ? [[s.customerId, s] as const] : [])),
@@ -148,8 +141,7 @@ export class Sender {
       ids,
     );
     const { frequencyCap } = (await this.#tenants.settingsIn(tx, tenantId)).campaigns;
-    const sent =
-      sentBefore ?? (await repo.sentSince(tx, ids, new Date(now.getTime() - frequencyCap.days * 86_400_000)));
+    const sent = await repo.sentSince(tx, ids, new Date(now.getTime() - frequencyCap.days * 86_400_000));
     const decisions = new Map<string, Decision & { customer: Customer }>();
     for (const id of ids) {
       const customer = views.get(id);

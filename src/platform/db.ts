@@ -153,6 +153,10 @@ export function before(time: AnyPgColumn, id: AnyPgColumn, position: Position | 
   return position ? sql`(${time}, ${id}) < (${position.at}, ${position.id}::uuid)` : undefined;
 }
 
+/** A timestamp as the API writes it (`2025-01-31T09:30:00.000Z`, as Date#toISOString), in SQL. */
+export const isoUtc = (timestamp: SQL): SQL =>
+  sql`to_char(${timestamp} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 const preparedQueries = new WeakMap<Tx, Map<string, unknown>>();
 
 /**

@@ -129,14 +129,6 @@ export const customersRepository = {
     return tx.insert(customers).values(rows).onConflictDoNothing().returning();
   },
 
-  /** Serializes writers that touch the same customers (in id order, so two of them never deadlock). */
-  async lock(tx: Tx, ids: string[]): Promise<void> {
-    if (!ids.length) return;
-    await tx.execute(
-      sql`SELECT 1 FROM customers WHERE id = ANY(${sql.param([...ids].sort())}::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
-    );
-  },
-
   /**
    * Moves these customers from `potential` to `active` and records each change at the time of their
    * first order, in one statement.
@@ -176,12 +168,19 @@ export const customersRepository = {
     }));
   },
 
-  /** Which of these ids are customers of the tenant, locking them as `lock` does. */
+  /**
+   * Which of these ids are customers of the tenant, locked until the transaction ends: writers that
+   * touch the same customers are serialized (in id order, so two of them never deadlock).
+   */
   async lockExisting(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
     if (!ids.length) return new Set();
-    const result = await tx.execute<{ id: string }>(
-      sql`SELECT id FROM customers WHERE id = ANY(${sql.param([...ids].sort())}::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
-    );
+    // one primary-key probe per id, in id order (a LATERAL with LIMIT is never flattened into a
+    // join): the plan stays the same whatever the statistics say about the tenant's size
+    const result = await tx.execute<{ id: string }>(sql`
+      SELECT c.id FROM unnest(${sql.param([...new Set(ids)].sort())}::uuid[]) AS k(id)
+      CROSS JOIN LATERAL (
+        SELECT id FROM customers WHERE tenant_id = vinculo_current_tenant() AND id = k.id LIMIT 1 FOR NO KEY UPDATE
+      ) c`);
     return new Set(result.rows.map((r) => r.id));
   },
 

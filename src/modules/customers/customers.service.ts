@@ -314,8 +314,8 @@ export class CustomersService {
   }
 
   /** For the orders module: serializes writers of the same customers until the transaction ends. */
-  lockCustomers(tx: Tx, ids: string[]): Promise<void> {
-    return repo.lock(tx, ids);
+  async lockCustomers(tx: Tx, ids: string[]): Promise<void> {
+    await repo.lockExisting(tx, ids);
   }
 
   /** For the orders module: a first order moves a customer from `potential` to `active`, recorded. */

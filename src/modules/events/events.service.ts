@@ -9,6 +9,12 @@ import { events } from './events.table.ts';
 
 type Emitted = { type: EventType; data: object; occurredAt?: Date };
 
+/**
+ * Builds the statement (for a CTE) that emits one event of `type` per row of `source`, which selects
+ * `occurred_at` (NULL: now, by the service's clock) and `data` (EventsService.insertFrom).
+ */
+export type EmitFrom = (type: EventType, source: SQL) => SQL;
+
 const toEvent = (row: typeof events.$inferSelect): Event => ({
   id: row.id,
   type: row.type,
@@ -43,7 +49,7 @@ export class EventsService {
     await tx.execute(sql`
       INSERT INTO events (tenant_id, id, type, version, occurred_at, data)
       SELECT ${tenantId}::uuid, e.id, e.type, 1, e.occurred_at, e.data
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS e(id uuid, type text, occurred_at timestamptz, data jsonb)`);
+      FROM json_to_recordset(${JSON.stringify(rows)}::json) AS e(id uuid, type text, occurred_at timestamptz, data jsonb)`);
   }
 
   /** For other modules: events by id, in the caller's transaction, oldest first. */
@@ -73,11 +79,12 @@ export class EventsService {
 
   /**
    * Set-based emission inside a larger statement (a CTE): one event of `type` per row of `source`,
-   * which selects `occurred_at` and `data`. Ids come from SQL's UUIDv7.
+   * which selects `occurred_at` (NULL: now) and `data`. Ids come from SQL's UUIDv7.
    */
   insertFrom(type: EventType, source: SQL): SQL {
     return sql`INSERT INTO events (tenant_id, id, type, version, occurred_at, data)
-      SELECT vinculo_current_tenant(), vinculo_uuidv7(), ${type}, 1, e.occurred_at, e.data FROM (${source}) e
+      SELECT vinculo_current_tenant(), vinculo_uuidv7(), ${type}, 1,
+        coalesce(e.occurred_at, ${this.#clock.now().toISOString()}::timestamptz), e.data FROM (${source}) e
       RETURNING 1`;
   }
 

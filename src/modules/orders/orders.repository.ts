@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm';
-import { before, type Position, type Tx } from '../../platform/db.ts';
+import { before, isoUtc, type Position, type Tx } from '../../platform/db.ts';
+import type { EmitFrom } from '../events/events.service.ts';
 import type { ListOrdersFilter } from './orders.schemas.ts';
 import { customerAggregates, type OrderItem, orders } from './orders.table.ts';
 
@@ -43,8 +44,8 @@ export type UpsertOutcome = {
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /**
- * One row of the batch as JSON: the whole batch travels as one jsonb document, which PostgreSQL parses
- * far faster than one array literal per column.
+ * One row of the batch as JSON: the whole batch travels as one json document (json_to_recordset reads
+ * it in one pass, a third faster than building a jsonb first, and far faster than array literals).
  */
 const recordOf = (r: OrderWrite) => ({
   id: r.id,
@@ -71,18 +72,6 @@ const recordOf = (r: OrderWrite) => ({
   coupon_code: r.couponCode,
   source_updated_at: r.sourceUpdatedAt.toISOString(),
 });
-
-/** What new orders add to one customer's aggregates. */
-export type AggregateDelta = {
-  customerId: string;
-  orders: number;
-  firstOrderAt: Date | null;
-  lastOrderAt: Date | null;
-  netRevenue: number;
-  items: number;
-  ordersWithDueDate: number;
-  ordersPaidOnTime: number;
-};
 
 /** A customer's order count after a write, and before it (a first order moves them to active). */
 export type AggregateChange = {
@@ -120,58 +109,125 @@ export const ordersRepository = {
         source_updated_at: string;
       }>(sql`
       SELECT o.id, o.source, o.external_id, o.customer_id, o.source_updated_at
-      FROM orders o
-      JOIN unnest(${sql.param(keys.map((k) => k.source))}::text[], ${sql.param(keys.map((k) => k.externalId))}::text[]) AS k(source, external_id)
-        ON o.source = k.source AND o.external_id = k.external_id
-      WHERE o.tenant_id = vinculo_current_tenant()`)
+      FROM unnest(${sql.param(keys.map((k) => k.source))}::text[], ${sql.param(keys.map((k) => k.externalId))}::text[]) AS k(source, external_id)
+      CROSS JOIN LATERAL (
+        -- one probe of the unique key per order, whatever the statistics say (never a scan of the tenant)
+        SELECT id, source, external_id, customer_id, source_updated_at FROM orders
+        WHERE tenant_id = vinculo_current_tenant() AND source = k.source AND external_id = k.external_id LIMIT 1
+      ) o`)
       .then((r) => r.rows);
   },
 
   /**
    * Writes the orders in one statement. A row with the same (source, externalId) is replaced only by
    * a strictly newer `sourceUpdatedAt`, atomically, so a stale update never wins whatever the order
-   * of arrival. Rows left unchanged are absent from the result.
+   * of arrival; rows left unchanged are absent from `orders`. In the same statement: one
+   * `order.recorded` / `order.updated` event per written row, and the new orders added to their
+   * customers' aggregates — except for the customers in `recompute` and those with an updated order,
+   * whose aggregates the caller recomputes from their orders afterwards.
    */
-  async upsert(tx: Tx, rows: OrderWrite[]): Promise<UpsertOutcome[]> {
-    if (!rows.length) return [];
+  async write(
+    tx: Tx,
+    rows: OrderWrite[],
+    { recompute, emit }: { recompute: string[]; emit: EmitFrom },
+  ): Promise<{ orders: UpsertOutcome[]; added: AggregateChange[] }> {
+    if (!rows.length) return { orders: [], added: [] };
+    const eventData = sql`jsonb_build_object('id', id, 'source', source, 'externalId', external_id,
+      'customerId', customer_id, 'status', status, 'placedAt', ${isoUtc(sql`placed_at`)},
+      'total', jsonb_build_object('amount', total, 'currency', currency),
+      'baseTotal', jsonb_build_object('amount', base_total, 'currency', base_currency),
+      'sourceUpdatedAt', ${isoUtc(sql`source_updated_at`)})`;
     const result = await tx.execute<{
-      id: string;
-      source: string;
-      external_id: string;
+      id: string | null;
       customer_id: string;
-      inserted: boolean;
+      source: string | null;
+      external_id: string | null;
+      inserted: boolean | null;
+      orders: number | null;
+      orders_before: number | null;
+      first_order_at: string | null;
     }>(sql`
-      INSERT INTO orders (tenant_id, id, source, external_id, customer_id, placed_at, status, currency, total, discount,
-        shipping, refunded, base_currency, base_total, base_refunded, items, item_count, channel, intermediary_id,
-        payment_method, payment_due_at, payment_paid_at, coupon_code, source_updated_at)
-      SELECT vinculo_current_tenant(), u.id, u.source, u.external_id, u.customer_id, u.placed_at, u.status, u.currency,
-        u.total, u.discount, u.shipping, u.refunded, u.base_currency, u.base_total, u.base_refunded, u.items, u.item_count,
-        u.channel, u.intermediary_id, u.payment_method, u.payment_due_at, u.payment_paid_at, u.coupon_code,
-        u.source_updated_at
-      FROM jsonb_to_recordset(${JSON.stringify(rows.map(recordOf))}::jsonb) AS u(id uuid, source text,
-        external_id text, customer_id uuid, placed_at timestamptz, status text, currency text, total bigint,
-        discount bigint, shipping bigint, refunded bigint, base_currency text, base_total bigint, base_refunded bigint,
-        items jsonb, item_count int, channel text, intermediary_id uuid, payment_method text,
-        payment_due_at timestamptz, payment_paid_at timestamptz, coupon_code text, source_updated_at timestamptz)
-      ON CONFLICT (tenant_id, source, external_id) DO UPDATE SET
-        customer_id = EXCLUDED.customer_id, placed_at = EXCLUDED.placed_at, status = EXCLUDED.status,
-        currency = EXCLUDED.currency, total = EXCLUDED.total, discount = EXCLUDED.discount,
-        shipping = EXCLUDED.shipping, refunded = EXCLUDED.refunded, base_currency = EXCLUDED.base_currency,
-        base_total = EXCLUDED.base_total,
-        base_refunded = EXCLUDED.base_refunded, items = EXCLUDED.items, item_count = EXCLUDED.item_count,
-        channel = EXCLUDED.channel, intermediary_id = EXCLUDED.intermediary_id,
-        payment_method = EXCLUDED.payment_method, payment_due_at = EXCLUDED.payment_due_at,
-        payment_paid_at = EXCLUDED.payment_paid_at, coupon_code = EXCLUDED.coupon_code,
-        source_updated_at = EXCLUDED.source_updated_at, version = orders.version + 1, updated_at = now()
-      WHERE orders.source_updated_at < EXCLUDED.source_updated_at
-      RETURNING id, source, external_id, customer_id, (xmax = 0) AS inserted`);
-    return result.rows.map((r) => ({
-      id: r.id,
-      source: r.source,
-      externalId: r.external_id,
-      customerId: r.customer_id,
-      inserted: r.inserted,
-    }));
+      WITH up AS (
+        INSERT INTO orders (tenant_id, id, source, external_id, customer_id, placed_at, status, currency, total, discount,
+          shipping, refunded, base_currency, base_total, base_refunded, items, item_count, channel, intermediary_id,
+          payment_method, payment_due_at, payment_paid_at, coupon_code, source_updated_at)
+        SELECT vinculo_current_tenant(), u.id, u.source, u.external_id, u.customer_id, u.placed_at, u.status, u.currency,
+          u.total, u.discount, u.shipping, u.refunded, u.base_currency, u.base_total, u.base_refunded, u.items, u.item_count,
+          u.channel, u.intermediary_id, u.payment_method, u.payment_due_at, u.payment_paid_at, u.coupon_code,
+          u.source_updated_at
+        FROM json_to_recordset(${JSON.stringify(rows.map(recordOf))}::json) AS u(id uuid, source text,
+          external_id text, customer_id uuid, placed_at timestamptz, status text, currency text, total bigint,
+          discount bigint, shipping bigint, refunded bigint, base_currency text, base_total bigint, base_refunded bigint,
+          items jsonb, item_count int, channel text, intermediary_id uuid, payment_method text,
+          payment_due_at timestamptz, payment_paid_at timestamptz, coupon_code text, source_updated_at timestamptz)
+        ON CONFLICT (tenant_id, source, external_id) DO UPDATE SET
+          customer_id = EXCLUDED.customer_id, placed_at = EXCLUDED.placed_at, status = EXCLUDED.status,
+          currency = EXCLUDED.currency, total = EXCLUDED.total, discount = EXCLUDED.discount,
+          shipping = EXCLUDED.shipping, refunded = EXCLUDED.refunded, base_currency = EXCLUDED.base_currency,
+          base_total = EXCLUDED.base_total,
+          base_refunded = EXCLUDED.base_refunded, items = EXCLUDED.items, item_count = EXCLUDED.item_count,
+          channel = EXCLUDED.channel, intermediary_id = EXCLUDED.intermediary_id,
+          payment_method = EXCLUDED.payment_method, payment_due_at = EXCLUDED.payment_due_at,
+          payment_paid_at = EXCLUDED.payment_paid_at, coupon_code = EXCLUDED.coupon_code,
+          source_updated_at = EXCLUDED.source_updated_at, version = orders.version + 1, updated_at = now()
+        WHERE orders.source_updated_at < EXCLUDED.source_updated_at
+        RETURNING id, source, external_id, customer_id, placed_at, status, currency, total, base_currency, base_total,
+          base_refunded, item_count, payment_due_at, payment_paid_at, source_updated_at, (xmax = 0) AS inserted
+      ), recorded AS (
+        ${emit('order.recorded', sql`SELECT NULL::timestamptz AS occurred_at, ${eventData} AS data FROM up WHERE inserted`)}
+      ), updated AS (
+        ${emit('order.updated', sql`SELECT NULL::timestamptz AS occurred_at, ${eventData} AS data FROM up WHERE NOT inserted`)}
+      ), delta AS (
+        -- the same rules as recomputeAggregates: cancelled and fully refunded orders do not count
+        SELECT customer_id, count(*) FILTER (WHERE counted)::int AS orders,
+          min(placed_at) FILTER (WHERE counted) AS first_order_at, max(placed_at) FILTER (WHERE counted) AS last_order_at,
+          coalesce(sum(base_total - base_refunded) FILTER (WHERE counted), 0) AS net_revenue,
+          coalesce(sum(item_count) FILTER (WHERE counted), 0) AS items,
+          count(*) FILTER (WHERE counted AND payment_due_at IS NOT NULL) AS orders_with_due_date,
+          count(*) FILTER (WHERE counted AND payment_due_at IS NOT NULL AND payment_paid_at <= payment_due_at)
+            AS orders_paid_on_time
+        FROM (SELECT *, status NOT IN ('cancelled', 'refunded') AS counted FROM up WHERE inserted) n
+        WHERE customer_id <> ALL(${sql.param(recompute)}::uuid[])
+          AND customer_id NOT IN (SELECT customer_id FROM up WHERE NOT inserted)
+        GROUP BY customer_id
+      ), added AS (
+        -- the row lock of the upsert keeps concurrent additions exact
+        INSERT INTO customer_aggregates AS a (tenant_id, customer_id, orders, first_order_at, last_order_at, net_revenue,
+          items, orders_with_due_date, orders_paid_on_time, updated_at)
+        SELECT vinculo_current_tenant(), customer_id, orders, first_order_at, last_order_at, net_revenue, items,
+          orders_with_due_date, orders_paid_on_time, now()
+        FROM delta
+        ON CONFLICT (tenant_id, customer_id) DO UPDATE SET
+          orders = a.orders + EXCLUDED.orders,
+          first_order_at = least(a.first_order_at, EXCLUDED.first_order_at),
+          last_order_at = greatest(a.last_order_at, EXCLUDED.last_order_at),
+          net_revenue = a.net_revenue + EXCLUDED.net_revenue, items = a.items + EXCLUDED.items,
+          orders_with_due_date = a.orders_with_due_date + EXCLUDED.orders_with_due_date,
+          orders_paid_on_time = a.orders_paid_on_time + EXCLUDED.orders_paid_on_time, updated_at = now()
+        RETURNING customer_id, orders, first_order_at
+      )
+      SELECT id, source, external_id, customer_id, inserted, NULL::int AS orders, NULL::int AS orders_before,
+        NULL::timestamptz AS first_order_at
+      FROM up
+      UNION ALL
+      SELECT NULL, NULL, NULL, added.customer_id, NULL, added.orders, added.orders - delta.orders, added.first_order_at
+      FROM added JOIN delta USING (customer_id)`);
+    const orders: UpsertOutcome[] = [];
+    const added: AggregateChange[] = [];
+    for (const r of result.rows) {
+      if (r.id) {
+        orders.push({
+          id: r.id,
+          source: r.source!,
+          externalId: r.external_id!,
+          customerId: r.customer_id,
+          inserted: r.inserted!,
+        });
+      } else {
+        added.push(toChange({ ...r, orders: r.orders!, orders_before: r.orders_before! }));
+      }
+    }
+    return { orders, added };
   },
 
   /**
@@ -211,39 +267,6 @@ export const ordersRepository = {
       SELECT up.customer_id, up.orders, up.first_order_at, coalesce(before.orders, 0) AS orders_before
       FROM up LEFT JOIN before USING (customer_id)`);
     return result.rows.map(toChange);
-  },
-
-  /**
-   * Adds new orders to the aggregates without rescanning the customers' orders (the common case:
-   * orders recorded for the first time). The row lock of the upsert keeps concurrent additions exact.
-   */
-  async addToAggregates(tx: Tx, deltas: AggregateDelta[]): Promise<AggregateChange[]> {
-    if (!deltas.length) return [];
-    const col = <K extends keyof AggregateDelta>(k: K) => sql.param(deltas.map((d) => d[k]));
-    const at = (k: 'firstOrderAt' | 'lastOrderAt') =>
-      sql.param(deltas.map((d) => d[k]?.toISOString() ?? null));
-    const result = await tx.execute<ChangeRow>(sql`
-      INSERT INTO customer_aggregates AS a (tenant_id, customer_id, orders, first_order_at, last_order_at, net_revenue,
-        items, orders_with_due_date, orders_paid_on_time, updated_at)
-      SELECT vinculo_current_tenant(), d.customer_id, d.orders, d.first_order_at, d.last_order_at, d.net_revenue,
-        d.items, d.orders_with_due_date, d.orders_paid_on_time, now()
-      FROM unnest(${col('customerId')}::uuid[], ${col('orders')}::int[], ${at('firstOrderAt')}::timestamptz[],
-        ${at('lastOrderAt')}::timestamptz[], ${col('netRevenue')}::bigint[], ${col('items')}::int[],
-        ${col('ordersWithDueDate')}::int[], ${col('ordersPaidOnTime')}::int[])
-        AS d(customer_id, orders, first_order_at, last_order_at, net_revenue, items, orders_with_due_date, orders_paid_on_time)
-      ON CONFLICT (tenant_id, customer_id) DO UPDATE SET
-        orders = a.orders + EXCLUDED.orders,
-        first_order_at = least(a.first_order_at, EXCLUDED.first_order_at),
-        last_order_at = greatest(a.last_order_at, EXCLUDED.last_order_at),
-        net_revenue = a.net_revenue + EXCLUDED.net_revenue, items = a.items + EXCLUDED.items,
-        orders_with_due_date = a.orders_with_due_date + EXCLUDED.orders_with_due_date,
-        orders_paid_on_time = a.orders_paid_on_time + EXCLUDED.orders_paid_on_time, updated_at = now()
-      RETURNING customer_id, orders, first_order_at, 0 AS orders_before`);
-    const added = new Map(deltas.map((d) => [d.customerId, d.orders]));
-    return result.rows.map((r) => ({
-      ...toChange(r),
-      ordersBefore: Number(r.orders) - (added.get(r.customer_id) ?? 0),
-    }));
   },
 
   async aggregatesOf(tx: Tx, customerIds: readonly string[]) {

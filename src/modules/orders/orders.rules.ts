@@ -1,12 +1,11 @@
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
-import { money } from '../../platform/money.ts';
-import type { AggregateDelta, OrderWrite } from './orders.repository.ts';
+import type { OrderWrite } from './orders.repository.ts';
 import type { RecordOrderInput } from './orders.schemas.ts';
 
 /**
- * The pure side of recording orders: the rules no schema can express, the row written, what it adds
- * to its customer's aggregates, and its event payload.
+ * The pure side of recording orders: the rules no schema can express and the row written (what it
+ * adds to its customer's aggregates, and its event payload, are computed in the write's statement).
  */
 
 /** Business rules no schema can express; the first broken one becomes the item's error. */
@@ -85,39 +84,5 @@ export function toWrite(o: RecordOrderInput, customerId: string, tenantCurrency:
     paymentPaidAt: o.payment?.paidAt ? new Date(o.payment.paidAt) : null,
     couponCode: o.couponCode ?? null,
     sourceUpdatedAt: new Date(o.sourceUpdatedAt ?? o.placedAt),
-  };
-}
-
-const counts = (w: OrderWrite) => w.status !== 'cancelled' && w.status !== 'refunded';
-
-/** What these new orders add to their customer's aggregates (the same rules as the recomputation). */
-export function deltaOf(customerId: string, writes: OrderWrite[]): AggregateDelta {
-  const counted = writes.filter(counts);
-  const times = counted.map((w) => w.placedAt.getTime());
-  const due = counted.filter((w) => w.paymentDueAt);
-  return {
-    customerId,
-    orders: counted.length,
-    firstOrderAt: times.length ? new Date(Math.min(...times)) : null,
-    lastOrderAt: times.length ? new Date(Math.max(...times)) : null,
-    netRevenue: counted.reduce((sum, w) => sum + w.baseTotal - w.baseRefunded, 0),
-    items: counted.reduce((sum, w) => sum + w.itemCount, 0),
-    ordersWithDueDate: due.length,
-    ordersPaidOnTime: due.filter((w) => w.paymentPaidAt && w.paymentPaidAt <= w.paymentDueAt!).length,
-  };
-}
-
-/** The payload of order.recorded and order.updated (version 1). */
-export function orderEventData(id: string, w: OrderWrite) {
-  return {
-    id,
-    source: w.source,
-    externalId: w.externalId,
-    customerId: w.customerId,
-    status: w.status,
-    placedAt: w.placedAt.toISOString(),
-    total: money(w.total, w.currency),
-    baseTotal: money(w.baseTotal, w.baseCurrency),
-    sourceUpdatedAt: w.sourceUpdatedAt.toISOString(),
   };
 }

@@ -10,7 +10,7 @@ import type { EventsService } from '../events/events.service.ts';
 import type { IntermediariesService } from '../intermediaries/intermediaries.service.ts';
 import type { TenantsService } from '../tenants/tenants.service.ts';
 import { type OrderRow, type OrderWrite, ordersRepository as repo } from './orders.repository.ts';
-import { checkRules, deltaOf, orderEventData, toWrite } from './orders.rules.ts';
+import { checkRules, toWrite } from './orders.rules.ts';
 import {
   type ListOrdersFilter,
   type Order,
@@ -280,6 +280,7 @@ export class OrdersService {
       tx,
       writes.map((w) => w.write),
     );
+    const existingByKey = new Map(existing.map((e) => [`${e.source}\u0000${e.external_id}`, e]));
     // customers given by id were locked while resolving them; lock the others every write touches
     const lockedById = new Set(
       pending.flatMap((i) => (inputs[i]!.customerId ? [inputs[i]!.customerId!] : [])),
@@ -292,19 +293,21 @@ export class OrdersService {
       tx,
       [...touched].filter((id) => !lockedById.has(id)),
     );
-    const upserted = new Map(
-      (
-        await repo.upsert(
-          tx,
-          writes.map((w) => w.write),
-        )
-      ).map((u) => [`${u.source}\u0000${u.externalId}`, u]),
-    );
-    const existingByKey = new Map(existing.map((e) => [`${e.source}\u0000${e.external_id}`, e]));
-    // customers whose orders were only added get their aggregates incremented; any other change
-    // (an update, an order moving between customers) recomputes the customer from its orders
+    // customers whose orders are only added get their aggregates incremented in the write itself; any
+    // other change (an update, an order moving between customers) recomputes the customer from its orders
     const recompute = new Set<string>();
-    const added = new Map<string, OrderWrite[]>();
+    for (const { write } of writes) {
+      const before = existingByKey.get(`${write.source}\u0000${write.externalId}`);
+      if (before && new Date(before.source_updated_at) < write.sourceUpdatedAt) {
+        recompute.add(before.customer_id).add(write.customerId);
+      }
+    }
+    const written = await repo.write(
+      tx,
+      writes.map((w) => w.write),
+      { recompute: [...recompute], emit: (type, source) => this.#events.insertFrom(type, source) },
+    );
+    const upserted = new Map(written.orders.map((u) => [`${u.source}\u0000${u.externalId}`, u]));
     for (const { index, write } of writes) {
       const key = `${write.source}\u0000${write.externalId}`;
       const done = upserted.get(key);
@@ -315,8 +318,8 @@ export class OrdersService {
           id: done.id,
           customerId: done.customerId,
         };
-        if (done.inserted) added.set(done.customerId, [...(added.get(done.customerId) ?? []), write]);
-        else recompute.add(done.customerId);
+        // updates recompute both customers (also an order another writer recorded since the lookup)
+        if (!done.inserted) recompute.add(done.customerId);
         if (before) recompute.add(before.customer_id);
       } else {
         outcomes[index] = {
@@ -327,25 +330,7 @@ export class OrdersService {
         };
       }
     }
-    await this.#events.emit(
-      tx,
-      actor.tenantId,
-      writes.flatMap(({ index, write }) => {
-        const outcome = outcomes[index]!;
-        if (outcome.status !== 'created' && outcome.status !== 'updated') return [];
-        return [
-          {
-            type: outcome.status === 'created' ? ('order.recorded' as const) : ('order.updated' as const),
-            data: orderEventData(outcome.id!, write),
-          },
-        ];
-      }),
-    );
-    const deltas = [...added].filter(([id]) => !recompute.has(id)).map(([id, list]) => deltaOf(id, list));
-    const changes = [
-      ...(await repo.recomputeAggregates(tx, [...recompute])),
-      ...(await repo.addToAggregates(tx, deltas)),
-    ];
+    const changes = [...written.added, ...(await repo.recomputeAggregates(tx, [...recompute]))];
     await this.#customers.recordFirstOrders(
       tx,
       actor.tenantId,

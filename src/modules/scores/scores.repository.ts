@@ -1,5 +1,5 @@
 import { and, eq, type SQL, sql } from 'drizzle-orm';
-import type { Tx } from '../../platform/db.ts';
+import { isoUtc, type Tx } from '../../platform/db.ts';
 import { customers } from '../customers/customers.table.ts';
 import type { ScoreSettings } from '../tenants/tenants.schemas.ts';
 import { RFM_GRID } from './scores.rfm.ts';
@@ -62,8 +62,6 @@ export type TupleOutput = { x: number; tx: number; age: number; p_alive: number;
 
 /** Builds the statement that emits one event per row of `source` (EventsService.insertFrom). */
 export type Emit = (type: 'customer.status_changed' | 'customer.tier_changed', source: SQL) => SQL;
-
-const ISO = `YYYY-MM-DD"T"HH24:MI:SS.MS"Z"`;
 
 /** Memory for the full recompute's sorts and hashes (its transaction only; one recompute per tenant at a time). */
 const RECOMPUTE_WORK_MEM = '256MB';
@@ -259,7 +257,7 @@ export const scoresRepository = {
   async createTupleOutputs(tx: Tx, outputs: TupleOutput[]) {
     await tx.execute(sql`
       CREATE TEMP TABLE score_tuples ON COMMIT DROP AS
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(outputs)}::jsonb)
+      SELECT * FROM json_to_recordset(${JSON.stringify(outputs)}::json)
         AS t(x int, tx int, age int, p_alive float8, e90 float8, det float8)`);
     await tx.execute(sql`CREATE INDEX ON score_tuples (x, tx, age)`);
   },
@@ -325,7 +323,7 @@ export const scoresRepository = {
   async stage(tx: Tx, rows: StagedScore[]) {
     await tx.execute(sql`
       CREATE TEMP TABLE score_staged ON COMMIT DROP AS
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS s(${sql.raw(STAGE_COLUMNS)})`);
+      SELECT * FROM json_to_recordset(${JSON.stringify(rows)}::json) AS s(${sql.raw(STAGE_COLUMNS)})`);
   },
 
   /**
@@ -406,7 +404,7 @@ export const scoresRepository = {
           'customer.status_changed',
           sql`SELECT changed_at AS occurred_at, jsonb_build_object('customerId', customer_id,
             'fromStatus', from_status, 'toStatus', to_status, 'fromPhase', from_phase, 'toPhase', to_phase,
-            'reason', reason, 'changedAt', to_char(changed_at AT TIME ZONE 'UTC', ${ISO})) AS data FROM history`,
+            'reason', reason, 'changedAt', ${isoUtc(sql`changed_at`)}) AS data FROM history`,
         )}
       )
       SELECT count(*)::int AS n FROM emitted`);
@@ -423,7 +421,7 @@ export const scoresRepository = {
           'customer.tier_changed',
           sql`SELECT h.changed_at AS occurred_at, jsonb_build_object('customerId', h.customer_id,
             'fromTier', h.from_tier, 'toTier', h.to_tier, 'valueScore', s.value_score,
-            'changedAt', to_char(h.changed_at AT TIME ZONE 'UTC', ${ISO})) AS data
+            'changedAt', ${isoUtc(sql`h.changed_at`)}) AS data
             FROM history h JOIN score_staged s USING (customer_id)`,
         )}
       )

@@ -10,11 +10,11 @@ const ORDERS = Number(process.env.BENCH_ORDERS ?? 100_000);
 const BATCH = 1000;
 const CUSTOMERS = 10_000;
 
-function orderOf(i: number, customerId: string) {
+function orderOf(i: number, customerId: string, source: string) {
   const quantity = 1 + (i % 3);
   const unit = 1000 + (i % 97) * 10;
   return {
-    source: 'bench',
+    source,
     externalId: `b-${i}`,
     customerId,
     placedAt: new Date(Date.UTC(2025, 0, 1) + i * 60_000).toISOString(),
@@ -27,9 +27,28 @@ function orderOf(i: number, customerId: string) {
   };
 }
 
+type Lane = { seconds: number };
+
+/** Runs `lanes` workers over the batches [0, total) of `size`, each taking the next batch when done. */
+async function inLanes(lanes: number, total: number, size: number, work: (start: number) => Promise<void>) {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      for (let start = next; start < total; start = next) {
+        next += size;
+        await work(start);
+      }
+    }),
+  );
+  return { seconds: (performance.now() - started) / 1000 } satisfies Lane;
+}
+
 /**
  * P3: 100,000 orders through POST /v1/orders/batch in batches of 1,000 (validation, customers,
- * dedup upsert, aggregates, status history) against a raw COPY of the same rows into the same table.
+ * dedup upsert, aggregates, status history, events) against a raw COPY of the same rows into the
+ * same table. Measured at each concurrency of BENCH_CONCURRENCY (default "1,2"): that many batches in
+ * flight against that many COPY streams, each level on its own 10,000 fresh customers.
  */
 export async function p3(database: BenchDatabase) {
   const { app, tenant, token, close } = await benchApp(database, 'Bench P3', {
@@ -37,78 +56,94 @@ export async function p3(database: BenchDatabase) {
   });
   const owner = new pg.Client({ connectionString: database.ownerUrl });
   await owner.connect();
-  const customerIds = Array.from({ length: CUSTOMERS }, () => newId());
-  await owner.query(
-    `INSERT INTO customers (tenant_id, id, email) SELECT $1, id, 'c' || n || '@bench.example'
-     FROM unnest($2::uuid[]) WITH ORDINALITY AS u(id, n)`,
-    [tenant.id, customerIds],
-  );
   const url = `${await app.listen({ port: 0, host: '127.0.0.1' })}/v1/orders/batch`;
+  const levels = (process.env.BENCH_CONCURRENCY ?? '1,2').split(',').map(Number);
+  const copyClients = await Promise.all(
+    Array.from({ length: Math.max(...levels) }, async () => {
+      const client = new pg.Client({ connectionString: database.ownerUrl });
+      await client.connect();
+      return client;
+    }),
+  );
 
   try {
-    // the API: sequential batches, as a platform pushing its backlog would
-    const apiStart = performance.now();
-    for (let start = 0; start < ORDERS; start += BATCH) {
-      const items = Array.from({ length: Math.min(BATCH, ORDERS - start) }, (_, k) =>
-        orderOf(start + k, customerIds[(start + k) % CUSTOMERS]!),
+    const runs = [];
+    for (const lanes of levels) {
+      const customerIds = Array.from({ length: CUSTOMERS }, () => newId());
+      await owner.query(
+        `INSERT INTO customers (tenant_id, id, email) SELECT $1, id, 'c' || $3 || '-' || n || '@bench.example'
+         FROM unnest($2::uuid[]) WITH ORDINALITY AS u(id, n)`,
+        [tenant.id, customerIds, lanes],
       );
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ items }),
-      });
-      const body = (await res.json()) as { summary: { created: number } };
-      if (res.status !== 200 || body.summary.created !== items.length) {
-        throw new Error(`batch at ${start}: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
-      }
-    }
-    const apiSeconds = (performance.now() - apiStart) / 1000;
+      const order = (i: number) => orderOf(i, customerIds[i % CUSTOMERS]!, `bench-${lanes}`);
 
-    // the baseline: the same rows (other external ids) streamed with COPY into the same table
-    const copyStart = performance.now();
-    const lines = function* () {
-      for (let i = 0; i < ORDERS; i++) {
-        const o = orderOf(i, customerIds[i % CUSTOMERS]!);
-        const items = JSON.stringify([
-          {
-            sku: o.items[0]!.sku,
-            category: 'shoes',
-            quantity: o.items[0]!.quantity,
-            unitPrice: o.items[0]!.unitPrice.amount,
-          },
-        ]);
-        const net = o.total.amount;
-        yield `${tenant.id}\t${randomUUID()}\tcopy\tc-${i}\t${o.customerId}\t${o.placedAt}\t${o.status}\tEUR\t${o.total.amount}\tEUR\t${net}\t${items.replaceAll('\\', '\\\\')}\t${o.items[0]!.quantity}\tweb\t${o.placedAt}\n`;
-      }
-    };
-    await pipeline(
-      Readable.from(lines()),
-      owner.query(
-        copyFrom(
-          'COPY orders (tenant_id, id, source, external_id, customer_id, placed_at, status, currency, total, base_currency, base_total, items, item_count, channel, source_updated_at) FROM STDIN',
-        ),
-      ),
-    );
-    const copySeconds = (performance.now() - copyStart) / 1000;
-    const ratio = copySeconds / apiSeconds;
+      // the API: `lanes` requests in flight, as a platform pushing its backlog with that many workers
+      const api = await inLanes(lanes, ORDERS, BATCH, async (start) => {
+        const items = Array.from({ length: Math.min(BATCH, ORDERS - start) }, (_, k) => order(start + k));
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ items }),
+        });
+        const body = (await res.json()) as { summary: { created: number } };
+        if (res.status !== 200 || body.summary.created !== items.length) {
+          throw new Error(`batch at ${start}: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+        }
+      });
+
+      // the baseline: the same rows (another source) streamed with COPY into the same table, split
+      // between `lanes` COPY streams on as many connections
+      const share = Math.ceil(ORDERS / lanes);
+      const copy = await inLanes(lanes, ORDERS, share, async (from) => {
+        const client = copyClients[from / share]!;
+        const lines = function* () {
+          for (let i = from; i < Math.min(ORDERS, from + share); i++) {
+            const o = order(i);
+            const items = JSON.stringify([
+              {
+                sku: o.items[0]!.sku,
+                category: 'shoes',
+                quantity: o.items[0]!.quantity,
+                unitPrice: o.items[0]!.unitPrice.amount,
+              },
+            ]);
+            yield `${tenant.id}\t${randomUUID()}\tcopy-${lanes}\t${o.externalId}\t${o.customerId}\t${o.placedAt}\t${o.status}\tEUR\t${o.total.amount}\tEUR\t${o.total.amount}\t${items.replaceAll('\\', '\\\\')}\t${o.items[0]!.quantity}\tweb\t${o.placedAt}\n`;
+          }
+        };
+        await pipeline(
+          Readable.from(lines()),
+          client.query(
+            copyFrom(
+              'COPY orders (tenant_id, id, source, external_id, customer_id, placed_at, status, currency, total, base_currency, base_total, items, item_count, channel, source_updated_at) FROM STDIN',
+            ),
+          ),
+        );
+      });
+      const ratio = copy.seconds / api.seconds;
+      runs.push({
+        concurrency: lanes,
+        baseline: {
+          name: `COPY of the same rows into orders, ${lanes} stream(s)`,
+          seconds: Number(copy.seconds.toFixed(2)),
+          ordersPerSecond: Math.round(ORDERS / copy.seconds),
+        },
+        vinculo: {
+          seconds: Number(api.seconds.toFixed(2)),
+          ordersPerSecond: Math.round(ORDERS / api.seconds),
+          ordersPerMinute: Math.round((ORDERS / api.seconds) * 60),
+        },
+        ratio: Number(ratio.toFixed(3)),
+        withinBudget: ratio >= 0.25,
+      });
+    }
     return {
       id: 'P3',
-      work: `POST /v1/orders/batch, ${ORDERS} orders in batches of ${BATCH}, ${CUSTOMERS} customers`,
-      baseline: {
-        name: 'COPY of the same rows into orders',
-        seconds: Number(copySeconds.toFixed(2)),
-        ordersPerSecond: Math.round(ORDERS / copySeconds),
-      },
-      vinculo: {
-        seconds: Number(apiSeconds.toFixed(2)),
-        ordersPerSecond: Math.round(ORDERS / apiSeconds),
-        ordersPerMinute: Math.round((ORDERS / apiSeconds) * 60),
-      },
-      ratio: Number(ratio.toFixed(3)),
+      work: `POST /v1/orders/batch, ${ORDERS} orders in batches of ${BATCH}, ${CUSTOMERS} new customers per run`,
       budget: '>= 0.25',
-      withinBudget: ratio >= 0.25,
+      runs,
     };
   } finally {
+    await Promise.all(copyClients.map((c) => c.end()));
     await owner.end();
     await close();
   }

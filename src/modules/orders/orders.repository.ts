@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm';
-import { before, isoUtc, type Position, type Tx } from '../../platform/db.ts';
+import { before, type Position, type Tx } from '../../platform/db.ts';
 import type { EmitFrom } from '../events/events.service.ts';
+import { orderEventData } from './orders.rules.ts';
 import type { ListOrdersFilter } from './orders.schemas.ts';
 import { customerAggregates, type OrderItem, orders } from './orders.table.ts';
 
@@ -71,7 +72,13 @@ const recordOf = (r: OrderWrite) => ({
   payment_paid_at: iso(r.paymentPaidAt),
   coupon_code: r.couponCode,
   source_updated_at: r.sourceUpdatedAt.toISOString(),
+  event: orderEventData(r),
 });
+
+/** The events of the written rows: the payload built in Node, the order's id (new or kept) added here. */
+const eventsOf = (which: SQL) => sql`
+  SELECT NULL::timestamptz AS occurred_at, jsonb_build_object('id', up.id) || i.event AS data
+  FROM up JOIN input i ON i.source = up.source AND i.external_id = up.external_id WHERE ${which}`;
 
 /** A customer's order count after a write, and before it (a first order moves them to active). */
 export type AggregateChange = {
@@ -132,11 +139,6 @@ export const ordersRepository = {
     { recompute, emit }: { recompute: string[]; emit: EmitFrom },
   ): Promise<{ orders: UpsertOutcome[]; added: AggregateChange[] }> {
     if (!rows.length) return { orders: [], added: [] };
-    const eventData = sql`jsonb_build_object('id', id, 'source', source, 'externalId', external_id,
-      'customerId', customer_id, 'status', status, 'placedAt', ${isoUtc(sql`placed_at`)},
-      'total', jsonb_build_object('amount', total, 'currency', currency),
-      'baseTotal', jsonb_build_object('amount', base_total, 'currency', base_currency),
-      'sourceUpdatedAt', ${isoUtc(sql`source_updated_at`)})`;
     const result = await tx.execute<{
       id: string | null;
       customer_id: string;
@@ -147,7 +149,14 @@ export const ordersRepository = {
       orders_before: number | null;
       first_order_at: string | null;
     }>(sql`
-      WITH up AS (
+      WITH input AS MATERIALIZED (
+        SELECT * FROM json_to_recordset(${JSON.stringify(rows.map(recordOf))}::json) AS u(id uuid, source text,
+          external_id text, customer_id uuid, placed_at timestamptz, status text, currency text, total bigint,
+          discount bigint, shipping bigint, refunded bigint, base_currency text, base_total bigint, base_refunded bigint,
+          items jsonb, item_count int, channel text, intermediary_id uuid, payment_method text,
+          payment_due_at timestamptz, payment_paid_at timestamptz, coupon_code text, source_updated_at timestamptz,
+          event jsonb)
+      ), up AS (
         INSERT INTO orders (tenant_id, id, source, external_id, customer_id, placed_at, status, currency, total, discount,
           shipping, refunded, base_currency, base_total, base_refunded, items, item_count, channel, intermediary_id,
           payment_method, payment_due_at, payment_paid_at, coupon_code, source_updated_at)
@@ -155,11 +164,7 @@ export const ordersRepository = {
           u.total, u.discount, u.shipping, u.refunded, u.base_currency, u.base_total, u.base_refunded, u.items, u.item_count,
           u.channel, u.intermediary_id, u.payment_method, u.payment_due_at, u.payment_paid_at, u.coupon_code,
           u.source_updated_at
-        FROM json_to_recordset(${JSON.stringify(rows.map(recordOf))}::json) AS u(id uuid, source text,
-          external_id text, customer_id uuid, placed_at timestamptz, status text, currency text, total bigint,
-          discount bigint, shipping bigint, refunded bigint, base_currency text, base_total bigint, base_refunded bigint,
-          items jsonb, item_count int, channel text, intermediary_id uuid, payment_method text,
-          payment_due_at timestamptz, payment_paid_at timestamptz, coupon_code text, source_updated_at timestamptz)
+        FROM input u
         ON CONFLICT (tenant_id, source, external_id) DO UPDATE SET
           customer_id = EXCLUDED.customer_id, placed_at = EXCLUDED.placed_at, status = EXCLUDED.status,
           currency = EXCLUDED.currency, total = EXCLUDED.total, discount = EXCLUDED.discount,
@@ -171,12 +176,12 @@ export const ordersRepository = {
           payment_paid_at = EXCLUDED.payment_paid_at, coupon_code = EXCLUDED.coupon_code,
           source_updated_at = EXCLUDED.source_updated_at, version = orders.version + 1, updated_at = now()
         WHERE orders.source_updated_at < EXCLUDED.source_updated_at
-        RETURNING id, source, external_id, customer_id, placed_at, status, currency, total, base_currency, base_total,
-          base_refunded, item_count, payment_due_at, payment_paid_at, source_updated_at, (xmax = 0) AS inserted
+        RETURNING id, source, external_id, customer_id, placed_at, status, base_total, base_refunded, item_count,
+          payment_due_at, payment_paid_at, (xmax = 0) AS inserted
       ), recorded AS (
-        ${emit('order.recorded', sql`SELECT NULL::timestamptz AS occurred_at, ${eventData} AS data FROM up WHERE inserted`)}
+        ${emit('order.recorded', eventsOf(sql`up.inserted`))}
       ), updated AS (
-        ${emit('order.updated', sql`SELECT NULL::timestamptz AS occurred_at, ${eventData} AS data FROM up WHERE NOT inserted`)}
+        ${emit('order.updated', eventsOf(sql`NOT up.inserted`))}
       ), delta AS (
         -- the same rules as recomputeAggregates: cancelled and fully refunded orders do not count
         SELECT customer_id, count(*) FILTER (WHERE counted)::int AS orders,

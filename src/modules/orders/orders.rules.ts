@@ -1,11 +1,12 @@
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
+import { money } from '../../platform/money.ts';
 import type { OrderWrite } from './orders.repository.ts';
 import type { RecordOrderInput } from './orders.schemas.ts';
 
 /**
- * The pure side of recording orders: the rules no schema can express and the row written (what it
- * adds to its customer's aggregates, and its event payload, are computed in the write's statement).
+ * The pure side of recording orders: the rules no schema can express, the row written and its event
+ * payload (what it adds to its customer's aggregates is computed in the write's statement).
  */
 
 /** Business rules no schema can express; the first broken one becomes the item's error. */
@@ -84,5 +85,19 @@ export function toWrite(o: RecordOrderInput, customerId: string, tenantCurrency:
     paymentPaidAt: o.payment?.paidAt ? new Date(o.payment.paidAt) : null,
     couponCode: o.couponCode ?? null,
     sourceUpdatedAt: new Date(o.sourceUpdatedAt ?? o.placedAt),
+  };
+}
+
+/** The payload of order.recorded and order.updated (version 1), but its `id` (added as it is written). */
+export function orderEventData(w: OrderWrite) {
+  return {
+    source: w.source,
+    externalId: w.externalId,
+    customerId: w.customerId,
+    status: w.status,
+    placedAt: w.placedAt.toISOString(),
+    total: money(w.total, w.currency),
+    baseTotal: money(w.baseTotal, w.baseCurrency),
+    sourceUpdatedAt: w.sourceUpdatedAt.toISOString(),
   };
 }

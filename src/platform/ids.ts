@@ -14,7 +14,8 @@ export const newId = (): string => {
     randomFillSync(pool);
     used = 0;
   }
-  const random = pool.subarray(used, (used += 16));
+  const random = pool.subarray(used, used + 16);
+  used += 16;
   const now = Date.now();
   if (now > state.msecs) {
     // a new millisecond: a random 31-bit sequence start, as uuid does

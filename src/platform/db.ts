@@ -12,7 +12,19 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
-export type TxOptions = { readOnly?: boolean };
+export type TxOptions = {
+  readOnly?: boolean;
+  /**
+   * Runs the work again (up to 3 times) when PostgreSQL aborts it as a deadlock victim or for a
+   * serialization failure: for work that is safe to repeat from the start (it only touches the
+   * database, in this transaction).
+   */
+  retryConflicts?: boolean;
+};
+
+/** deadlock_detected, serialization_failure: the transaction did nothing and may simply run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+const RETRIES = 3;
 
 /**
  * The application's view of PostgreSQL. Row-level security scopes every statement by the setting
@@ -37,7 +49,19 @@ export class Database {
     // The id is inlined (after a strict check) so BEGIN and SET LOCAL travel in one round trip.
     if (!UUID.test(tenantId)) throw new Error('withTenant: tenant id is not a UUID');
     const id = tenantId.toLowerCase();
-    if (!options.readOnly) return this.#transaction(`BEGIN; SET LOCAL app.tenant_id = '${id}'`, fn);
+    if (!options.readOnly) {
+      const begin = `BEGIN; SET LOCAL app.tenant_id = '${id}'`;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.#transaction(begin, fn);
+        } catch (error) {
+          const code = pgErrorOf(error)?.code;
+          if (!options.retryConflicts || !code || !RETRYABLE.has(code) || attempt > RETRIES) throw error;
+          // a short random pause, so that the two sides of a deadlock do not meet again at once
+          await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+        }
+      }
+    }
     const client = await this.pool.connect();
     try {
       if (this.#sessionTenant.get(client) !== id) {

@@ -237,57 +237,61 @@ export class ImportsService {
   }
 
   async #writeBatch(actor: TenantActor, job: ImportRow, rows: Row[]): Promise<void> {
-    await this.#db.withTenant(actor.tenantId, async (tx) => {
-      const good = rows.filter((r): r is Extract<Row, { body: unknown }> => 'body' in r);
-      const results =
-        job.type === 'customers'
-          ? await this.#customers.batchUpsertIn(
-              tx,
-              actor,
-              good.map((r) => r.body),
-            )
-          : await this.#orders.recordIn(
-              tx,
-              actor,
-              good.map((r) => r.body),
-            );
-      const problems = [
-        ...rows.flatMap((r) =>
-          'error' in r ? [{ line: r.line, problem: { code: r.error.code, detail: r.error.message } }] : [],
-        ),
-        ...results.flatMap((result, i) =>
-          result.status === 'error' && result.error
-            ? [
-                {
-                  line: good[i]!.line,
-                  problem: {
-                    code: result.error.code,
-                    detail: result.error.detail.replaceAll(/items\[\d+\]\.?/g, ''),
-                    ...(result.error.errors
-                      ? {
-                          errors: result.error.errors.map((e) => ({
-                            ...e,
-                            path: e.path.replace(/^items\[\d+\]\.?/, ''),
-                          })),
-                        }
-                      : {}),
+    await this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        const good = rows.filter((r): r is Extract<Row, { body: unknown }> => 'body' in r);
+        const results =
+          job.type === 'customers'
+            ? await this.#customers.batchUpsertIn(
+                tx,
+                actor,
+                good.map((r) => r.body),
+              )
+            : await this.#orders.recordIn(
+                tx,
+                actor,
+                good.map((r) => r.body),
+              );
+        const problems = [
+          ...rows.flatMap((r) =>
+            'error' in r ? [{ line: r.line, problem: { code: r.error.code, detail: r.error.message } }] : [],
+          ),
+          ...results.flatMap((result, i) =>
+            result.status === 'error' && result.error
+              ? [
+                  {
+                    line: good[i]!.line,
+                    problem: {
+                      code: result.error.code,
+                      detail: result.error.detail.replaceAll(/items\[\d+\]\.?/g, ''),
+                      ...(result.error.errors
+                        ? {
+                            errors: result.error.errors.map((e) => ({
+                              ...e,
+                              path: e.path.replace(/^items\[\d+\]\.?/, ''),
+                            })),
+                          }
+                        : {}),
+                    },
                   },
-                },
-              ]
-            : [],
-        ),
-      ];
-      await repo.addErrors(
-        tx,
-        problems.map((p) => ({ tenantId: actor.tenantId, importId: job.id, ...p })),
-      );
-      await repo.progress(tx, job.id, {
-        rows: rows.length,
-        ok: rows.length - problems.length,
-        failed: problems.length,
-        bytesRead: rows.at(-1)!.bytes,
-      });
-    });
+                ]
+              : [],
+          ),
+        ];
+        await repo.addErrors(
+          tx,
+          problems.map((p) => ({ tenantId: actor.tenantId, importId: job.id, ...p })),
+        );
+        await repo.progress(tx, job.id, {
+          rows: rows.length,
+          ok: rows.length - problems.length,
+          failed: problems.length,
+          bytesRead: rows.at(-1)!.bytes,
+        });
+      },
+      { retryConflicts: true },
+    );
     // committed: the scores of the customers these orders touched follow
     if (job.type === 'orders') await this.#orders.written(actor.tenantId);
   }

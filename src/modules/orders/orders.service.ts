@@ -1,7 +1,7 @@
 import type { TenantActor } from '../../platform/auth.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, isAppError } from '../../platform/errors.ts';
-import { idempotent } from '../../platform/idempotency.ts';
+import { idempotent, type StoredResponse } from '../../platform/idempotency.ts';
 import { money } from '../../platform/money.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { problemFrom, zodFieldErrors } from '../../platform/problem.ts';
@@ -72,6 +72,10 @@ export function toPurchases(
 
 const notFound = (id: string) => new AppError('order_not_found', `no order ${id} in this tenant`);
 
+// two writers locking the same customers in a different order (an item naming a customer by id in
+// one batch, by email in the other) deadlock; PostgreSQL aborts one and it runs again
+const RETRY = { retryConflicts: true };
+
 const UNCHANGED = 'an equal or newer version of this order (by sourceUpdatedAt) is already recorded';
 
 export class OrdersService {
@@ -109,25 +113,16 @@ export class OrdersService {
 
   /** Records one order (`POST /v1/orders`); with a key, a retry replays the first response. */
   async record(actor: TenantActor, input: RecordOrderInput, idempotencyKey?: string) {
-    const stored = await this.#db.withTenant(actor.tenantId, async (tx) => {
-      const work = async () => {
-        const [result] = await this.#write(tx, actor, [input]);
-        if (result!.status === 'error') throw result!.appError;
-        const [row] = await repo.findByIds(tx, [result!.id!]);
-        const body: RecordOrderResult = {
-          result: result!.status as RecordOrderResult['result'],
-          ...(result!.reason ? { reason: result!.reason } : {}),
-          order: toOrder(row!),
-        };
-        return { status: result!.status === 'created' ? 201 : 200, body };
+    const stored = await this.#stored(actor, 'orders.record', input, idempotencyKey, async (tx) => {
+      const [result] = await this.#write(tx, actor, [input]);
+      if (result!.status === 'error') throw result!.appError;
+      const [row] = await repo.findByIds(tx, [result!.id!]);
+      const body: RecordOrderResult = {
+        result: result!.status as RecordOrderResult['result'],
+        ...(result!.reason ? { reason: result!.reason } : {}),
+        order: toOrder(row!),
       };
-      if (!idempotencyKey) return { ...(await work()), replayed: false };
-      return idempotent(
-        tx,
-        actor.tenantId,
-        { key: idempotencyKey, operation: 'orders.record', body: input },
-        work,
-      );
+      return { status: result!.status === 'created' ? 201 : 200, body };
     });
     if (!stored.replayed && (stored.body as RecordOrderResult).result !== 'unchanged') {
       await this.written(actor.tenantId);
@@ -137,34 +132,46 @@ export class OrdersService {
 
   /** Records up to 1,000 orders (`POST /v1/orders/batch`), one result per item. */
   async recordMany(actor: TenantActor, items: unknown[], idempotencyKey?: string) {
-    const stored = await this.#db.withTenant(actor.tenantId, async (tx) => {
-      const work = async () => {
-        const results = await this.recordIn(tx, actor, items);
-        const count = (s: string) => results.filter((r) => r.status === s).length;
-        return {
-          status: 200,
-          body: {
-            results,
-            summary: {
-              created: count('created'),
-              updated: count('updated'),
-              unchanged: count('unchanged'),
-              errors: count('error'),
-            },
+    const stored = await this.#stored(actor, 'orders.batch', items, idempotencyKey, async (tx) => {
+      const results = await this.recordIn(tx, actor, items);
+      const count = (s: string) => results.filter((r) => r.status === s).length;
+      return {
+        status: 200,
+        body: {
+          results,
+          summary: {
+            created: count('created'),
+            updated: count('updated'),
+            unchanged: count('unchanged'),
+            errors: count('error'),
           },
-        };
+        },
       };
-      if (!idempotencyKey) return { ...(await work()), replayed: false };
-      return idempotent(
-        tx,
-        actor.tenantId,
-        { key: idempotencyKey, operation: 'orders.batch', body: items },
-        work,
-      );
     });
     const { summary } = stored.body as { summary: { created: number; updated: number } };
     if (!stored.replayed && summary.created + summary.updated > 0) await this.written(actor.tenantId);
     return stored;
+  }
+
+  /**
+   * A write in its transaction, run again if it loses a deadlock; with an Idempotency-Key, a retry of
+   * the request replays the first response.
+   */
+  #stored<T>(
+    actor: TenantActor,
+    operation: string,
+    body: unknown,
+    idempotencyKey: string | undefined,
+    work: (tx: Tx) => Promise<{ status: number; body: T }>,
+  ): Promise<StoredResponse<T>> {
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        if (!idempotencyKey) return { ...(await work(tx)), replayed: false };
+        return idempotent(tx, actor.tenantId, { key: idempotencyKey, operation, body }, () => work(tx));
+      },
+      RETRY,
+    );
   }
 
   /** The batch, in the caller's transaction (imports use it chunk by chunk). */
@@ -204,8 +211,9 @@ export class OrdersService {
   }
 
   /**
-   * The set-based write: checks, customers resolved in bulk, one upsert statement, aggregates
-   * recomputed for every touched customer (locked first, so concurrent writers never lose an update).
+   * The set-based write: checks, customers resolved in bulk and locked (so concurrent writers never
+   * lose an update), one statement for the orders, their events and the added orders' aggregates,
+   * then the customers whose orders changed otherwise recomputed from their orders.
    */
   async #write(tx: Tx, actor: TenantActor, inputs: RecordOrderInput[]) {
     type Outcome = {
@@ -283,7 +291,7 @@ export class OrdersService {
     const existingByKey = new Map(existing.map((e) => [`${e.source}\u0000${e.external_id}`, e]));
     // customers given by id were locked while resolving them; lock the others every write touches
     const lockedById = new Set(
-      pending.flatMap((i) => (inputs[i]!.customerId ? [inputs[i]!.customerId!] : [])),
+      pending.flatMap((i) => (inputs[i]!.customerId ? [inputs[i]!.customerId!.toLowerCase()] : [])),
     );
     const touched = new Set([
       ...writes.map((w) => w.write.customerId),
@@ -305,9 +313,13 @@ export class OrdersService {
     const written = await repo.write(
       tx,
       writes.map((w) => w.write),
-      { recompute: [...recompute], emit: (type, source) => this.#events.insertFrom(type, source) },
+      {
+        recompute: [...recompute],
+        emit: (type, source, options) => this.#events.insertFrom(type, source, options),
+      },
     );
     const upserted = new Map(written.orders.map((u) => [`${u.source}\u0000${u.externalId}`, u]));
+    const raced: { index: number; write: OrderWrite }[] = [];
     for (const { index, write } of writes) {
       const key = `${write.source}\u0000${write.externalId}`;
       const done = upserted.get(key);
@@ -328,6 +340,22 @@ export class OrdersService {
           customerId: before?.customer_id,
           reason: UNCHANGED,
         };
+        if (!before) raced.push({ index, write });
+      }
+    }
+    // another writer recorded an equal or newer version between the lookup and the write: its row
+    if (raced.length) {
+      const rows = new Map(
+        (
+          await repo.findByKeys(
+            tx,
+            raced.map((r) => r.write),
+          )
+        ).map((e) => [`${e.source}\u0000${e.external_id}`, e]),
+      );
+      for (const { index, write } of raced) {
+        const row = rows.get(`${write.source}\u0000${write.externalId}`);
+        outcomes[index] = { ...outcomes[index]!, id: row?.id, customerId: row?.customer_id };
       }
     }
     const changes = [...written.added, ...(await repo.recomputeAggregates(tx, [...recompute]))];

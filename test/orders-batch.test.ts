@@ -219,6 +219,20 @@ describe('batch sizes and customers', () => {
     expect(await customersWithEmail(client, 'pilar@example.com')).toHaveLength(1);
   });
 
+  it('accepts a customerId in upper case as the same customer', async () => {
+    const { client } = await t.newTenant();
+    const customer = await newCustomer(client);
+    const { results } = await batch(client, [
+      orderBody({ customerId: customer.id.toUpperCase() }),
+      orderBody({ customerId: customer.id }),
+    ]);
+    expect(results.map((r) => [r.status, r.customerId])).toEqual([
+      ['created', customer.id],
+      ['created', customer.id],
+    ]);
+    expect((await client.get(`/v1/customers/${customer.id}/purchases`)).json().orders).toBe(2);
+  });
+
   it('keeps the newest of two versions of one order in a batch, whatever their position', async () => {
     const { client } = await t.newTenant();
     const customer = await newCustomer(client);

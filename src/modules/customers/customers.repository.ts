@@ -174,10 +174,10 @@ export const customersRepository = {
    */
   async lockExisting(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
     if (!ids.length) return new Set();
-    // one primary-key probe per id, in id order (a LATERAL with LIMIT is never flattened into a
-    // join): the plan stays the same whatever the statistics say about the tenant's size
+    // one primary-key probe per id, in id order (lowercase text sorts as the uuids do; a LATERAL with
+    // LIMIT is never flattened into a join): the plan is the same whatever the statistics say
     const result = await tx.execute<{ id: string }>(sql`
-      SELECT c.id FROM unnest(${sql.param([...new Set(ids)].sort())}::uuid[]) AS k(id)
+      SELECT c.id FROM unnest(${sql.param([...new Set(ids.map((id) => id.toLowerCase()))].sort())}::uuid[]) AS k(id)
       CROSS JOIN LATERAL (
         SELECT id FROM customers WHERE tenant_id = vinculo_current_tenant() AND id = k.id LIMIT 1 FOR NO KEY UPDATE
       ) c`);

@@ -251,8 +251,9 @@ export class CustomersService {
     const pending = new Map<string, CustomerInsert>();
     const results = buyers.map((b): string | AppError | CustomerInsert => {
       if ('id' in b) {
-        return known.has(b.id)
-          ? b.id
+        const id = b.id.toLowerCase();
+        return known.has(id)
+          ? id
           : new AppError('invalid_reference', `customerId: no customer ${b.id} in this tenant`, {
               errors: [{ path: 'customerId', message: 'no such customer in this tenant' }],
             });

@@ -24,6 +24,22 @@ async function allEvents(client: TestApp['as'] extends (...a: any[]) => infer C 
 }
 
 describe('events (transactional outbox)', () => {
+  it('lists a batch’s events in the order of its items, each new buyer’s customer.created first', async () => {
+    now = new Date();
+    const { client } = await t.newTenant();
+    const items = Array.from({ length: 6 }, (_, i) =>
+      orderBody({ externalId: `seq-${i}`, customer: { email: `seq-${i % 3}@example.com` } }),
+    );
+    const res = await client.post('/v1/orders/batch', { items });
+    expect(res.statusCode, res.body).toBe(200);
+    const events = await allEvents(client);
+    const kinds = events.map((e) => (e.type === 'order.recorded' ? e.data.externalId : e.type));
+    expect(kinds.filter((k) => k.startsWith('seq-'))).toEqual(items.map((i) => i.externalId));
+    const lastCreated = kinds.lastIndexOf('customer.created');
+    expect(kinds.filter((k) => k === 'customer.created')).toHaveLength(3);
+    expect(lastCreated).toBeLessThan(kinds.indexOf('seq-0'));
+  });
+
   it('records an event for each committed change, in order, and none for a rolled-back one', async () => {
     now = new Date();
     const { client } = await t.newTenant();

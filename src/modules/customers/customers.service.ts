@@ -293,6 +293,12 @@ export class CustomersService {
       actor,
       inserted.map((r) => ({ customerId: r.id, input: consentOf.get(r.id), stored: r.consent })),
     );
+    // a buyer created by an order is a created customer like any other
+    await this.#events.emit(
+      tx,
+      actor.tenantId,
+      inserted.map((row) => ({ type: 'customer.created' as const, data: toCustomer(row, EVENT_VIEW) })),
+    );
     const lost = toCreate.filter((r) => !created.has(r.id!));
     // created meanwhile by a concurrent request: use theirs
     if (lost.length) await lookup(lost);

@@ -11,9 +11,10 @@ type Emitted = { type: EventType; data: object; occurredAt?: Date };
 
 /**
  * Builds the statement (for a CTE) that emits one event of `type` per row of `source`, which selects
- * `occurred_at` (NULL: now, by the service's clock) and `data` (EventsService.insertFrom).
+ * `occurred_at` (NULL: now, by the service's clock) and `data`, and with `ids: 'source'` the events'
+ * `id`s too (EventsService.insertFrom).
  */
-export type EmitFrom = (type: EventType, source: SQL) => SQL;
+export type EmitFrom = (type: EventType, source: SQL, options?: { ids?: 'source' }) => SQL;
 
 const toEvent = (row: typeof events.$inferSelect): Event => ({
   id: row.id,
@@ -79,11 +80,12 @@ export class EventsService {
 
   /**
    * Set-based emission inside a larger statement (a CTE): one event of `type` per row of `source`,
-   * which selects `occurred_at` (NULL: now) and `data`. Ids come from SQL's UUIDv7.
+   * which selects `occurred_at` (NULL: now) and `data`. Ids come from SQL's UUIDv7, or with
+   * `ids: 'source'` from the source's `id` (this process's monotonic ids, in the caller's order).
    */
-  insertFrom(type: EventType, source: SQL): SQL {
+  insertFrom(type: EventType, source: SQL, options: { ids?: 'source' } = {}): SQL {
     return sql`INSERT INTO events (tenant_id, id, type, version, occurred_at, data)
-      SELECT vinculo_current_tenant(), vinculo_uuidv7(), ${type}, 1,
+      SELECT vinculo_current_tenant(), ${options.ids ? sql`e.id` : sql`vinculo_uuidv7()`}, ${type}, 1,
         coalesce(e.occurred_at, ${this.#clock.now().toISOString()}::timestamptz), e.data FROM (${source}) e
       RETURNING 1`;
   }

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm';
 import { before, type Position, type Tx } from '../../platform/db.ts';
+import { newId } from '../../platform/ids.ts';
 import type { EmitFrom } from '../events/events.service.ts';
 import { orderEventData } from './orders.rules.ts';
 import type { ListOrdersFilter } from './orders.schemas.ts';
@@ -72,12 +73,16 @@ const recordOf = (r: OrderWrite) => ({
   payment_paid_at: iso(r.paymentPaidAt),
   coupon_code: r.couponCode,
   source_updated_at: r.sourceUpdatedAt.toISOString(),
+  event_id: newId(),
   event: orderEventData(r),
 });
 
-/** The events of the written rows: the payload built in Node, the order's id (new or kept) added here. */
+/**
+ * The events of the written rows: ids and payloads made in Node (so a batch's events follow its items
+ * and the other events of the transaction), the order's id (new or kept) added here.
+ */
 const eventsOf = (which: SQL) => sql`
-  SELECT NULL::timestamptz AS occurred_at, jsonb_build_object('id', up.id) || i.event AS data
+  SELECT i.event_id AS id, NULL::timestamptz AS occurred_at, jsonb_build_object('id', up.id) || i.event AS data
   FROM up JOIN input i ON i.source = up.source AND i.external_id = up.external_id WHERE ${which}`;
 
 /** A customer's order count after a write, and before it (a first order moves them to active). */
@@ -155,7 +160,7 @@ export const ordersRepository = {
           discount bigint, shipping bigint, refunded bigint, base_currency text, base_total bigint, base_refunded bigint,
           items jsonb, item_count int, channel text, intermediary_id uuid, payment_method text,
           payment_due_at timestamptz, payment_paid_at timestamptz, coupon_code text, source_updated_at timestamptz,
-          event jsonb)
+          event_id uuid, event jsonb)
       ), up AS (
         INSERT INTO orders (tenant_id, id, source, external_id, customer_id, placed_at, status, currency, total, discount,
           shipping, refunded, base_currency, base_total, base_refunded, items, item_count, channel, intermediary_id,
@@ -179,9 +184,9 @@ export const ordersRepository = {
         RETURNING id, source, external_id, customer_id, placed_at, status, base_total, base_refunded, item_count,
           payment_due_at, payment_paid_at, (xmax = 0) AS inserted
       ), recorded AS (
-        ${emit('order.recorded', eventsOf(sql`up.inserted`))}
+        ${emit('order.recorded', eventsOf(sql`up.inserted`), { ids: 'source' })}
       ), updated AS (
-        ${emit('order.updated', eventsOf(sql`NOT up.inserted`))}
+        ${emit('order.updated', eventsOf(sql`NOT up.inserted`), { ids: 'source' })}
       ), delta AS (
         -- the same rules as recomputeAggregates: cancelled and fully refunded orders do not count
         SELECT customer_id, count(*) FILTER (WHERE counted)::int AS orders,

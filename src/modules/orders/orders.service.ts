@@ -76,6 +76,9 @@ const notFound = (id: string) => new AppError('order_not_found', `no order ${id}
 // one batch, by email in the other) deadlock; PostgreSQL aborts one and it runs again
 const RETRY = { retryConflicts: true };
 
+/** An order's identity in its tenant: (source, externalId). */
+const orderKey = (source: string, externalId: string) => `${source}\u0000${externalId}`;
+
 const UNCHANGED = 'an equal or newer version of this order (by sourceUpdatedAt) is already recorded';
 
 export class OrdersService {
@@ -262,7 +265,7 @@ export class OrdersService {
         return;
       }
       const write = toWrite(inputs[i]!, buyer, currency);
-      const key = `${write.source}\u0000${write.externalId}`;
+      const key = orderKey(write.source, write.externalId);
       const previous = latest.get(key);
       // as across requests, an equal version changes nothing: the first one stays
       if (previous && previous.write.sourceUpdatedAt >= write.sourceUpdatedAt) {
@@ -288,7 +291,7 @@ export class OrdersService {
       tx,
       writes.map((w) => w.write),
     );
-    const existingByKey = new Map(existing.map((e) => [`${e.source}\u0000${e.external_id}`, e]));
+    const existingByKey = new Map(existing.map((e) => [orderKey(e.source, e.external_id), e]));
     // customers given by id were locked while resolving them; lock the others every write touches
     const lockedById = new Set(
       pending.flatMap((i) => (inputs[i]!.customerId ? [inputs[i]!.customerId!.toLowerCase()] : [])),
@@ -305,7 +308,7 @@ export class OrdersService {
     // other change (an update, an order moving between customers) recomputes the customer from its orders
     const recompute = new Set<string>();
     for (const { write } of writes) {
-      const before = existingByKey.get(`${write.source}\u0000${write.externalId}`);
+      const before = existingByKey.get(orderKey(write.source, write.externalId));
       if (before && new Date(before.source_updated_at) < write.sourceUpdatedAt) {
         recompute.add(before.customer_id).add(write.customerId);
       }
@@ -318,10 +321,10 @@ export class OrdersService {
         emit: (type, source, options) => this.#events.insertFrom(type, source, options),
       },
     );
-    const upserted = new Map(written.orders.map((u) => [`${u.source}\u0000${u.externalId}`, u]));
+    const upserted = new Map(written.orders.map((u) => [orderKey(u.source, u.externalId), u]));
     const raced: { index: number; write: OrderWrite }[] = [];
     for (const { index, write } of writes) {
-      const key = `${write.source}\u0000${write.externalId}`;
+      const key = orderKey(write.source, write.externalId);
       const done = upserted.get(key);
       const before = existingByKey.get(key);
       if (done) {
@@ -351,10 +354,10 @@ export class OrdersService {
             tx,
             raced.map((r) => r.write),
           )
-        ).map((e) => [`${e.source}\u0000${e.external_id}`, e]),
+        ).map((e) => [orderKey(e.source, e.external_id), e]),
       );
       for (const { index, write } of raced) {
-        const row = rows.get(`${write.source}\u0000${write.externalId}`);
+        const row = rows.get(orderKey(write.source, write.externalId));
         outcomes[index] = { ...outcomes[index]!, id: row?.id, customerId: row?.customer_id };
       }
     }

@@ -97,11 +97,17 @@ describe('events (transactional outbox)', () => {
     expect([...ids].sort()).toEqual(ids);
     const byType = Object.fromEntries(events.map((e) => [e.type, e]));
     expect(byType['customer.created'].data).toMatchObject({ id: customer.id, email: 'ev@example.com' });
-    expect(byType['order.recorded'].data).toMatchObject({
+    // the whole payload, as documented: built in SQL from the row as written
+    expect(byType['order.recorded'].data).toEqual({
       id: order.id,
+      source: order.source,
+      externalId: 'e-1',
       customerId: customer.id,
       status: 'paid',
+      placedAt: order.placedAt,
       total: { amount: 5000, currency: 'EUR' },
+      baseTotal: { amount: 5000, currency: 'EUR' },
+      sourceUpdatedAt: order.sourceUpdatedAt,
     });
     expect(byType['order.updated'].data).toMatchObject({ id: order.id, status: 'cancelled' });
     expect(byType['customer.status_changed'].data).toMatchObject({

@@ -2,7 +2,6 @@ import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm';
 import { before, type Position, type Tx } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import type { EmitFrom } from '../events/events.service.ts';
-import { orderEventData } from './orders.rules.ts';
 import type { ListOrdersFilter } from './orders.schemas.ts';
 import { customerAggregates, type OrderItem, orders } from './orders.table.ts';
 
@@ -43,11 +42,13 @@ export type UpsertOutcome = {
   inserted: boolean;
 };
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
+/** Absent (not null) in the JSON: json_to_recordset reads a missing key as NULL, and the batch is smaller. */
+const iso = (d: Date | null) => (d ? d.toISOString() : undefined);
 
 /**
  * One row of the batch as JSON: the whole batch travels as one json document (json_to_recordset reads
  * it in one pass, a third faster than building a jsonb first, and far faster than array literals).
+ * Empty optional fields are left out rather than sent as null.
  */
 const recordOf = (r: OrderWrite) => ({
   id: r.id,
@@ -66,23 +67,29 @@ const recordOf = (r: OrderWrite) => ({
   base_refunded: r.baseRefunded,
   items: r.items,
   item_count: r.itemCount,
-  channel: r.channel,
-  intermediary_id: r.intermediaryId,
-  payment_method: r.paymentMethod,
+  channel: r.channel ?? undefined,
+  intermediary_id: r.intermediaryId ?? undefined,
+  payment_method: r.paymentMethod ?? undefined,
   payment_due_at: iso(r.paymentDueAt),
   payment_paid_at: iso(r.paymentPaidAt),
-  coupon_code: r.couponCode,
+  coupon_code: r.couponCode ?? undefined,
   source_updated_at: r.sourceUpdatedAt.toISOString(),
   event_id: newId(),
-  event: orderEventData(r),
 });
 
 /**
- * The events of the written rows: ids and payloads made in Node (so a batch's events follow its items
- * and the other events of the transaction), the order's id (new or kept) added here.
+ * The events of the written rows: ids made in Node (so a batch's events follow its items and the other
+ * events of the transaction), the payload (version 1) built from the row as written — cheaper than
+ * sending it along with the row, which made PostgreSQL parse every order twice. The times are the
+ * input's own ISO strings (the row's, to the millisecond), which spares two to_char calls per order.
  */
 const eventsOf = (which: SQL) => sql`
-  SELECT i.event_id AS id, NULL::timestamptz AS occurred_at, jsonb_build_object('id', up.id) || i.event AS data
+  SELECT i.event_id AS id, NULL::timestamptz AS occurred_at,
+    jsonb_build_object('id', up.id, 'source', up.source, 'externalId', up.external_id, 'customerId', up.customer_id,
+      'status', up.status, 'placedAt', i.placed_at,
+      'total', jsonb_build_object('amount', up.total, 'currency', up.currency),
+      'baseTotal', jsonb_build_object('amount', up.base_total, 'currency', up.base_currency),
+      'sourceUpdatedAt', i.source_updated_at) AS data
   FROM up JOIN input i ON i.source = up.source AND i.external_id = up.external_id WHERE ${which}`;
 
 /** A customer's order count after a write, and before it (a first order moves them to active). */
@@ -156,19 +163,20 @@ export const ordersRepository = {
     }>(sql`
       WITH input AS MATERIALIZED (
         SELECT * FROM json_to_recordset(${JSON.stringify(rows.map(recordOf))}::json) AS u(id uuid, source text,
-          external_id text, customer_id uuid, placed_at timestamptz, status text, currency text, total bigint,
+          external_id text, customer_id uuid, placed_at text, status text, currency text, total bigint,
           discount bigint, shipping bigint, refunded bigint, base_currency text, base_total bigint, base_refunded bigint,
           items jsonb, item_count int, channel text, intermediary_id uuid, payment_method text,
-          payment_due_at timestamptz, payment_paid_at timestamptz, coupon_code text, source_updated_at timestamptz,
-          event_id uuid, event jsonb)
+          payment_due_at timestamptz, payment_paid_at timestamptz, coupon_code text, source_updated_at text,
+          event_id uuid)
       ), up AS (
         INSERT INTO orders (tenant_id, id, source, external_id, customer_id, placed_at, status, currency, total, discount,
           shipping, refunded, base_currency, base_total, base_refunded, items, item_count, channel, intermediary_id,
           payment_method, payment_due_at, payment_paid_at, coupon_code, source_updated_at)
-        SELECT vinculo_current_tenant(), u.id, u.source, u.external_id, u.customer_id, u.placed_at, u.status, u.currency,
+        SELECT vinculo_current_tenant(), u.id, u.source, u.external_id, u.customer_id, u.placed_at::timestamptz, u.status,
+          u.currency,
           u.total, u.discount, u.shipping, u.refunded, u.base_currency, u.base_total, u.base_refunded, u.items, u.item_count,
           u.channel, u.intermediary_id, u.payment_method, u.payment_due_at, u.payment_paid_at, u.coupon_code,
-          u.source_updated_at
+          u.source_updated_at::timestamptz
         FROM input u
         ON CONFLICT (tenant_id, source, external_id) DO UPDATE SET
           customer_id = EXCLUDED.customer_id, placed_at = EXCLUDED.placed_at, status = EXCLUDED.status,
@@ -181,8 +189,8 @@ export const ordersRepository = {
           payment_paid_at = EXCLUDED.payment_paid_at, coupon_code = EXCLUDED.coupon_code,
           source_updated_at = EXCLUDED.source_updated_at, version = orders.version + 1, updated_at = now()
         WHERE orders.source_updated_at < EXCLUDED.source_updated_at
-        RETURNING id, source, external_id, customer_id, placed_at, status, base_total, base_refunded, item_count,
-          payment_due_at, payment_paid_at, (xmax = 0) AS inserted
+        RETURNING id, source, external_id, customer_id, placed_at, status, currency, total, base_currency, base_total,
+          base_refunded, item_count, payment_due_at, payment_paid_at, (xmax = 0) AS inserted
       ), recorded AS (
         ${emit('order.recorded', eventsOf(sql`up.inserted`), { ids: 'source' })}
       ), updated AS (

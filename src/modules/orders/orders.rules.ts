@@ -1,6 +1,5 @@
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
-import { money } from '../../platform/money.ts';
 import type { OrderWrite } from './orders.repository.ts';
 import type { RecordOrderInput } from './orders.schemas.ts';
 
@@ -85,19 +84,5 @@ export function toWrite(o: RecordOrderInput, customerId: string, tenantCurrency:
     paymentPaidAt: o.payment?.paidAt ? new Date(o.payment.paidAt) : null,
     couponCode: o.couponCode ?? null,
     sourceUpdatedAt: new Date(o.sourceUpdatedAt ?? o.placedAt),
-  };
-}
-
-/** The payload of order.recorded and order.updated (version 1), but its `id` (added as it is written). */
-export function orderEventData(w: OrderWrite) {
-  return {
-    source: w.source,
-    externalId: w.externalId,
-    customerId: w.customerId,
-    status: w.status,
-    placedAt: w.placedAt.toISOString(),
-    total: money(w.total, w.currency),
-    baseTotal: money(w.baseTotal, w.baseCurrency),
-    sourceUpdatedAt: w.sourceUpdatedAt.toISOString(),
   };
 }

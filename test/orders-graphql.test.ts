@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Client, createTestApp, type GraphqlBody, type TestApp } from './helpers/app.ts';
 import { newCustomer, newOrder, orderBody } from './helpers/factories.ts';
 
@@ -254,6 +254,9 @@ describe('reading orders', () => {
       }
     }
     expect((await client.post('/v1/orders/batch', { items })).json().summary.errors).toBe(0);
+    // no N+1: the loader reads each field's orders for all 20 customers at once
+    const latest = vi.spyOn(t.app.services.orders, 'latestOrders');
+    const purchasesOf = vi.spyOn(t.app.services.orders, 'purchases');
     const { body } = await client.graphql(
       `query ($tag: String) { customers(filter: { tag: $tag }, first: 20) { nodes { id
         orders(first: 3) { nodes { id customerId } pageInfo { hasNextPage } }
@@ -263,6 +266,14 @@ describe('reading orders', () => {
       { tag },
     );
     expect(body.errors).toBeUndefined();
+    // one call per distinct `first` (3 and 1), one for the purchases, whatever the number of customers
+    expect(latest.mock.calls.map((c) => [c[1].length, c[2]]).sort()).toEqual([
+      [20, 1],
+      [20, 3],
+    ]);
+    expect(purchasesOf).toHaveBeenCalledTimes(1);
+    latest.mockRestore();
+    purchasesOf.mockRestore();
     const nodes = body.data!.customers.nodes as Record<string, any>[];
     expect(nodes.map((n) => n.id).sort()).toEqual([...customers].sort());
     for (const node of nodes) {

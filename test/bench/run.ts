@@ -1,4 +1,5 @@
 import { p1 } from './p1-get-customer.ts';
+import { p2 } from './p2-graphql.ts';
 import { p3 } from './p3-orders-batch.ts';
 import { p4 } from './p4-scores.ts';
 import { p5 } from './p5-segments.ts';
@@ -8,6 +9,7 @@ import { benchDatabase } from './setup.ts';
 /** `npm run bench [-- P1 …]`: runs the benchmarks and prints one JSON document. */
 const benches: Record<string, (database: Awaited<ReturnType<typeof benchDatabase>>) => Promise<object>> = {
   P1: p1,
+  P2: p2,
   P3: p3,
   P4: p4,
   P5: p5,

@@ -173,9 +173,8 @@ export const ordersRepository = {
           shipping, refunded, base_currency, base_total, base_refunded, items, item_count, channel, intermediary_id,
           payment_method, payment_due_at, payment_paid_at, coupon_code, source_updated_at)
         SELECT vinculo_current_tenant(), u.id, u.source, u.external_id, u.customer_id, u.placed_at::timestamptz, u.status,
-          u.currency,
-          u.total, u.discount, u.shipping, u.refunded, u.base_currency, u.base_total, u.base_refunded, u.items, u.item_count,
-          u.channel, u.intermediary_id, u.payment_method, u.payment_due_at, u.payment_paid_at, u.coupon_code,
+          u.currency, u.total, u.discount, u.shipping, u.refunded, u.base_currency, u.base_total, u.base_refunded, u.items,
+          u.item_count, u.channel, u.intermediary_id, u.payment_method, u.payment_due_at, u.payment_paid_at, u.coupon_code,
           u.source_updated_at::timestamptz
         FROM input u
         ON CONFLICT (tenant_id, source, external_id) DO UPDATE SET

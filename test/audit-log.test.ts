@@ -14,7 +14,8 @@ async function auditOf(
   query = '',
   atLeast = 1,
 ) {
-  for (let i = 0; i < 50; i++) {
+  // a deadline, not a number of tries: on a loaded machine the write can take more than a second
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
     const data = (await client.get(`/v1/audit-log${query}`)).json().data as Record<string, unknown>[];
     if (data.length >= atLeast) return data;
     await new Promise((r) => setTimeout(r, 20));

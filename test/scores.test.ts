@@ -137,4 +137,43 @@ describe('full recompute', () => {
     expect((await tenant.client.get(`/v1/customers/${buyers[4]}/scores`)).json()).toEqual(before);
     expect((await tenant.client.get('/v1/events?limit=500')).json().data.length).toBe(events);
   });
+
+  it('keeps the purchase days of customers whose orders did not change, and equals a rebuild from the orders', async () => {
+    const { tenant, buyers } = await tenMonotoneBuyers();
+    const at = (days: number) => new Date(now.getTime() - days * DAY).toISOString();
+    // buyer 6 has one more order, on a day of its own, that is cancelled later
+    await record(tenant.client, [
+      order(buyers[5]!, 2, 3000, { externalId: 'kept-1', sourceUpdatedAt: at(2) }),
+    ]);
+    const first = await t.app.services.scores.recompute(tenant.id);
+    expect(first).toMatchObject({ customers: 10, featuresFromOrders: 10 });
+    const six = (await tenant.client.get(`/v1/customers/${buyers[5]}/scores`)).json();
+    expect(six.rfm).toMatchObject({ frequency: 7, recencyDays: 2 });
+
+    // a new purchase day for buyer 1, the cancellation for buyer 6: only those two are read again
+    await record(tenant.client, [
+      order(buyers[0]!, 1),
+      order(buyers[5]!, 2, 3000, { externalId: 'kept-1', status: 'cancelled', sourceUpdatedAt: at(1) }),
+    ]);
+    const second = await t.app.services.scores.recompute(tenant.id);
+    expect(second).toMatchObject({ customers: 10, featuresFromOrders: 2 });
+    const one = (await tenant.client.get(`/v1/customers/${buyers[0]}/scores`)).json();
+    expect(one.rfm).toMatchObject({ frequency: 2, recencyDays: 1 });
+    expect((await tenant.client.get(`/v1/customers/${buyers[5]}/scores`)).json().rfm).toMatchObject({
+      frequency: 6,
+      recencyDays: 50,
+    });
+
+    // every row kept is what the orders give: a rebuild from all the orders changes nothing
+    const rebuilt = await t.app.services.scores.recompute(tenant.id, { rebuild: true });
+    expect(rebuilt).toMatchObject({ featuresFromOrders: 10, written: 0, statusChanges: 0, tierChanges: 0 });
+    // another time zone moves purchase days: the next recompute reads every customer's orders again
+    const patched = await tenant.client.patch('/v1/settings', { timezone: 'America/Mexico_City' });
+    expect(patched.statusCode, patched.body).toBe(200);
+    expect(await t.app.services.scores.recompute(tenant.id)).toMatchObject({ featuresFromOrders: 10 });
+    expect(await t.app.services.scores.recompute(tenant.id)).toMatchObject({
+      featuresFromOrders: 0,
+      written: 0,
+    });
+  });
 });

@@ -74,28 +74,52 @@ const only = (column: string, ids: string[] | undefined) =>
   ids ? sql`AND ${sql.raw(column)} = ANY(${sql.param(ids)}::uuid[])` : sql``;
 
 /**
- * The purchase-day features of the BG/NBD model (one purchase per day counts once), in a temporary
- * table: x repeat purchase days, the first and last purchase day, and the spend of the first day
- * (Gamma-Gamma uses the mean of the repeat purchases only).
+ * The purchase-day features of the BG/NBD model (one purchase per day counts once), computed from the
+ * orders, for the customers with purchase aggregates in `target` (a statement returning customer
+ * ids, or an id list): x repeat purchase days, the first and last purchase day, and the mean spend of
+ * the repeat days (Gamma-Gamma leaves the first day out); null for a customer without counted orders.
+ * Each row carries the aggregates' `updated_at` read in the same statement (the same snapshot as the
+ * orders): an order written afterwards moves it, so the row is known to be stale.
  */
-function featuresStatement(at: AsOf, ids?: string[]): SQL {
+function featuresFromOrders(at: AsOf, target: SQL | string[] | 'all'): SQL {
+  const which =
+    target === 'all'
+      ? sql``
+      : Array.isArray(target)
+        ? sql`AND a.customer_id = ANY(${sql.param(target)}::uuid[])`
+        : sql`AND a.customer_id IN (${target})`;
   return sql`
-    CREATE TEMP TABLE score_features ON COMMIT DROP AS
-    WITH days AS (
+    WITH target AS MATERIALIZED (
+      SELECT a.customer_id, a.updated_at FROM customer_aggregates a
+      WHERE a.tenant_id = vinculo_current_tenant() ${which}
+    ), days AS (
       SELECT o.customer_id, (o.placed_at AT TIME ZONE ${at.timezone})::date AS day,
         sum(o.base_total - o.base_refunded) AS spend
       FROM orders o
       WHERE o.tenant_id = vinculo_current_tenant() AND ${COUNTED} AND o.placed_at <= ${at.now}
-        ${only('o.customer_id', ids)}
+        ${target === 'all' ? sql`` : sql`AND o.customer_id IN (SELECT customer_id FROM target)`}
       GROUP BY 1, 2
+    ), customer AS (
+      SELECT customer_id, count(*)::int - 1 AS x, min(day) AS first_day, max(day) AS last_day,
+        sum(spend)::float8 AS spend, (min(ARRAY[day - DATE '2000-01-01', spend]))[2]::float8 AS first_spend
+      FROM days GROUP BY 1
     )
-    SELECT customer_id, count(*)::int - 1 AS x, min(day) AS first_day, max(day) AS last_day,
-      sum(spend)::float8 AS spend, (min(ARRAY[day - DATE '2000-01-01', spend]))[2]::float8 AS first_spend
-    FROM days GROUP BY 1`;
+    SELECT t.customer_id, t.updated_at AS aggregates_at, c.x, c.first_day, c.last_day,
+      CASE WHEN c.x > 0 THEN (c.spend - c.first_spend) / c.x END AS mean_repeat_spend
+    FROM target t LEFT JOIN customer c USING (customer_id)`;
 }
 
-/** Every input of a customer's row; the features table must exist. */
-function baseQuery(at: AsOf, ids?: string[]): SQL {
+/**
+ * A customer's stored scores row `s` still holds the purchase-day features when the purchase
+ * aggregates `a` have not changed since they were read for it (every order write updates them) and
+ * no counted order was placed after the row was computed.
+ */
+const FRESH = sql.raw(
+  `s.x IS NOT NULL AND s.aggregates_at = a.updated_at AND a.last_order_at <= s.computed_at`,
+);
+
+/** Every input of a customer's row (and `extra` columns); the features table must exist. */
+function baseQuery(at: AsOf, ids?: string[], extra: SQL = sql``): SQL {
   const day = sql`${at.day}::date`;
   const since90 = sql`${at.now}::timestamptz - interval '90 days'`;
   return sql`
@@ -108,13 +132,13 @@ function baseQuery(at: AsOf, ids?: string[]): SQL {
       CASE WHEN coalesce(a.orders, 0) > 0 THEN f.x END AS x,
       CASE WHEN coalesce(a.orders, 0) > 0 THEN f.last_day - f.first_day END AS tx,
       CASE WHEN coalesce(a.orders, 0) > 0 THEN ${day} - f.first_day END AS age,
-      CASE WHEN f.x > 0 THEN (f.spend - f.first_spend) / f.x END AS mean_repeat_spend,
+      f.mean_repeat_spend,
       coalesce(i.interactions, 0) AS interactions_90, coalesce(i.inbound, 0) AS inbound_90,
       coalesce(fb.n, 0) AS feedback_90,
       coalesce(ref.n, 0) AS referrals, coalesce(ref.revenue, 0)::bigint AS referral_revenue,
       coalesce(k.complaints, 0) AS complaints,
       coalesce(k.recoveries, 0) AS recoveries,
-      coalesce(h.n, 0) AS reactivations
+      coalesce(h.n, 0) AS reactivations ${extra}
     FROM customers c
     LEFT JOIN customer_aggregates a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id
     LEFT JOIN score_features f ON f.customer_id = c.id
@@ -157,28 +181,85 @@ function baseQuery(at: AsOf, ids?: string[]): SQL {
     WHERE c.tenant_id = vinculo_current_tenant() ${only('c.id', ids)}`;
 }
 
-/** The weighted mean of the available normalized dimensions, 0–100 (null for non-buyers). */
+/** The weighted mean of the available normalized dimensions of row `b`, 0–100 (null for non-buyers). */
 function valueScoreSql(w: ScoreSettings['weights']): SQL {
   const terms: [keyof typeof w, string][] = [
-    ['volume', 'n_volume'],
-    ['frequency', 'n_frequency'],
-    ['amount', 'n_amount'],
-    ['punctuality', 'n_punctuality'],
-    ['seniority', 'n_seniority'],
+    ['volume', 'b.n_volume'],
+    ['frequency', 'b.n_frequency'],
+    ['amount', 'b.n_amount'],
+    ['punctuality', 'b.n_punctuality'],
+    ['seniority', 'b.n_seniority'],
   ];
   const num = terms.map(([k, c]) => `${w[k]}::float8 * coalesce(${c}, 0)`).join(' + ');
   const den = terms.map(([k, c]) => `CASE WHEN ${c} IS NULL THEN 0 ELSE ${w[k]}::float8 END`).join(' + ');
-  return sql.raw(`CASE WHEN frequency > 0 AND (${den}) > 0 THEN 100 * (${num}) / (${den}) END`);
+  return sql.raw(`CASE WHEN b.frequency > 0 AND (${den}) > 0 THEN 100 * (${num}) / (${den}) END`);
 }
 
-/** 1 + floor(5 × (rank − 1) / n): the quintile of the share of buyers strictly below (ties share it). */
-const quintile = (order: string) =>
-  sql.raw(`CASE WHEN frequency > 0 THEN 1 + floor(5.0 * (rank() OVER (PARTITION BY frequency > 0 ORDER BY ${order}) - 1)
-    / count(*) OVER (PARTITION BY frequency > 0))::int END`);
-const cumeDist = (column: string, partition = 'frequency > 0') =>
-  sql.raw(
-    `CASE WHEN frequency > 0 AND ${column} IS NOT NULL THEN cume_dist() OVER (PARTITION BY ${partition}, ${column} IS NOT NULL ORDER BY ${column}) END`,
-  );
+/**
+ * The metrics whose distributions among the buyers rank the customers, as codes in `score_hist`:
+ * quintiles of recency (fewer days is better), frequency and monetary; cume_dist of the value dimensions.
+ */
+const METRICS = {
+  recency: { code: 1, column: 'recency_days' },
+  frequency: { code: 2, column: 'frequency' },
+  monetary: { code: 3, column: 'monetary' },
+  volume: { code: 4, column: 'volume' },
+  punctuality: { code: 5, column: 'punctuality' },
+  seniority: { code: 6, column: 'seniority_days' },
+} as const;
+type Metric = keyof typeof METRICS;
+const METRIC_LIST = Object.entries(METRICS) as [Metric, (typeof METRICS)[Metric]][];
+
+/**
+ * The buyers' histogram of every metric in one pass (grouping sets): per distinct value its count,
+ * the running count up to it and the metric's count of non-null values. A rank is then a look-up
+ * of a small table instead of a sort of a million rows; the results are those of rank() and
+ * cume_dist() (ties share a rank; nulls sort after the values, as ORDER BY puts them).
+ */
+function histogramStatement(): SQL {
+  const columns = METRIC_LIST.map(([, m]) => m.column);
+  // GROUPING(...) has a bit per column, set where the column is not grouped: one zero bit per set
+  const setOf = METRIC_LIST.map(
+    ([, m], i) => `WHEN ${(2 ** columns.length - 1) ^ (2 ** (columns.length - 1 - i))} THEN ${m.code}`,
+  ).join(' ');
+  return sql.raw(`
+    CREATE TEMP TABLE score_hist ON COMMIT DROP AS
+    WITH g AS (
+      SELECT CASE GROUPING(${columns.join(', ')}) ${setOf} END::smallint AS metric,
+        coalesce(${columns.map((c) => `${c}::float8`).join(', ')}) AS v, count(*) AS n
+      FROM score_base WHERE frequency > 0
+      GROUP BY GROUPING SETS (${columns.map((c) => `(${c})`).join(', ')})
+    )
+    SELECT metric, v, n,
+      sum(n) OVER (PARTITION BY metric ORDER BY v NULLS LAST ROWS UNBOUNDED PRECEDING)::bigint AS cum,
+      (sum(n) FILTER (WHERE v IS NOT NULL) OVER (PARTITION BY metric))::bigint AS total
+    FROM g`);
+}
+
+/** The histogram row of a metric for the base row `b`, joined as `alias`. */
+const histJoin = (metric: Metric, alias: string) =>
+  `LEFT JOIN score_hist ${alias} ON ${alias}.metric = ${METRICS[metric].code} AND ${alias}.v = b.${METRICS[metric].column}::float8`;
+
+/**
+ * Quintiles and normalized dimensions of the base rows `b` (buyers only; null for the others), from
+ * the histograms joined by `normalizedJoins`. A quintile is 1 + floor(5 × (rank − 1) / buyers), the
+ * share of buyers strictly worse; cume_dist is the share of the metric's values at or below.
+ */
+const NORMALIZED_JOINS = sql.raw(
+  `${histJoin('recency', 'hr')} ${histJoin('frequency', 'hf')} ${histJoin('monetary', 'hm')}
+   ${histJoin('volume', 'hv')} ${histJoin('punctuality', 'hp')} ${histJoin('seniority', 'hs')}`,
+);
+const NORMALIZED = sql.raw(`
+  -- recency ranks descending, nulls first (before every value): strictly worse = more days
+  CASE WHEN b.frequency > 0 THEN CASE WHEN b.recency_days IS NULL THEN 1
+    ELSE 1 + floor(5.0 * (hf.total - hr.cum) / hf.total)::int END END AS r,
+  CASE WHEN b.frequency > 0 THEN 1 + floor(5.0 * (hf.cum - hf.n) / hf.total)::int END AS f,
+  CASE WHEN b.frequency > 0 THEN 1 + floor(5.0 * (hm.cum - hm.n) / hf.total)::int END AS m,
+  CASE WHEN b.frequency > 0 THEN hv.cum::float8 / hv.total::float8 END AS n_volume,
+  CASE WHEN b.frequency > 0 THEN hf.cum::float8 / hf.total::float8 END AS n_frequency,
+  CASE WHEN b.frequency > 0 THEN hm.cum::float8 / hm.total::float8 END AS n_amount,
+  CASE WHEN b.frequency > 0 AND b.punctuality IS NOT NULL THEN hp.cum::float8 / hp.total::float8 END AS n_punctuality,
+  CASE WHEN b.frequency > 0 THEN hs.cum::float8 / hs.total::float8 END AS n_seniority`);
 
 const STAGE_COLUMNS = `customer_id uuid, frequency int, monetary bigint, volume int, punctuality float8,
   seniority_days int, recency_days int, x int, tx int, age int, mean_repeat_spend float8, interactions_90 int,
@@ -187,20 +268,78 @@ const STAGE_COLUMNS = `customer_id uuid, frequency int, monetary bigint, volume 
   n_punctuality float8, n_seniority float8, value_score float8, tier text, p_alive float8, expected_90 float8,
   expected_spend float8, clv float8`;
 
-const rfmCellSql = sql.raw(
-  `CASE WHEN s.r IS NULL THEN NULL ELSE (ARRAY[${RFM_GRID.flat()
-    .map((c) => `'${c.replaceAll("'", "''")}'`)
-    .join(',')}])[(s.r - 1) * 5 + s.f] END`,
-);
+/** The named RFM cell of staged row `s` (RFM_GRID compiled into SQL, one branch per cell). */
+const RFM_CELL = `CASE (s.r - 1) * 5 + s.f ${RFM_GRID.flat()
+  .map((c, i) => `WHEN ${i + 1} THEN '${c.replaceAll("'", "''")}'`)
+  .join(' ')} END`;
 
-/** Status, phase and the reason of a change, from a staged row `s` and the customer `c`. */
-function statusSql(rules: ScoreSettings['status']): { status: SQL; reason: SQL } {
+/** A customer_scores row's columns, as written from a staged row `s` (cast to the table's types). */
+const SCORE_COLUMNS: [string, string][] = [
+  ['recency_days', 's.recency_days'],
+  ['frequency', 's.frequency'],
+  ['monetary', 's.monetary'],
+  ['r', 's.r::smallint'],
+  ['f', 's.f::smallint'],
+  ['m', 's.m::smallint'],
+  ['rfm_cell', RFM_CELL],
+  ['volume', 's.volume'],
+  ['punctuality', 's.punctuality::real'],
+  ['seniority_days', 's.seniority_days'],
+  ['n_volume', 's.n_volume::real'],
+  ['n_frequency', 's.n_frequency::real'],
+  ['n_amount', 's.n_amount::real'],
+  ['n_punctuality', 's.n_punctuality::real'],
+  ['n_seniority', 's.n_seniority::real'],
+  ['value_score', 's.value_score::real'],
+  ['tier', 's.tier'],
+  ['x', 's.x'],
+  ['tx', 's.tx'],
+  ['age', 's.age'],
+  ['mean_repeat_spend', 's.mean_repeat_spend'],
+  ['p_alive', 's.p_alive'],
+  ['expected_90', 's.expected_90'],
+  ['expected_spend', 's.expected_spend'],
+  ['clv', 's.clv'],
+  ['interactions_90', 's.interactions_90'],
+  ['inbound_90', 's.inbound_90'],
+  ['feedback_90', 's.feedback_90'],
+  ['referrals', 's.referrals'],
+  ['referral_revenue', 's.referral_revenue'],
+  ['complaints', 's.complaints'],
+  ['recoveries', 's.recoveries'],
+  ['reactivations', 's.reactivations'],
+];
+
+/** The written values of staged row `s` (plus the model version), named as the table's columns. */
+const scoreValues = (modelVersion: number | null) =>
+  sql`${sql.raw(SCORE_COLUMNS.map(([c, e]) => `${e} AS ${c}`).join(', '))}, ${modelVersion}::int AS model_version`;
+
+/**
+ * Whether the stored row `cs` differs from the values `v` (scoreValues) or was computed from other
+ * purchase aggregates; the as-of day alone is no change (a re-run on another day rewrites nothing).
+ */
+const differs = (cs: string, v: string) => {
+  const compared = [...SCORE_COLUMNS.map(([c]) => c), 'model_version'];
+  return sql.raw(
+    `(${compared.map((c) => `${cs}.${c}`).join(', ')}) IS DISTINCT FROM (${compared
+      .map((c) => `${v}.${c}`)
+      .join(', ')}) OR ${cs}.aggregates_at IS DISTINCT FROM ${v}.aggregates_at`,
+  );
+};
+
+/** The status of a staged row `s` under the tenant's rules. */
+function statusOf(rules: ScoreSettings['status']): string {
   const atRisk = `s.recency_days > ${rules.atRiskAfterDays}
     OR (s.p_alive IS NOT NULL AND s.p_alive < ${rules.atRiskProbability})
     OR (s.x > 0 AND s.recency_days > ${rules.atRiskGapMultiple}::float8 * s.tx / s.x)`;
-  const status = `CASE WHEN s.frequency = 0 THEN 'potential'
+  return `CASE WHEN s.frequency = 0 THEN 'potential'
     WHEN s.recency_days > ${rules.inactiveAfterDays} THEN 'inactive'
     WHEN ${atRisk} THEN 'at_risk' ELSE 'active' END`;
+}
+
+/** Status, phase and the reason of a change, from a staged row `s` and the customer `c`. */
+function statusSql(rules: ScoreSettings['status']): { status: SQL; reason: SQL } {
+  const status = statusOf(rules);
   const reason = `CASE
     WHEN n.status = 'potential' THEN 'no_counted_orders'
     WHEN n.status = c.status AND s.frequency >= 2 THEN 'repeat_purchase'
@@ -226,23 +365,58 @@ export const scoresRepository = {
     return tx.execute(sql.raw(`SET LOCAL work_mem = '${RECOMPUTE_WORK_MEM}'`));
   },
 
-  createFeatures(tx: Tx, at: AsOf, ids?: string[]) {
-    return tx.execute(featuresStatement(at, ids));
+  /** The features of these customers, from their orders (the incremental path). */
+  createFeatures(tx: Tx, at: AsOf, ids: string[]) {
+    return tx.execute(sql`CREATE TEMP TABLE score_features ON COMMIT DROP AS ${featuresFromOrders(at, ids)}`);
+  },
+
+  /**
+   * The features of every customer with purchase aggregates (the full recompute): kept from the
+   * scores rows that still hold them, computed from the orders for the others — for all of them with
+   * `rebuild` (the stored days are in another time zone, or a rebuild was asked for). Returns how many
+   * were computed from the orders.
+   */
+  async createAllFeatures(tx: Tx, at: AsOf, rebuild: boolean): Promise<number> {
+    if (rebuild) {
+      await tx.execute(
+        sql`CREATE TEMP TABLE score_features ON COMMIT DROP AS ${featuresFromOrders(at, 'all')}`,
+      );
+      const all = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM score_features`);
+      return all.rows[0]!.n;
+    }
+    // one pass over the aggregates and the stored rows: the rows still valid are kept, the others are
+    // dropped and computed from the orders
+    await tx.execute(sql`
+      CREATE TEMP TABLE score_features ON COMMIT DROP AS
+      SELECT a.customer_id, a.updated_at AS aggregates_at, s.x, s.as_of - s.age AS first_day,
+        s.as_of - s.age + s.tx AS last_day, s.mean_repeat_spend, coalesce(${FRESH}, false) AS kept
+      FROM customer_aggregates a
+      LEFT JOIN customer_scores s ON s.tenant_id = a.tenant_id AND s.customer_id = a.customer_id
+      WHERE a.tenant_id = vinculo_current_tenant()`);
+    await tx.execute(sql`
+      CREATE TEMP TABLE score_stale ON COMMIT DROP AS SELECT customer_id FROM score_features WHERE NOT kept`);
+    await tx.execute(sql`ANALYZE score_stale`);
+    await tx.execute(sql`DELETE FROM score_features WHERE NOT kept`);
+    await tx.execute(sql`
+      INSERT INTO score_features (customer_id, aggregates_at, x, first_day, last_day, mean_repeat_spend)
+      ${featuresFromOrders(at, sql`SELECT customer_id FROM score_stale`)}`);
+    const stale = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM score_stale`);
+    return stale.rows[0]!.n;
   },
 
   /** The BG/NBD data, compressed into unique (x, tx, T) tuples (days). */
   async purchaseTuples(tx: Tx, at: AsOf) {
     const result = await tx.execute<{ x: number; tx: number; age: number; count: number }>(sql`
       SELECT x, last_day - first_day AS tx, ${at.day}::date - first_day AS age, count(*)::int AS count
-      FROM score_features GROUP BY 1, 2, 3`);
+      FROM score_features WHERE x IS NOT NULL GROUP BY 1, 2, 3`);
     return result.rows;
   },
 
   /** The Gamma-Gamma data: repeat buyers' mean repeat spend (minor units), compressed. */
   async spendRows(tx: Tx) {
     const result = await tx.execute<{ x: number; mx: number; count: number }>(sql`
-      SELECT x, round((spend - first_spend) / x)::float8 AS mx, count(*)::int AS count
-      FROM score_features WHERE x > 0 AND spend - first_spend > 0 GROUP BY 1, 2`);
+      SELECT x, round(mean_repeat_spend)::float8 AS mx, count(*)::int AS count
+      FROM score_features WHERE x > 0 AND mean_repeat_spend > 0 GROUP BY 1, 2`);
     return result.rows;
   },
 
@@ -259,52 +433,138 @@ export const scoresRepository = {
       CREATE TEMP TABLE score_tuples ON COMMIT DROP AS
       SELECT * FROM json_to_recordset(${JSON.stringify(outputs)}::json)
         AS t(x int, tx int, age int, p_alive float8, e90 float8, det float8)`);
-    await tx.execute(sql`CREATE INDEX ON score_tuples (x, tx, age)`);
+    await tx.execute(sql`ANALYZE score_tuples`);
   },
 
   /**
-   * Every customer's new row, computed set-based: inputs, model outputs from the tuples, quintiles
-   * and percentiles among the buyers, the value score and the tier (by rank among the buyers).
+   * Every customer's new row, computed set-based: inputs and model outputs (`score_base`), the buyers'
+   * histograms of the ranked metrics, quintiles and percentiles looked up in them, the value score,
+   * and the tier by the score's rank among the buyers. Returns the distributions (cutpoints) that place
+   * customers between full recomputes.
    */
-  async stageAll(tx: Tx, at: AsOf, settings: ScoreSettings, gg: ModelFit['gammaGamma'] | null) {
+  async stageAll(
+    tx: Tx,
+    at: AsOf,
+    options: {
+      settings: ScoreSettings;
+      gg: ModelFit['gammaGamma'] | null;
+      modelVersion: number | null;
+      sampleSize: number;
+    },
+  ): Promise<Cutpoints> {
+    const { settings, gg, modelVersion, sampleSize } = options;
     const expectedSpend = gg
       ? sql.raw(`CASE WHEN b.frequency = 0 THEN NULL
           WHEN b.x > 0 AND b.mean_repeat_spend > 0 THEN (${gg.p} * (${gg.gamma} + b.x * b.mean_repeat_spend)) / (${gg.p} * b.x + ${gg.q} - 1)
           ELSE ${gg.p} * ${gg.gamma} / (${gg.q} - 1) END`)
       : sql.raw('NULL::float8');
+    await tx.execute(sql`
+      CREATE TEMP TABLE score_base ON COMMIT DROP AS
+      SELECT b.*, t.p_alive, t.e90 AS expected_90, ${expectedSpend} AS expected_spend, t.det
+      FROM (${baseQuery(at, undefined, sql`, f.aggregates_at, c.status AS current_status, c.lifecycle_phase AS current_phase`)}) b
+      LEFT JOIN score_tuples t ON t.x = b.x AND t.tx = b.tx AND t.age = b.age`);
+    await tx.execute(sql`ANALYZE score_base`);
+    await tx.execute(histogramStatement());
+    await tx.execute(sql`CREATE INDEX ON score_hist (metric, cum)`);
+    await tx.execute(sql`ANALYZE score_hist`);
+    const totals = new Map(
+      (
+        await tx.execute<{ metric: number; total: number }>(
+          sql`SELECT DISTINCT metric, total::int AS total FROM score_hist`,
+        )
+      ).rows.map((r) => [Number(r.metric), Number(r.total)]),
+    );
+    const buyers = totals.get(METRICS.frequency.code) ?? 0;
+    const punctualityCount = totals.get(METRICS.punctuality.code) ?? 0;
+    const score = valueScoreSql(settings.weights);
+
+    // the tier thresholds: the k-th best score for k = ceil(share × scored buyers), so that a buyer is
+    // vip while fewer than ceil(vip × n) buyers score strictly higher (ties share the tier)
     const tiers = settings.tiers;
-    // the window sorts see only the metrics: narrow rows sort several times faster than whole rows
+    const scored = await tx.execute<{ n: number; thresholds: number[] | null; sample: number[] | null }>(sql`
+      SELECT count(score)::int AS n,
+        percentile_disc(${sql.param([tiers.vip, tiers.gold, tiers.silver])}::float8[])
+          WITHIN GROUP (ORDER BY score DESC) AS thresholds,
+        ${sql.raw(
+          buyers <= sampleSize + 1
+            ? `coalesce(array_agg(score ORDER BY score) FILTER (WHERE score IS NOT NULL), '{}')`
+            : `percentile_disc((SELECT array_agg(i::float8 / ${sampleSize}) FROM generate_series(0, ${sampleSize}) i))
+                WITHIN GROUP (ORDER BY score)`,
+        )} AS sample
+      FROM (
+        -- OFFSET 0 keeps each normalized value computed once (the score's expression uses each several times)
+        SELECT ${score} AS score
+        FROM (SELECT b.frequency, ${NORMALIZED} FROM score_base b ${NORMALIZED_JOINS} WHERE b.frequency > 0 OFFSET 0) b
+      ) s`);
+    const n = scored.rows[0]!.n;
+    const threshold = (share: number, i: number) =>
+      Math.ceil(share * n) > 0 ? (scored.rows[0]!.thresholds?.[i] ?? null) : null;
+    const [vip, gold, silver] = [
+      threshold(tiers.vip, 0),
+      threshold(tiers.gold, 1),
+      threshold(tiers.silver, 2),
+    ];
+    // staged: only the rows that change (their scores, or the customer's status or phase); the
+    // others are left as they are, which on a re-run is all of them
+    const status = statusOf(settings.status);
     await tx.execute(sql`
       CREATE TEMP TABLE score_staged ON COMMIT DROP AS
-      WITH b AS MATERIALIZED (
-        SELECT b.*, t.p_alive, t.e90 AS expected_90, ${expectedSpend} AS expected_spend, t.det
-        FROM (${baseQuery(at)}) b LEFT JOIN score_tuples t ON t.x = b.x AND t.tx = b.tx AND t.age = b.age
-      ), ranked AS (
-        SELECT customer_id, frequency,
-          ${quintile('recency_days DESC')} AS r, ${quintile('frequency')} AS f, ${quintile('monetary')} AS m,
-          ${cumeDist('volume')} AS n_volume, ${cumeDist('frequency')} AS n_frequency,
-          ${cumeDist('monetary')} AS n_amount, ${cumeDist('punctuality')} AS n_punctuality,
-          ${cumeDist('seniority_days')} AS n_seniority
-        FROM b
-      ), scored AS (
-        SELECT ranked.*, ${valueScoreSql(settings.weights)} AS value_score FROM ranked
-      ), tiered AS (
-        SELECT scored.*,
-          CASE WHEN value_score IS NULL THEN NULL
-            WHEN rank() OVER w - 1 < ceil(${tiers.vip}::float8 * count(*) OVER p) THEN 'vip'
-            WHEN rank() OVER w - 1 < ceil(${tiers.gold}::float8 * count(*) OVER p) THEN 'gold'
-            WHEN rank() OVER w - 1 < ceil(${tiers.silver}::float8 * count(*) OVER p) THEN 'silver'
-            ELSE 'bronze' END AS tier
-        FROM scored
-        WINDOW p AS (PARTITION BY value_score IS NOT NULL),
-          w AS (PARTITION BY value_score IS NOT NULL ORDER BY value_score DESC)
-      )
-      SELECT b.customer_id, b.frequency, b.monetary, b.volume, b.punctuality, b.seniority_days, b.recency_days,
-        b.x, b.tx, b.age, b.mean_repeat_spend, b.interactions_90, b.inbound_90, b.feedback_90, b.referrals,
-        b.referral_revenue, b.complaints, b.recoveries, b.reactivations, t.r, t.f, t.m, t.n_volume, t.n_frequency,
-        t.n_amount, t.n_punctuality, t.n_seniority, t.value_score, t.tier, b.p_alive, b.expected_90,
-        b.expected_spend, b.det * b.expected_spend AS clv
-      FROM b JOIN tiered t USING (customer_id)`);
+      SELECT s.customer_id, s.frequency, s.monetary, s.volume, s.punctuality, s.seniority_days, s.recency_days,
+        s.x, s.tx, s.age, s.mean_repeat_spend, s.interactions_90, s.inbound_90, s.feedback_90, s.referrals,
+        s.referral_revenue, s.complaints, s.recoveries, s.reactivations, s.r, s.f, s.m, s.n_volume, s.n_frequency,
+        s.n_amount, s.n_punctuality, s.n_seniority, s.value_score, s.tier, s.p_alive, s.expected_90,
+        s.expected_spend, s.clv
+      FROM (
+        SELECT s.*, CASE WHEN s.value_score IS NULL THEN NULL
+            WHEN s.value_score >= ${vip}::float8 THEN 'vip'
+            WHEN s.value_score >= ${gold}::float8 THEN 'gold'
+            WHEN s.value_score >= ${silver}::float8 THEN 'silver'
+            ELSE 'bronze' END AS tier,
+          s.det * s.expected_spend AS clv
+        FROM (
+          SELECT b.*, ${score} AS value_score
+          FROM (SELECT b.*, ${NORMALIZED} FROM score_base b ${NORMALIZED_JOINS} OFFSET 0) b
+          OFFSET 0
+        ) s
+        OFFSET 0
+      ) s
+      CROSS JOIN LATERAL (SELECT ${scoreValues(modelVersion)}, s.aggregates_at) v
+      LEFT JOIN customer_scores cs ON cs.tenant_id = vinculo_current_tenant() AND cs.customer_id = s.customer_id
+      WHERE cs.customer_id IS NULL OR ${differs('cs', 'v')}
+        OR (${sql.raw(`${status}, ${phaseOf(status)}`)}) IS DISTINCT FROM (s.current_status, s.current_phase)`);
+
+    // the other distributions, from the histograms: percentile_disc's picks (the value at position
+    // ceil(fraction × count)), or every value when there are few buyers
+    const samples = await tx.execute<{ metric: number; sample: number[] }>(
+      buyers <= sampleSize + 1
+        ? sql`
+          SELECT h.metric, array_agg(h.v ORDER BY h.v) AS sample
+          FROM score_hist h CROSS JOIN LATERAL generate_series(1, h.n) WHERE h.v IS NOT NULL GROUP BY h.metric`
+        : sql`
+          SELECT h.metric, array_agg(pick.v ORDER BY i) AS sample
+          FROM (SELECT DISTINCT metric, total FROM score_hist) h
+          CROSS JOIN generate_series(0, ${sampleSize}::int) i
+          CROSS JOIN LATERAL (
+            SELECT x.v FROM score_hist x
+            WHERE x.metric = h.metric AND x.v IS NOT NULL
+              AND x.cum >= greatest(1, ceil(i::float8 / ${sampleSize}::int * h.total))::bigint
+            ORDER BY x.cum LIMIT 1
+          ) pick
+          GROUP BY h.metric`,
+    );
+    const sampleOf = (metric: Metric) =>
+      (samples.rows.find((r) => Number(r.metric) === METRICS[metric].code)?.sample ?? []).map(Number);
+    return {
+      buyers,
+      punctualityCount,
+      recency: sampleOf('recency'),
+      frequency: sampleOf('frequency'),
+      monetary: sampleOf('monetary'),
+      volume: sampleOf('volume'),
+      punctuality: sampleOf('punctuality'),
+      seniority: sampleOf('seniority'),
+      score: (scored.rows[0]!.sample ?? []).map(Number),
+    };
   },
 
   /** The inputs of these customers' rows (the incremental path); the features table must exist. */
@@ -324,43 +584,6 @@ export const scoresRepository = {
     await tx.execute(sql`
       CREATE TEMP TABLE score_staged ON COMMIT DROP AS
       SELECT * FROM json_to_recordset(${JSON.stringify(rows)}::json) AS s(${sql.raw(STAGE_COLUMNS)})`);
-  },
-
-  /**
-   * Sorted samples of the staged buyers' distributions: every value when there are at most `size` + 1
-   * buyers, else `size` + 1 evenly spaced quantiles.
-   */
-  async cutpoints(tx: Tx, size: number): Promise<Cutpoints> {
-    const counts = await tx.execute<{ n: number; np: number }>(sql`
-      SELECT count(*)::int AS n, count(punctuality)::int AS np FROM score_staged WHERE frequency > 0`);
-    const { n, np } = counts.rows[0]!;
-    const sample = (column: string, count: number) =>
-      sql.raw(
-        count <= size + 1
-          ? `coalesce(array_agg(${column}::float8 ORDER BY ${column}) FILTER (WHERE ${column} IS NOT NULL), '{}')`
-          : `percentile_disc((SELECT array_agg(i::float8 / ${size}) FROM generate_series(0, ${size}) i))
-              WITHIN GROUP (ORDER BY ${column}::float8)`,
-      );
-    const result = await tx.execute<Record<string, number[]>>(sql`
-      SELECT ${sample('recency_days', n)} AS recency, ${sample('frequency', n)} AS frequency,
-        ${sample('monetary', n)} AS monetary, ${sample('volume', n)} AS volume,
-        ${sample('seniority_days', n)} AS seniority, ${sample('value_score', n)} AS score
-      FROM score_staged WHERE frequency > 0`);
-    const punctuality = await tx.execute<{ v: number[] }>(sql`
-      SELECT ${sample('punctuality', np)} AS v FROM score_staged WHERE frequency > 0 AND punctuality IS NOT NULL`);
-    const r = result.rows[0]!;
-    const arr = (v: number[] | undefined | null) => (v ?? []).map(Number);
-    return {
-      buyers: n,
-      punctualityCount: np,
-      recency: arr(r.recency),
-      frequency: arr(r.frequency),
-      monetary: arr(r.monetary),
-      volume: arr(r.volume),
-      punctuality: arr(punctuality.rows[0]?.v),
-      seniority: arr(r.seniority),
-      score: arr(r.score),
-    };
   },
 
   /**
@@ -426,34 +649,31 @@ export const scoresRepository = {
         )}
       )
       SELECT count(*)::int AS n FROM emitted`);
-    const columns = `as_of, recency_days, frequency, monetary, r, f, m, rfm_cell, volume, punctuality,
-      seniority_days, n_volume, n_frequency, n_amount, n_punctuality, n_seniority, value_score, tier, x, tx, age,
-      mean_repeat_spend, p_alive, expected_90, expected_spend, clv, model_version, interactions_90, inbound_90,
-      feedback_90, referrals, referral_revenue, complaints, recoveries, reactivations, aggregates_at`;
-    const list = columns.split(',').map((c) => c.trim());
-    // the as-of day alone is no change: a re-run on another day with the same values rewrites nothing
-    const compared = list.filter((c) => c !== 'as_of' && c !== 'aggregates_at');
-    const written = await tx.execute<{ customer_id: string }>(sql`
-      INSERT INTO customer_scores AS cs (tenant_id, customer_id, ${sql.raw(columns)}, computed_at)
-      SELECT vinculo_current_tenant(), s.customer_id, ${at.day}::date, s.recency_days, s.frequency, s.monetary,
-        s.r, s.f, s.m, ${rfmCellSql}, s.volume, s.punctuality, s.seniority_days, s.n_volume, s.n_frequency,
-        s.n_amount, s.n_punctuality, s.n_seniority, s.value_score, s.tier, s.x, s.tx, s.age, s.mean_repeat_spend,
-        s.p_alive, s.expected_90, s.expected_spend, s.clv, ${modelVersion}::int, s.interactions_90, s.inbound_90,
-        s.feedback_90, s.referrals, s.referral_revenue, s.complaints, s.recoveries, s.reactivations,
-        a.updated_at, ${at.now}
-      FROM score_staged s
-      LEFT JOIN customer_aggregates a ON a.tenant_id = vinculo_current_tenant() AND a.customer_id = s.customer_id
-      ON CONFLICT (tenant_id, customer_id) DO UPDATE SET
-        ${sql.raw(list.map((c) => `${c} = EXCLUDED.${c}`).join(', '))}, computed_at = EXCLUDED.computed_at
-      ${
-        rewriteAll
-          ? sql``
-          : sql`WHERE (${sql.raw(compared.map((c) => `cs.${c}`).join(', '))})
-        IS DISTINCT FROM (${sql.raw(compared.map((c) => `EXCLUDED.${c}`).join(', '))})
-        OR cs.aggregates_at IS DISTINCT FROM EXCLUDED.aggregates_at`
-      }
-      RETURNING customer_id`);
-    return { statusChanges: moved.rows[0]!.n, tierChanges: tiers.rows[0]!.n, written: written.rows.length };
+    const columns = [...SCORE_COLUMNS.map(([c]) => c), 'model_version', 'as_of', 'aggregates_at'];
+    // an UPDATE joined to the staged rows writes (and locks) only the rows that change; an upsert
+    // would lock every existing row first, which on a million customers cost most of the apply step.
+    // The aggregates' time is the one read with the features (an order written since is caught later).
+    const written = await tx.execute<{ n: number }>(sql`
+      WITH v AS MATERIALIZED (
+        SELECT s.customer_id, ${scoreValues(modelVersion)}, ${at.day}::date AS as_of, f.aggregates_at
+        FROM score_staged s LEFT JOIN score_features f ON f.customer_id = s.customer_id
+      ), updated AS (
+        UPDATE customer_scores cs SET ${sql.raw(columns.map((c) => `${c} = v.${c}`).join(', '))}, computed_at = ${at.now}
+        FROM v
+        WHERE cs.tenant_id = vinculo_current_tenant() AND cs.customer_id = v.customer_id
+          ${rewriteAll ? sql`` : sql`AND (${differs('cs', 'v')})`}
+        RETURNING 1
+      ), inserted AS (
+        -- one recompute or refresh per tenant at a time (the state lock): no concurrent insert to race
+        INSERT INTO customer_scores (tenant_id, customer_id, ${sql.raw(columns.join(', '))}, computed_at)
+        SELECT vinculo_current_tenant(), v.customer_id, ${sql.raw(columns.map((c) => `v.${c}`).join(', '))}, ${at.now}
+        FROM v
+        WHERE NOT EXISTS (SELECT 1 FROM customer_scores cs
+          WHERE cs.tenant_id = vinculo_current_tenant() AND cs.customer_id = v.customer_id)
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM updated)::int + (SELECT count(*) FROM inserted)::int AS n`);
+    return { statusChanges: moved.rows[0]!.n, tierChanges: tiers.rows[0]!.n, written: written.rows[0]!.n };
   },
 
   async state(tx: Tx): Promise<StateRow | undefined> {

@@ -29,6 +29,8 @@ export type RecomputeSummary = {
   written: number;
   statusChanges: number;
   tierChanges: number;
+  /** Customers whose purchase-day features were read from their orders (the others' were kept). */
+  featuresFromOrders: number;
   modelVersion: number;
   fitted: boolean;
   reason: string | null;
@@ -86,7 +88,7 @@ export class ScoresService {
    */
   async recompute(
     tenantId: string,
-    options: { refit?: boolean; runId?: string } = {},
+    options: { refit?: boolean; rebuild?: boolean; runId?: string } = {},
   ): Promise<RecomputeSummary> {
     const started = performance.now();
     const timings: Record<string, number> = {};
@@ -108,7 +110,11 @@ export class ScoresService {
         const state = await repo.lockState(tx);
         await progress(0);
         await repo.useRecomputeMemory(tx);
-        await repo.createFeatures(tx, at);
+        const rebuilt = await repo.createAllFeatures(
+          tx,
+          at,
+          options.rebuild === true || state.timezone !== at.timezone,
+        );
         const tuples = await repo.purchaseTuples(tx, at);
         lap('features');
         await progress(1);
@@ -126,10 +132,13 @@ export class ScoresService {
         if (fit.bgnbd && canonicalJson(modelPart(fit)) !== canonicalJson(modelPart(state.fit))) version += 1;
         lap('modelOutputs');
         await repo.createTupleOutputs(tx, computed.outputs);
-        await repo.stageAll(tx, at, settings.scores, fit.bgnbd ? fit.gammaGamma : null);
+        const cutpoints = await repo.stageAll(tx, at, {
+          settings: settings.scores,
+          gg: fit.bgnbd ? fit.gammaGamma : null,
+          modelVersion: fit.bgnbd ? version : null,
+          sampleSize: CUTPOINT_SAMPLE,
+        });
         lap('stage');
-        const cutpoints = await repo.cutpoints(tx, CUTPOINT_SAMPLE);
-        lap('cutpoints');
         await progress(3);
         const applied = await repo.apply(tx, at, {
           settings: settings.scores,
@@ -143,6 +152,7 @@ export class ScoresService {
           ...(version !== state.modelVersion || !state.fittedAt ? { fittedAt: at.now } : {}),
           cutpoints,
           asOf: at.day,
+          timezone: at.timezone,
           recomputedAt: at.now,
         });
         // every change committed before this transaction began is in the rows just written
@@ -153,6 +163,7 @@ export class ScoresService {
           written: applied.written,
           statusChanges: applied.statusChanges,
           tierChanges: applied.tierChanges,
+          featuresFromOrders: rebuilt,
           modelVersion: version,
           fitted: fit.bgnbd !== null,
           reason: fit.reason,

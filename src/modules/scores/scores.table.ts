@@ -134,6 +134,8 @@ export const scoreState = pgTable(
     fittedAt: at('fitted_at'),
     cutpoints: jsonb('cutpoints').$type<Cutpoints>(),
     asOf: date('as_of'),
+    // the time zone of the purchase days kept in the scores rows (another one rebuilds them)
+    timezone: text('timezone'),
     recomputedAt: at('recomputed_at'),
     // the incremental refresh's high-water mark over customer_aggregates.updated_at
     watermark: at('watermark'),

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { ScoreSettings } from '../tenants/tenants.schemas.ts';
 import {
-  discountedExpectedPurchases,
+  discountedExpectedPurchasesIfAlive,
   expectedAverageSpend,
-  expectedPurchases,
+  expectedPurchasesIfAlive,
   fitBgNbd,
   fitGammaGamma,
   type PurchaseTuple,
@@ -24,6 +25,31 @@ export const DEFAULT_HORIZON_DAYS = 90;
 export const MAX_PARAMETER = 1e5;
 
 type Tuple = { x: number; tx: number; age: number; count: number };
+
+/** A digest of what a fit is made from, the rows in the order the queries sort them. */
+export function fitInputDigest(tuples: Tuple[], spend: SpendRow[], window: ModelFit['window']): string {
+  const hash = createHash('sha256').update(JSON.stringify(window));
+  for (const t of tuples) hash.update(`${t.x},${t.tx},${t.age},${t.count};`);
+  hash.update('|');
+  for (const s of spend) hash.update(`${s.x},${s.mx},${s.count};`);
+  return hash.digest('hex');
+}
+
+/**
+ * The fit for these inputs: the previous one when it was made from the same inputs (maximum
+ * likelihood is a function of its data: a re-run with no new data skips the optimisation), else a
+ * refit starting from it.
+ */
+export function fitFor(
+  tuples: Tuple[],
+  spend: SpendRow[],
+  window: ModelFit['window'],
+  previous?: ModelFit | null,
+): ModelFit {
+  const inputDigest = fitInputDigest(tuples, spend, window);
+  if (previous?.inputDigest === inputDigest) return previous;
+  return { ...fitModels(tuples, spend, window, previous), inputDigest };
+}
 
 /** Fits BG/NBD on the (x, tx, T) tuples (days) and Gamma-Gamma on the repeat buyers' mean spend. */
 export function fitModels(
@@ -97,19 +123,29 @@ const paramsOf = (fit: ModelFit) => {
   return { r, alpha, a, b };
 };
 
-/** The model outputs of one purchase history under a fit. */
+/** What a history's outputs need beyond P(alive): they depend on x and T only, not on tx. */
+function aliveParts(fit: ModelFit, x: number, age: number, monthlyRate: number, horizonDays: number) {
+  const p = paramsOf(fit);
+  return {
+    expected: expectedPurchasesIfAlive(p, x, age, horizonDays),
+    det: discountedExpectedPurchasesIfAlive(p, x, age, CLV_MONTHS, DAYS_PER_MONTH, monthlyRate),
+  };
+}
+
+/**
+ * The model outputs of one purchase history under a fit: P(alive), the expected purchases over the
+ * horizon and the discounted ones over the CLV's months (each P(alive) times the alive customer's).
+ * `alive` may hold the second part, computed once for histories of the same x and T.
+ */
 export function modelOutputs(
   fit: ModelFit,
   h: { x: number; tx: number; age: number },
   monthlyRate: number,
   horizonDays = DEFAULT_HORIZON_DAYS,
+  alive = aliveParts(fit, h.x, h.age, monthlyRate, horizonDays),
 ) {
-  const p = paramsOf(fit);
-  return {
-    pAlive: probabilityAlive(p, h.x, h.tx, h.age),
-    expected: expectedPurchases(p, h.x, h.tx, h.age, horizonDays),
-    det: discountedExpectedPurchases(p, h.x, h.tx, h.age, CLV_MONTHS, DAYS_PER_MONTH, monthlyRate),
-  };
+  const pAlive = probabilityAlive(paramsOf(fit), h.x, h.tx, h.age);
+  return { pAlive, expected: pAlive * alive.expected, det: pAlive * alive.det };
 }
 
 /** The outputs, or null where this history's series does not converge under the fit. */
@@ -134,8 +170,16 @@ export function tupleOutputs(
 ): { fit: ModelFit; outputs: TupleOutput[] } {
   if (!fit.bgnbd) return { fit, outputs: [] };
   try {
+    // the series (13 per history) are the cost: once per distinct (x, T), far fewer than the tuples
+    const alive = new Map<string, ReturnType<typeof aliveParts>>();
     const outputs = tuples.map((t) => {
-      const o = modelOutputs(fit, t, settings.monthlyDiscountRate);
+      const key = `${t.x}:${t.age}`;
+      let parts = alive.get(key);
+      if (!parts) {
+        parts = aliveParts(fit, t.x, t.age, settings.monthlyDiscountRate, DEFAULT_HORIZON_DAYS);
+        alive.set(key, parts);
+      }
+      const o = modelOutputs(fit, t, settings.monthlyDiscountRate, DEFAULT_HORIZON_DAYS, parts);
       if (![o.pAlive, o.expected, o.det].every(Number.isFinite)) throw new RangeError('non-finite output');
       return { x: t.x, tx: t.tx, age: t.age, p_alive: o.pAlive, e90: o.expected, det: o.det };
     });

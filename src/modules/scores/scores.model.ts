@@ -87,7 +87,12 @@ export function probabilityAlive({ r, alpha, a, b }: BgNbdParams, x: number, tx:
  * for large x the direct series has terms around n^x z^n that overflow long before they shrink (and the
  * power in front underflows), while the transformed one has small, fixed upper parameters.
  */
-function expectedPurchasesIfAlive({ r, alpha, a, b }: BgNbdParams, x: number, T: number, t: number): number {
+export function expectedPurchasesIfAlive(
+  { r, alpha, a, b }: BgNbdParams,
+  x: number,
+  T: number,
+  t: number,
+): number {
   if (t === 0) return 0;
   const logOneMinusZ = Math.log(alpha + T) - Math.log(alpha + T + t);
   const series = hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, t / (alpha + T + t));
@@ -112,7 +117,31 @@ export function unconditionalExpectedPurchases(params: BgNbdParams, t: number): 
 }
 
 /**
- * Discounted expected purchases over `months` months: sum over m=1..months of (E[Y(m·unitsPerMonth)] - E[Y((m-1)·unitsPerMonth)]) / (1 + monthlyRate)^m (as lifetimes' customer_lifetime_value does). CLV = this × expectedAverageSpend.
+ * The discounted expected purchases of a customer still alive at T (they do not depend on tx):
+ * sum over m = 1..months of (E[Y(m·unitsPerMonth) | alive] - E[Y((m-1)·unitsPerMonth) | alive]) / (1 + monthlyRate)^m.
+ */
+export function discountedExpectedPurchasesIfAlive(
+  params: BgNbdParams,
+  x: number,
+  T: number,
+  months: number,
+  unitsPerMonth: number,
+  monthlyRate: number,
+): number {
+  let total = 0;
+  let previous = 0;
+  for (let m = 1; m <= months; m++) {
+    const cumulative = expectedPurchasesIfAlive(params, x, T, m * unitsPerMonth);
+    total += (cumulative - previous) / (1 + monthlyRate) ** m;
+    previous = cumulative;
+  }
+  return total;
+}
+
+/**
+ * Discounted expected purchases over `months` months: sum over m=1..months of (E[Y(m·unitsPerMonth)] -
+ * E[Y((m-1)·unitsPerMonth)]) / (1 + monthlyRate)^m (as lifetimes' customer_lifetime_value does), which
+ * is P(alive) times the same sum for a customer known to be alive. CLV = this × expectedAverageSpend.
  */
 export function discountedExpectedPurchases(
   params: BgNbdParams,
@@ -123,14 +152,10 @@ export function discountedExpectedPurchases(
   unitsPerMonth: number,
   monthlyRate: number,
 ): number {
-  let total = 0;
-  let previous = 0;
-  for (let m = 1; m <= months; m++) {
-    const cumulative = expectedPurchases(params, x, tx, T, m * unitsPerMonth);
-    total += (cumulative - previous) / (1 + monthlyRate) ** m;
-    previous = cumulative;
-  }
-  return total;
+  return (
+    probabilityAlive(params, x, tx, T) *
+    discountedExpectedPurchasesIfAlive(params, x, T, months, unitsPerMonth, monthlyRate)
+  );
 }
 
 /** Log-likelihood of one repeat buyer's mean repeat spend mx over x repeat purchases (lifetimes' GammaGammaFitter). */
@@ -175,6 +200,9 @@ export function compressPurchases(
 // Tolerances relative to the objective's size: a tenant's log-likelihood grows with its customers
 // (about −1e7 for a million), and an absolute 1e-10 would ask for digits a double does not have.
 const NELDER_MEAD = { maxIterations: 5000, xTolerance: 1e-8, initialStep: 0.1 };
+// From a previous optimum (a refit on data that has usually barely moved) the first simplex is
+// smaller: it expands where the optimum has moved further, and shrinks from closer otherwise.
+const WARM_STEP = 0.01;
 const RELATIVE_TOLERANCE = 1e-13;
 // Restart Nelder–Mead from its optimum with a fresh simplex until a round improves the objective by no
 // more than this (relative): a simplex can collapse short of the optimum (McKinnon 1998). On all of
@@ -184,12 +212,25 @@ const RESTART_IMPROVEMENT = 1e-12;
 const MAX_ROUNDS = 20;
 
 /** Minimises f from x0 by Nelder–Mead with restarts; returns the optimum and the iterations used. */
-function minimise(f: (v: number[]) => number, x0: number[]): { x: number[]; fx: number; iterations: number } {
+function minimise(
+  f: (v: number[]) => number,
+  x0: number[],
+  warm: boolean,
+): { x: number[]; fx: number; iterations: number } {
   const scale = (fx: number) => Math.max(1, Math.abs(fx));
-  let best = nelderMead(f, x0, { ...NELDER_MEAD, tolerance: RELATIVE_TOLERANCE * scale(f(x0)) });
+  let best = nelderMead(f, x0, {
+    ...NELDER_MEAD,
+    ...(warm ? { initialStep: WARM_STEP } : {}),
+    tolerance: RELATIVE_TOLERANCE * scale(f(x0)),
+  });
   let iterations = best.iterations;
   for (let round = 1; round < MAX_ROUNDS; round++) {
-    const result = nelderMead(f, best.x, { ...NELDER_MEAD, tolerance: RELATIVE_TOLERANCE * scale(best.fx) });
+    // from a warm start a restart is small too; from a cold one it explores (flat likelihoods)
+    const result = nelderMead(f, best.x, {
+      ...NELDER_MEAD,
+      ...(warm ? { initialStep: WARM_STEP } : {}),
+      tolerance: RELATIVE_TOLERANCE * scale(best.fx),
+    });
     iterations += result.iterations;
     const improvement = best.fx - result.fx;
     if (result.fx < best.fx) best = result;
@@ -222,10 +263,38 @@ export function fitBgNbd(
   }
   const countByX = new Map<number, number>();
   for (const { x, count } of tuples) countByX.set(x, (countByX.get(x) ?? 0) + count);
+  // the timing part of every tuple needs log(α + T), log(α + tx) and log(b + x − 1): one log per
+  // distinct value of each per evaluation (a few hundred days), then an exp and a log1p per tuple
+  const n = tuples.length;
+  const xs = new Int32Array(n);
+  const txIndex = new Int32Array(n);
+  const tIndex = new Int32Array(n);
+  const counts = new Float64Array(n);
+  const days = [...new Set(tuples.flatMap((t) => [t.tx, t.T]))].sort((u, v) => u - v);
+  const dayIndex = new Map(days.map((d, i) => [d, i]));
+  const maxX = tuples.reduce((m, t) => Math.max(m, t.x), 0);
+  tuples.forEach((t, i) => {
+    xs[i] = t.x;
+    txIndex[i] = dayIndex.get(t.tx)!;
+    tIndex[i] = dayIndex.get(t.T)!;
+    counts[i] = t.count;
+  });
+  const logDay = new Float64Array(days.length);
+  const logBx = new Float64Array(maxX + 1);
   const negativeLogLikelihood = (params: BgNbdParams) => {
+    const { r, alpha, a, b } = params;
     let sum = 0;
     for (const [x, count] of countByX) sum += count * bgnbdCountPart(params, x);
-    for (const { x, tx, T, count } of tuples) sum += count * bgnbdTimingPart(params, x, tx, T);
+    for (let d = 0; d < days.length; d++) logDay[d] = Math.log(alpha + days[d]!);
+    for (let x = 1; x <= maxX; x++) logBx[x] = Math.log(b + x - 1);
+    const logA = Math.log(a);
+    for (let i = 0; i < n; i++) {
+      const x = xs[i]!;
+      const a3 = -(r + x) * logDay[tIndex[i]!]!;
+      // as bgnbdTimingPart: log(e^A3 + [x > 0] e^A4)
+      const timing = x > 0 ? logAddExp(a3, logA - logBx[x]! - (r + x) * logDay[txIndex[i]!]!) : a3;
+      sum += counts[i]! * timing;
+    }
     return -sum;
   };
   const toParams = ([r, alpha, a, b]: number[]): BgNbdParams => ({
@@ -237,7 +306,7 @@ export function fitBgNbd(
   // log-parameters keep all four positive; lifetimes starts from all ones too (a refit starts from the
   // previous optimum, which the new data has usually barely moved)
   const x0 = start ? [start.r, start.alpha, start.a, start.b].map(Math.log) : [0, 0, 0, 0];
-  const best = minimise((v) => negativeLogLikelihood(toParams(v)), x0);
+  const best = minimise((v) => negativeLogLikelihood(toParams(v)), x0, start !== undefined);
   return { params: toParams(best.x), logLikelihood: -best.fx, iterations: best.iterations };
 }
 
@@ -276,6 +345,6 @@ export function fitGammaGamma(
     gamma: Math.exp(gamma!),
   });
   const x0 = start ? [start.p, start.q, start.gamma].map(Math.log) : [0, 0, 0];
-  const best = minimise((v) => negativeLogLikelihood(toParams(v)), x0);
+  const best = minimise((v) => negativeLogLikelihood(toParams(v)), x0, start !== undefined);
   return { params: toParams(best.x), logLikelihood: -best.fx, iterations: best.iterations };
 }

@@ -112,10 +112,10 @@ function featuresFromOrders(at: AsOf, target: SQL | string[] | 'all'): SQL {
 /**
  * A customer's stored scores row `s` still holds the purchase-day features when the purchase
  * aggregates `a` have not changed since they were read for it (every order write updates them) and
- * no counted order was placed after the row was computed.
+ * no counted order was placed after the row was computed (without counted orders there are none).
  */
 const FRESH = sql.raw(
-  `s.x IS NOT NULL AND s.aggregates_at = a.updated_at AND a.last_order_at <= s.computed_at`,
+  `s.aggregates_at = a.updated_at AND (a.orders = 0 OR (s.x IS NOT NULL AND a.last_order_at <= s.computed_at))`,
 );
 
 /** Every input of a customer's row (and `extra` columns); the features table must exist. */
@@ -314,18 +314,11 @@ const SCORE_COLUMNS: [string, string][] = [
 const scoreValues = (modelVersion: number | null) =>
   sql`${sql.raw(SCORE_COLUMNS.map(([c, e]) => `${e} AS ${c}`).join(', '))}, ${modelVersion}::int AS model_version`;
 
-/**
- * Whether the stored row `cs` differs from the values `v` (scoreValues) or was computed from other
- * purchase aggregates; the as-of day alone is no change (a re-run on another day rewrites nothing).
- */
-const differs = (cs: string, v: string) => {
-  const compared = [...SCORE_COLUMNS.map(([c]) => c), 'model_version'];
-  return sql.raw(
-    `(${compared.map((c) => `${cs}.${c}`).join(', ')}) IS DISTINCT FROM (${compared
-      .map((c) => `${v}.${c}`)
-      .join(', ')}) OR ${cs}.aggregates_at IS DISTINCT FROM ${v}.aggregates_at`,
+/** A hash of the written values `v` (scoreValues), stored with the row as `digest`. */
+const digestOf = (v: string) =>
+  sql.raw(
+    `hash_record_extended(ROW(${[...SCORE_COLUMNS.map(([c]) => c), 'model_version'].map((c) => `${v}.${c}`).join(', ')}), 0)`,
   );
-};
 
 /** The status of a staged row `s` under the tenant's rules. */
 function statusOf(rules: ScoreSettings['status']): string {
@@ -360,9 +353,22 @@ const phaseOf = (status: string) =>
   `CASE WHEN ${status} = 'inactive' THEN 'recovery' WHEN ${status} <> 'potential' AND s.frequency >= 2 THEN 'retention' ELSE 'acquisition' END`;
 
 export const scoresRepository = {
-  /** The full recompute's sorts and hash tables stay in memory (its transaction only). */
-  useRecomputeMemory(tx: Tx) {
-    return tx.execute(sql.raw(`SET LOCAL work_mem = '${RECOMPUTE_WORK_MEM}'`));
+  /** The full recompute's settings (its transaction only): sorts and hash tables in memory, no JIT, hash joins. */
+  async useRecomputeMemory(tx: Tx) {
+    await tx.execute(sql.raw(`SET LOCAL work_mem = '${RECOMPUTE_WORK_MEM}'`));
+    await scoresRepository.withoutJit(tx);
+    // every join here is of whole tables: hashed, never sorted for a merge (a sort of a million wide
+    // rows, which the planner picks for the temporary tables it knows little about, costs seconds)
+    await tx.execute(sql.raw('SET LOCAL enable_mergejoin = off'));
+  },
+
+  /**
+   * The score statements run once over simple expressions: compiling them (JIT, which PostgreSQL
+   * starts from the estimates of whole-tenant joins and of fresh temporary tables) took up to a
+   * second a statement, more than it saves (the transaction only).
+   */
+  withoutJit(tx: Tx) {
+    return tx.execute(sql.raw('SET LOCAL jit = off'));
   },
 
   /** The features of these customers, from their orders (the incremental path). */
@@ -377,38 +383,33 @@ export const scoresRepository = {
    * were computed from the orders.
    */
   async createAllFeatures(tx: Tx, at: AsOf, rebuild: boolean): Promise<number> {
-    if (rebuild) {
-      await tx.execute(
-        sql`CREATE TEMP TABLE score_features ON COMMIT DROP AS ${featuresFromOrders(at, 'all')}`,
-      );
-      const all = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM score_features`);
-      return all.rows[0]!.n;
-    }
-    // one pass over the aggregates and the stored rows: the rows still valid are kept, the others are
-    // dropped and computed from the orders
+    // one pass over the aggregates and the stored rows: the features still valid are kept, with each
+    // row's digest (what the recompute compares its new values with)
     await tx.execute(sql`
       CREATE TEMP TABLE score_features ON COMMIT DROP AS
-      SELECT a.customer_id, a.updated_at AS aggregates_at, s.x, s.as_of - s.age AS first_day,
-        s.as_of - s.age + s.tx AS last_day, s.mean_repeat_spend, coalesce(${FRESH}, false) AS kept
+      SELECT coalesce(a.customer_id, s.customer_id) AS customer_id, a.updated_at AS aggregates_at,
+        s.x, s.as_of - s.age AS first_day, s.as_of - s.age + s.tx AS last_day, s.mean_repeat_spend,
+        ${rebuild ? sql`a.customer_id IS NULL` : sql`coalesce(${FRESH}, a.customer_id IS NULL)`} AS kept,
+        s.digest AS old_digest, s.aggregates_at AS old_aggregates_at
       FROM customer_aggregates a
-      LEFT JOIN customer_scores s ON s.tenant_id = a.tenant_id AND s.customer_id = a.customer_id
-      WHERE a.tenant_id = vinculo_current_tenant()`);
+      FULL JOIN customer_scores s ON s.tenant_id = a.tenant_id AND s.customer_id = a.customer_id`);
     await tx.execute(sql`
       CREATE TEMP TABLE score_stale ON COMMIT DROP AS SELECT customer_id FROM score_features WHERE NOT kept`);
     await tx.execute(sql`ANALYZE score_stale`);
-    await tx.execute(sql`DELETE FROM score_features WHERE NOT kept`);
-    await tx.execute(sql`
-      INSERT INTO score_features (customer_id, aggregates_at, x, first_day, last_day, mean_repeat_spend)
-      ${featuresFromOrders(at, sql`SELECT customer_id FROM score_stale`)}`);
-    const stale = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM score_stale`);
-    return stale.rows[0]!.n;
+    // the others from their orders (all of them when rebuilding: one pass over the orders)
+    const fresh = await tx.execute(sql`
+      UPDATE score_features f SET aggregates_at = n.aggregates_at, x = n.x, first_day = n.first_day,
+        last_day = n.last_day, mean_repeat_spend = n.mean_repeat_spend
+      FROM (${featuresFromOrders(at, rebuild ? 'all' : sql`SELECT customer_id FROM score_stale`)}) n
+      WHERE f.customer_id = n.customer_id AND NOT f.kept`);
+    return fresh.rowCount ?? 0;
   },
 
   /** The BG/NBD data, compressed into unique (x, tx, T) tuples (days). */
   async purchaseTuples(tx: Tx, at: AsOf) {
     const result = await tx.execute<{ x: number; tx: number; age: number; count: number }>(sql`
       SELECT x, last_day - first_day AS tx, ${at.day}::date - first_day AS age, count(*)::int AS count
-      FROM score_features WHERE x IS NOT NULL GROUP BY 1, 2, 3`);
+      FROM score_features WHERE x IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`);
     return result.rows;
   },
 
@@ -416,7 +417,7 @@ export const scoresRepository = {
   async spendRows(tx: Tx) {
     const result = await tx.execute<{ x: number; mx: number; count: number }>(sql`
       SELECT x, round(mean_repeat_spend)::float8 AS mx, count(*)::int AS count
-      FROM score_features WHERE x > 0 AND mean_repeat_spend > 0 GROUP BY 1, 2`);
+      FROM score_features WHERE x > 0 AND mean_repeat_spend > 0 GROUP BY 1, 2 ORDER BY 1, 2`);
     return result.rows;
   },
 
@@ -461,7 +462,12 @@ export const scoresRepository = {
     await tx.execute(sql`
       CREATE TEMP TABLE score_base ON COMMIT DROP AS
       SELECT b.*, t.p_alive, t.e90 AS expected_90, ${expectedSpend} AS expected_spend, t.det
-      FROM (${baseQuery(at, undefined, sql`, f.aggregates_at, c.status AS current_status, c.lifecycle_phase AS current_phase`)}) b
+      FROM (${baseQuery(
+        at,
+        undefined,
+        sql`, f.aggregates_at, f.old_aggregates_at, f.old_digest, c.status AS current_status,
+          c.lifecycle_phase AS current_phase`,
+      )}) b
       LEFT JOIN score_tuples t ON t.x = b.x AND t.tx = b.tx AND t.age = b.age`);
     await tx.execute(sql`ANALYZE score_base`);
     await tx.execute(histogramStatement());
@@ -520,7 +526,7 @@ export const scoresRepository = {
             WHEN s.value_score >= ${gold}::float8 THEN 'gold'
             WHEN s.value_score >= ${silver}::float8 THEN 'silver'
             ELSE 'bronze' END AS tier,
-          s.det * s.expected_spend AS clv
+          s.det * s.expected_spend AS clv, ${sql.raw(status)} AS next_status
         FROM (
           SELECT b.*, ${score} AS value_score
           FROM (SELECT b.*, ${NORMALIZED} FROM score_base b ${NORMALIZED_JOINS} OFFSET 0) b
@@ -528,10 +534,9 @@ export const scoresRepository = {
         ) s
         OFFSET 0
       ) s
-      CROSS JOIN LATERAL (SELECT ${scoreValues(modelVersion)}, s.aggregates_at) v
-      LEFT JOIN customer_scores cs ON cs.tenant_id = vinculo_current_tenant() AND cs.customer_id = s.customer_id
-      WHERE cs.customer_id IS NULL OR ${differs('cs', 'v')}
-        OR (${sql.raw(`${status}, ${phaseOf(status)}`)}) IS DISTINCT FROM (s.current_status, s.current_phase)`);
+      CROSS JOIN LATERAL (SELECT ${scoreValues(modelVersion)}) v
+      WHERE s.old_digest IS DISTINCT FROM ${digestOf('v')} OR s.old_aggregates_at IS DISTINCT FROM s.aggregates_at
+        OR (s.next_status, ${sql.raw(phaseOf('s.next_status'))}) IS DISTINCT FROM (s.current_status, s.current_phase)`);
 
     // the other distributions, from the histograms: percentile_disc's picks (the value at position
     // ceil(fraction × count)), or every value when there are few buyers
@@ -596,6 +601,8 @@ export const scoresRepository = {
     options: { settings: ScoreSettings; modelVersion: number | null; rewriteAll: boolean; emit: Emit },
   ) {
     const { settings, modelVersion, rewriteAll, emit } = options;
+    // the planner's estimates for what follows (a refresh stages a thousand rows, a re-run none)
+    await tx.execute(sql`ANALYZE score_staged`);
     const { status, reason } = statusSql(settings.status);
     const moved = await tx.execute<{ n: number }>(sql`
       WITH n AS (
@@ -636,7 +643,12 @@ export const scoresRepository = {
         INSERT INTO customer_tier_history (tenant_id, id, customer_id, from_tier, to_tier, changed_at)
         SELECT vinculo_current_tenant(), vinculo_uuidv7(), s.customer_id, o.tier, s.tier, ${at.now}
         FROM score_staged s
-        LEFT JOIN customer_scores o ON o.tenant_id = vinculo_current_tenant() AND o.customer_id = s.customer_id
+        -- probes of the staged customers' rows: a recompute that rewrote every row leaves the table's
+        -- statistics stale until it is analyzed, and a hash join would read all of it
+        LEFT JOIN LATERAL (
+          SELECT customer_id, tier FROM customer_scores
+          WHERE tenant_id = vinculo_current_tenant() AND customer_id = s.customer_id LIMIT 1
+        ) o ON true
         WHERE o.tier IS DISTINCT FROM s.tier AND NOT (o.customer_id IS NULL AND s.tier IS NULL)
         RETURNING customer_id, from_tier, to_tier, changed_at
       ), emitted AS (
@@ -649,19 +661,21 @@ export const scoresRepository = {
         )}
       )
       SELECT count(*)::int AS n FROM emitted`);
-    const columns = [...SCORE_COLUMNS.map(([c]) => c), 'model_version', 'as_of', 'aggregates_at'];
+    const columns = [...SCORE_COLUMNS.map(([c]) => c), 'model_version', 'as_of', 'aggregates_at', 'digest'];
     // an UPDATE joined to the staged rows writes (and locks) only the rows that change; an upsert
     // would lock every existing row first, which on a million customers cost most of the apply step.
     // The aggregates' time is the one read with the features (an order written since is caught later).
     const written = await tx.execute<{ n: number }>(sql`
-      WITH v AS MATERIALIZED (
+      WITH w AS MATERIALIZED (
         SELECT s.customer_id, ${scoreValues(modelVersion)}, ${at.day}::date AS as_of, f.aggregates_at
         FROM score_staged s LEFT JOIN score_features f ON f.customer_id = s.customer_id
+      ), v AS (
+        SELECT w.*, ${digestOf('w')} AS digest FROM w
       ), updated AS (
         UPDATE customer_scores cs SET ${sql.raw(columns.map((c) => `${c} = v.${c}`).join(', '))}, computed_at = ${at.now}
         FROM v
         WHERE cs.tenant_id = vinculo_current_tenant() AND cs.customer_id = v.customer_id
-          ${rewriteAll ? sql`` : sql`AND (${differs('cs', 'v')})`}
+          ${rewriteAll ? sql`` : sql`AND (cs.digest IS DISTINCT FROM v.digest OR cs.aggregates_at IS DISTINCT FROM v.aggregates_at)`}
         RETURNING 1
       ), inserted AS (
         -- one recompute or refresh per tenant at a time (the state lock): no concurrent insert to race
@@ -706,7 +720,11 @@ export const scoresRepository = {
   async changedSince(tx: Tx, watermark: Date | null, limit: number) {
     const result = await tx.execute<{ customer_id: string; updated_at: string }>(sql`
       SELECT a.customer_id, a.updated_at FROM customer_aggregates a
-      LEFT JOIN customer_scores s ON s.tenant_id = a.tenant_id AND s.customer_id = a.customer_id
+      -- one probe per changed customer, whatever the statistics of a freshly rewritten table say
+      LEFT JOIN LATERAL (
+        SELECT aggregates_at FROM customer_scores
+        WHERE tenant_id = a.tenant_id AND customer_id = a.customer_id LIMIT 1
+      ) s ON true
       WHERE a.tenant_id = vinculo_current_tenant()
         ${watermark ? sql`AND a.updated_at > ${watermark}::timestamptz - interval '5 minutes'` : sql``}
         AND s.aggregates_at IS DISTINCT FROM a.updated_at

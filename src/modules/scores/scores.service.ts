@@ -9,7 +9,7 @@ import type { EventsService } from '../events/events.service.ts';
 import type { JobRunsService } from '../jobs/jobs.service.ts';
 import type { ScoreSettings } from '../tenants/tenants.schemas.ts';
 import type { TenantsService } from '../tenants/tenants.service.ts';
-import { fitModels, placeRow, tupleOutputs } from './scores.compute.ts';
+import { fitFor, placeRow, tupleOutputs } from './scores.compute.ts';
 import { type AsOf, scoresRepository as repo } from './scores.repository.ts';
 import type { CustomerScores, ScoreModel } from './scores.schemas.ts';
 import type { Cutpoints, ModelFit } from './scores.table.ts';
@@ -122,7 +122,7 @@ export class ScoresService {
         let version = state.modelVersion;
         if (options.refit !== false || !fit) {
           const spend = await repo.spendRows(tx);
-          fit = fitModels(tuples, spend, { from: await repo.window(tx), to: at.day }, state.fit);
+          fit = fitFor(tuples, spend, { from: await repo.window(tx), to: at.day }, state.fit);
         }
         lap('fit');
         await progress(2);
@@ -190,6 +190,7 @@ export class ScoresService {
     let total = 0;
     for (;;) {
       const done = await this.#db.withTenant(tenantId, async (tx) => {
+        await repo.withoutJit(tx);
         const state = await repo.lockState(tx);
         if (!state.cutpoints || !state.fit) return -1;
         const settings = await this.#tenants.settingsIn(tx, tenantId);

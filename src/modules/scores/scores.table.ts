@@ -72,6 +72,8 @@ export const customerScores = pgTable(
     reactivations: integer('reactivations').notNull(),
     // the purchase aggregates' updated_at these scores were computed from (the refresh's change test)
     aggregatesAt: at('aggregates_at'),
+    // a hash of the written values: a full recompute compares it rather than every column
+    digest: bigint('digest', { mode: 'bigint' }),
     computedAt: at('computed_at').notNull(),
   },
   (t) => [
@@ -109,6 +111,8 @@ export type ModelFit = {
   fitMs: number;
   reason: string | null;
   window: { from: string | null; to: string };
+  /** A digest of the fit's inputs (tuples, spend rows, window): the same inputs keep this fit. */
+  inputDigest?: string;
 };
 
 /** Sorted samples of each distribution of the last full recompute, for placing one customer between runs. */

@@ -1,0 +1,1 @@
+ALTER TABLE "customer_scores" ADD COLUMN "digest" bigint;

@@ -39,6 +39,27 @@ describe('scores through the API and the workers', () => {
     expect(done.finishedAt).not.toBeNull();
     const scores = (await client.get(`/v1/customers/${c.id}/scores`)).json();
     expect(scores.rfm).toMatchObject({ frequency: 1, r: 1, f: 1, m: 1, cell: 'Lost' });
+
+    // the purchase days are kept from the scores rows; rebuild reads them from the orders again
+    const run = async (body: object) => {
+      const started = await client.post('/v1/scores/recompute', body);
+      expect(started.statusCode, started.body).toBe(202);
+      return until(
+        async () => (await client.get(`/v1/jobs/${started.json().id}`)).json(),
+        (b) => b.status === 'succeeded' || b.status === 'failed',
+      );
+    };
+    expect(await run({})).toMatchObject({
+      status: 'succeeded',
+      result: { featuresFromOrders: 0, written: 0 },
+    });
+    expect(await run({ rebuild: true })).toMatchObject({
+      status: 'succeeded',
+      result: { featuresFromOrders: 1, written: 0 },
+    });
+    const bad = await client.post('/v1/scores/recompute', { rebuild: 'yes' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors).toEqual([expect.objectContaining({ path: 'rebuild' })]);
   });
 
   it('an order write refreshes the customer’s scores within seconds, without a manual recompute', async () => {

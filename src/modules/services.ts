@@ -253,8 +253,13 @@ export function tasksOf(services: Services): Record<string, TaskHandler> {
       for (const tenantId of await services.tenants.allIds()) await services.events.prune(tenantId);
     },
     [RECOMPUTE_TASK]: async (payload) => {
-      const { tenantId, runId, refit } = payload as { tenantId: string; runId?: string; refit?: boolean };
-      await services.scores.recompute(tenantId, { runId, refit });
+      const { tenantId, runId, refit, rebuild } = payload as {
+        tenantId: string;
+        runId?: string;
+        refit?: boolean;
+        rebuild?: boolean;
+      };
+      await services.scores.recompute(tenantId, { runId, refit, rebuild });
     },
     [REFRESH_TASK]: async (payload) => {
       await services.scores.refresh((payload as { tenantId: string }).tenantId);

@@ -38,8 +38,11 @@ export function scoresResolvers({ scores, insights, jobRuns }: Services): IResol
       },
     },
     Mutation: {
-      recomputeScores: (_root, { refit }: { refit?: boolean | null }, { actor }) =>
-        scores.requestRecompute(authorize(actor, 'admin'), refit ?? true),
+      recomputeScores: (
+        _root,
+        { refit, rebuild }: { refit?: boolean | null; rebuild?: boolean | null },
+        { actor },
+      ) => scores.requestRecompute(authorize(actor, 'admin'), refit ?? true, rebuild ?? false),
     },
   } as IResolvers;
 }

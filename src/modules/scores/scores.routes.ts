@@ -71,7 +71,13 @@ export const scoresRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
     handler: async (request, reply) =>
       reply
         .code(202)
-        .send(await scores.requestRecompute(requireTenant(request.actor!), request.body?.refit ?? true)),
+        .send(
+          await scores.requestRecompute(
+            requireTenant(request.actor!),
+            request.body?.refit ?? true,
+            request.body?.rebuild ?? false,
+          ),
+        ),
   });
 
   app.get('/insights/rfm', {

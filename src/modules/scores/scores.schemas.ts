@@ -161,8 +161,14 @@ export type ScoreModel = z.infer<typeof ScoreModelSchema>;
 export const RecomputeBody = z
   .strictObject({
     refit: z.boolean().optional().describe('Refit the models (default true) or keep the current fit'),
+    rebuild: z
+      .boolean()
+      .optional()
+      .describe(
+        'Read every customer’s purchase days from the orders (default false: kept from the scores rows whose orders did not change)',
+      ),
   })
-  .meta({ id: 'RecomputeRequest', examples: [{ refit: true }, { refit: false }] });
+  .meta({ id: 'RecomputeRequest', examples: [{ refit: true }, { refit: false }, { rebuild: true }] });
 
 export const TierChangeSchema = z.object({
   fromTier: z.enum(TIERS).nullable(),

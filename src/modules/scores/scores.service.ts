@@ -275,8 +275,8 @@ export class ScoresService {
   }
 
   /** `POST /v1/scores/recompute`: a job that clients follow at `GET /v1/jobs/:id`. */
-  requestRecompute(actor: TenantActor, refit: boolean) {
-    return this.#jobRuns.start(actor, 'scores.recompute', RECOMPUTE_TASK, { refit });
+  requestRecompute(actor: TenantActor, refit: boolean, rebuild = false) {
+    return this.#jobRuns.start(actor, 'scores.recompute', RECOMPUTE_TASK, { refit, rebuild });
   }
 
   /** The nightly run: each tenant whose local time has passed its `nightlyAt` and that has not run today. */

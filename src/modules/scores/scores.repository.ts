@@ -266,7 +266,7 @@ const STAGE_COLUMNS = `customer_id uuid, frequency int, monetary bigint, volume 
   inbound_90 int, feedback_90 int, referrals int, referral_revenue bigint, complaints int, recoveries int,
   reactivations int, r int, f int, m int, n_volume float8, n_frequency float8, n_amount float8,
   n_punctuality float8, n_seniority float8, value_score float8, tier text, p_alive float8, expected_90 float8,
-  expected_spend float8, clv float8`;
+  expected_spend float8, clv float8, current_status text, current_phase text`;
 
 /** The named RFM cell of staged row `s` (RFM_GRID compiled into SQL, one branch per cell). */
 const RFM_CELL = `CASE (s.r - 1) * 5 + s.f ${RFM_GRID.flat()
@@ -519,7 +519,7 @@ export const scoresRepository = {
         s.x, s.tx, s.age, s.mean_repeat_spend, s.interactions_90, s.inbound_90, s.feedback_90, s.referrals,
         s.referral_revenue, s.complaints, s.recoveries, s.reactivations, s.r, s.f, s.m, s.n_volume, s.n_frequency,
         s.n_amount, s.n_punctuality, s.n_seniority, s.value_score, s.tier, s.p_alive, s.expected_90,
-        s.expected_spend, s.clv
+        s.expected_spend, s.clv, s.current_status, s.current_phase
       FROM (
         SELECT s.*, CASE WHEN s.value_score IS NULL THEN NULL
             WHEN s.value_score >= ${vip}::float8 THEN 'vip'
@@ -603,6 +603,11 @@ export const scoresRepository = {
     const { settings, modelVersion, rewriteAll, emit } = options;
     // the planner's estimates for what follows (a refresh stages a thousand rows, a re-run none)
     await tx.execute(sql`ANALYZE score_staged`);
+    const staged = (await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM score_staged`))
+      .rows[0]!.n;
+    // a few rows: probes by key (a recompute that rewrote every row leaves customer_scores' statistics
+    // stale until it is analyzed, and a hash join would read all of it); many: one hash join
+    const probeScores = staged < 50_000;
     const { status, reason } = statusSql(settings.status);
     const moved = await tx.execute<{ n: number }>(sql`
       WITH n AS (
@@ -612,6 +617,10 @@ export const scoresRepository = {
           c.lifecycle_phase AS from_phase, ${reason} AS reason
         FROM score_staged s JOIN n USING (customer_id)
         JOIN customers c ON c.tenant_id = vinculo_current_tenant() AND c.id = s.customer_id
+        -- the full recompute stages the status it read: rows whose status and phase stay are skipped
+        -- (a change committed since is the refresh's, which follows every write)
+        WHERE s.current_status IS NULL
+          OR (n.status, ${sql.raw(phaseOf('n.status'))}) IS DISTINCT FROM (s.current_status, s.current_phase)
       ), changed AS (
         UPDATE customers c SET status = next.status, lifecycle_phase = next.phase, version = c.version + 1,
           updated_at = ${at.now}
@@ -643,12 +652,14 @@ export const scoresRepository = {
         INSERT INTO customer_tier_history (tenant_id, id, customer_id, from_tier, to_tier, changed_at)
         SELECT vinculo_current_tenant(), vinculo_uuidv7(), s.customer_id, o.tier, s.tier, ${at.now}
         FROM score_staged s
-        -- probes of the staged customers' rows: a recompute that rewrote every row leaves the table's
-        -- statistics stale until it is analyzed, and a hash join would read all of it
-        LEFT JOIN LATERAL (
+        ${
+          probeScores
+            ? sql`LEFT JOIN LATERAL (
           SELECT customer_id, tier FROM customer_scores
           WHERE tenant_id = vinculo_current_tenant() AND customer_id = s.customer_id LIMIT 1
-        ) o ON true
+        ) o ON true`
+            : sql`LEFT JOIN customer_scores o ON o.tenant_id = vinculo_current_tenant() AND o.customer_id = s.customer_id`
+        }
         WHERE o.tier IS DISTINCT FROM s.tier AND NOT (o.customer_id IS NULL AND s.tier IS NULL)
         RETURNING customer_id, from_tier, to_tier, changed_at
       ), emitted AS (

@@ -175,5 +175,11 @@ describe('full recompute', () => {
       featuresFromOrders: 0,
       written: 0,
     });
+    // rows refreshed in another zone meanwhile are not kept when the first zone comes back
+    await tenant.client.patch('/v1/settings', { timezone: 'Asia/Tokyo' });
+    await record(tenant.client, [order(buyers[2]!, 1)]);
+    expect(await t.app.services.scores.refresh(tenant.id)).toEqual({ customers: 1 });
+    await tenant.client.patch('/v1/settings', { timezone: 'America/Mexico_City' });
+    expect(await t.app.services.scores.recompute(tenant.id)).toMatchObject({ featuresFromOrders: 10 });
   });
 });

@@ -192,6 +192,8 @@ export function tupleOutputs(
         bgnbd: null,
         gammaGamma: null,
         reason: `not fitted: the model's outputs do not converge (${error.message})`,
+        // not a fit to keep: the next recompute fits again
+        inputDigest: undefined,
       },
       outputs: [],
     };

@@ -113,9 +113,12 @@ function featuresFromOrders(at: AsOf, target: SQL | string[] | 'all'): SQL {
  * A customer's stored scores row `s` still holds the purchase-day features when the purchase
  * aggregates `a` have not changed since they were read for it (every order write updates them) and
  * no counted order was placed after the row was computed (without counted orders there are none).
+ * The row's order count and revenue must match too: two writers that started in the same
+ * microsecond would leave the same updated_at.
  */
 const FRESH = sql.raw(
-  `s.aggregates_at = a.updated_at AND (a.orders = 0 OR (s.x IS NOT NULL AND a.last_order_at <= s.computed_at))`,
+  `s.aggregates_at = a.updated_at AND s.frequency = a.orders AND s.monetary = a.net_revenue
+    AND (a.orders = 0 OR (s.x IS NOT NULL AND a.last_order_at <= s.computed_at))`,
 );
 
 /** Every input of a customer's row (and `extra` columns); the features table must exist. */
@@ -314,10 +317,13 @@ const SCORE_COLUMNS: [string, string][] = [
 const scoreValues = (modelVersion: number | null) =>
   sql`${sql.raw(SCORE_COLUMNS.map(([c, e]) => `${e} AS ${c}`).join(', '))}, ${modelVersion}::int AS model_version`;
 
-/** A hash of the written values `v` (scoreValues), stored with the row as `digest`. */
+/**
+ * A hash of the written values `v` (scoreValues), stored with the row as `digest`. The seed is not 0:
+ * with 0 a float's 0.0 hashes to 0, as a NULL column does, and the two would not be told apart.
+ */
 const digestOf = (v: string) =>
   sql.raw(
-    `hash_record_extended(ROW(${[...SCORE_COLUMNS.map(([c]) => c), 'model_version'].map((c) => `${v}.${c}`).join(', ')}), 0)`,
+    `hash_record_extended(ROW(${[...SCORE_COLUMNS.map(([c]) => c), 'model_version'].map((c) => `${v}.${c}`).join(', ')}), 1)`,
   );
 
 /** The status of a staged row `s` under the tenant's rules. */
@@ -540,23 +546,26 @@ export const scoresRepository = {
 
     // the other distributions, from the histograms: percentile_disc's picks (the value at position
     // ceil(fraction × count)), or every value when there are few buyers
-    const samples = await tx.execute<{ metric: number; sample: number[] }>(
-      buyers <= sampleSize + 1
-        ? sql`
-          SELECT h.metric, array_agg(h.v ORDER BY h.v) AS sample
-          FROM score_hist h CROSS JOIN LATERAL generate_series(1, h.n) WHERE h.v IS NOT NULL GROUP BY h.metric`
-        : sql`
-          SELECT h.metric, array_agg(pick.v ORDER BY i) AS sample
-          FROM (SELECT DISTINCT metric, total FROM score_hist) h
-          CROSS JOIN generate_series(0, ${sampleSize}::int) i
-          CROSS JOIN LATERAL (
-            SELECT x.v FROM score_hist x
-            WHERE x.metric = h.metric AND x.v IS NOT NULL
-              AND x.cum >= greatest(1, ceil(i::float8 / ${sampleSize}::int * h.total))::bigint
-            ORDER BY x.cum LIMIT 1
-          ) pick
-          GROUP BY h.metric`,
-    );
+    // (the count deciding it is the buyers', and for punctuality the buyers' with a due date)
+    const exact = METRIC_LIST.filter(([name]) =>
+      name === 'punctuality' ? punctualityCount <= sampleSize + 1 : buyers <= sampleSize + 1,
+    ).map(([, m]) => m.code);
+    const samples = await tx.execute<{ metric: number; sample: number[] }>(sql`
+      SELECT h.metric, array_agg(h.v ORDER BY h.v) AS sample
+      FROM score_hist h CROSS JOIN LATERAL generate_series(1, h.n)
+      WHERE h.v IS NOT NULL AND h.metric = ANY(${sql.param(exact)}::smallint[])
+      GROUP BY h.metric
+      UNION ALL
+      SELECT h.metric, array_agg(pick.v ORDER BY i) AS sample
+      FROM (SELECT DISTINCT metric, total FROM score_hist WHERE metric <> ALL(${sql.param(exact)}::smallint[])) h
+      CROSS JOIN generate_series(0, ${sampleSize}::int) i
+      CROSS JOIN LATERAL (
+        SELECT x.v FROM score_hist x
+        WHERE x.metric = h.metric AND x.v IS NOT NULL
+          AND x.cum >= greatest(1, ceil(i::float8 / ${sampleSize}::int * h.total))::bigint
+        ORDER BY x.cum LIMIT 1
+      ) pick
+      GROUP BY h.metric`);
     const sampleOf = (metric: Metric) =>
       (samples.rows.find((r) => Number(r.metric) === METRICS[metric].code)?.sample ?? []).map(Number);
     return {

@@ -197,6 +197,9 @@ export class ScoresService {
         const at = this.#asOf(settings);
         const changed = await repo.changedSince(tx, state.watermark, REFRESH_CHUNK);
         if (!changed.length) return 0;
+        // rows written in another time zone than the last recompute's: the next one reads every
+        // customer's purchase days from the orders
+        if (state.timezone && state.timezone !== at.timezone) await repo.saveState(tx, { timezone: null });
         await this.#refreshIn(
           tx,
           at,

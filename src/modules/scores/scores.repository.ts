@@ -399,9 +399,11 @@ export const scoresRepository = {
         s.digest AS old_digest, s.aggregates_at AS old_aggregates_at
       FROM customer_aggregates a
       FULL JOIN customer_scores s ON s.tenant_id = a.tenant_id AND s.customer_id = a.customer_id`);
-    await tx.execute(sql`
-      CREATE TEMP TABLE score_stale ON COMMIT DROP AS SELECT customer_id FROM score_features WHERE NOT kept`);
-    await tx.execute(sql`ANALYZE score_stale`);
+    if (!rebuild) {
+      await tx.execute(sql`
+        CREATE TEMP TABLE score_stale ON COMMIT DROP AS SELECT customer_id FROM score_features WHERE NOT kept`);
+      await tx.execute(sql`ANALYZE score_stale`);
+    }
     // the others from their orders (all of them when rebuilding: one pass over the orders)
     const fresh = await tx.execute(sql`
       UPDATE score_features f SET aggregates_at = n.aggregates_at, x = n.x, first_day = n.first_day,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inHoldout } from '../src/modules/campaigns/campaigns.sending.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { newCustomer, orderBody } from './helpers/factories.ts';
 import { startReceiver } from './helpers/receiver.ts';
@@ -351,20 +352,26 @@ describe('campaigns: measuring', () => {
   it('attributes orders within the window (edges included), by coupon, last touch; the report equals the figures by hand', async () => {
     now = T0;
     const { client } = await t.newTenant();
-    const people = [];
-    for (let i = 0; i < 12; i++)
-      people.push(await newCustomer(client, { firstName: `P${i}`, ...consenting }));
-    const audience = await staticSegment(
-      client,
-      'all',
-      people.map((p) => p.id),
-    );
+    const audience = await staticSegment(client, 'all', []);
     const c = await campaign(client, {
-      segmentIds: audience ? [audience] : [],
+      segmentIds: [audience],
       holdoutPercent: 50,
       attributionWindowDays: 7,
       variants: [{ key: 'default', body: 'Hola {{ customer.firstName }}', offer: { code: 'PRIMAVERA' } }],
     });
+    // 12 customers with at least two in each group: the split follows the campaign's random id, so
+    // candidates that would leave no room for the other group's two are passed over
+    const people: string[] = [];
+    const inGroup = { held: 0, sent: 0 };
+    for (let i = 0; people.length < 12; i++) {
+      const p = await newCustomer(client, { firstName: `P${i}`, ...consenting });
+      const group = inHoldout(c.id, p.id, 50) ? 'held' : 'sent';
+      const other = group === 'held' ? 'sent' : 'held';
+      if (12 - people.length - 1 < Math.max(0, 2 - inGroup[other])) continue;
+      people.push(p.id);
+      inGroup[group]++;
+    }
+    await client.post(`/v1/segments/${audience}/members`, { customerIds: people });
     await client.post(`/v1/campaigns/${c.id}/launch`);
     const messages = await messagesOf(client, c.id);
     const treated = messages.filter((m) => m.status === 'queued').map((m) => m.customerId);

@@ -313,6 +313,9 @@ const SCORE_COLUMNS: [string, string][] = [
   ['reactivations', 's.reactivations'],
 ];
 
+/** The columns of those values (and the model version): what a row's digest hashes. */
+const VALUE_COLUMNS = [...SCORE_COLUMNS.map(([c]) => c), 'model_version'];
+
 /** The written values of staged row `s` (plus the model version), named as the table's columns. */
 const scoreValues = (modelVersion: number | null) =>
   sql`${sql.raw(SCORE_COLUMNS.map(([c, e]) => `${e} AS ${c}`).join(', '))}, ${modelVersion}::int AS model_version`;
@@ -322,9 +325,7 @@ const scoreValues = (modelVersion: number | null) =>
  * with 0 a float's 0.0 hashes to 0, as a NULL column does, and the two would not be told apart.
  */
 const digestOf = (v: string) =>
-  sql.raw(
-    `hash_record_extended(ROW(${[...SCORE_COLUMNS.map(([c]) => c), 'model_version'].map((c) => `${v}.${c}`).join(', ')}), 1)`,
-  );
+  sql.raw(`hash_record_extended(ROW(${VALUE_COLUMNS.map((c) => `${v}.${c}`).join(', ')}), 1)`);
 
 /** The status of a staged row `s` under the tenant's rules. */
 function statusOf(rules: ScoreSettings['status']): string {
@@ -683,7 +684,7 @@ export const scoresRepository = {
         )}
       )
       SELECT count(*)::int AS n FROM emitted`);
-    const columns = [...SCORE_COLUMNS.map(([c]) => c), 'model_version', 'as_of', 'aggregates_at', 'digest'];
+    const columns = [...VALUE_COLUMNS, 'as_of', 'aggregates_at', 'digest'];
     // an UPDATE joined to the staged rows writes (and locks) only the rows that change; an upsert
     // would lock every existing row first, which on a million customers cost most of the apply step.
     // The aggregates' time is the one read with the features (an order written since is caught later).

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventsService } from '../src/modules/events/events.service.ts';
 import { EVENTS_PRUNE_TASK, tasksOf } from '../src/modules/services.ts';
-import { createTestApp, type TestApp } from './helpers/app.ts';
+import type { Tx } from '../src/platform/db.ts';
+import { Cursors } from '../src/platform/pagination.ts';
+import { createTestApp, TEST_CURSOR_SECRET, type TestApp } from './helpers/app.ts';
 import { newCustomer, orderBody } from './helpers/factories.ts';
 
 let now = new Date();
@@ -21,6 +24,24 @@ async function allEvents(client: TestApp['as'] extends (...a: any[]) => infer C 
     cursor = res.nextCursor;
   } while (cursor);
   return seen;
+}
+
+/** A transaction that runs `work`, then stays open until `end(commit)`. */
+function held(tenantId: string, work: (tx: Tx) => Promise<void>) {
+  let end!: (commit: boolean) => void;
+  const decided = new Promise<boolean>((resolve) => {
+    end = resolve;
+  });
+  let wrote!: () => void;
+  const written = new Promise<void>((resolve) => {
+    wrote = resolve;
+  });
+  const done = t.db.withTenant(tenantId, async (tx) => {
+    await work(tx);
+    wrote();
+    if (!(await decided)) throw new Error('rolled back on purpose');
+  });
+  return { written, end, done };
 }
 
 describe('events (transactional outbox)', () => {
@@ -142,6 +163,42 @@ describe('events (transactional outbox)', () => {
     expect((await a.client.get('/v1/events?type=Order')).statusCode).toBe(400);
     const reader = t.as(await t.token(a, ['customers:read']));
     expect((await reader.get('/v1/events')).statusCode).toBe(403);
+  });
+
+  it('never lets a poller pass an event whose transaction commits after a later one', async () => {
+    const a = await t.newTenant();
+    const deps = { db: t.db, cursors: new Cursors(TEST_CURSOR_SECRET), clock: { now: () => new Date() } };
+    const patient = new EventsService(deps);
+    const hurried = new EventsService({ ...deps, eventsSettleMs: 50 });
+    const actor = { sub: 'poller', tenantId: a.id, scopes: new Set<string>(), segments: null };
+    const feed = async (service: EventsService, after?: string) =>
+      (await service.list(actor, { after }, 10)).data.map((e) => (e.data as { n: number }).n);
+    const emit = (tx: Tx, n: number) => patient.emit(tx, a.id, [{ type: 'customer.updated', data: { n } }]);
+
+    // T1 writes event 1 (the earlier id) and stays open; T2 writes event 2 and commits
+    const t1 = held(a.id, (tx) => emit(tx, 1));
+    await t1.written;
+    await t.db.withTenant(a.id, (tx) => emit(tx, 2));
+    // by ids alone a poller would now get [2], then ask after 2 and never see 1
+    expect(await feed(hurried)).toEqual([]);
+    const polling = feed(patient);
+    t1.end(true);
+    await t1.done;
+    expect(await polling).toEqual([1, 2]);
+
+    // a transaction that rolls back holds the feed only while it runs
+    const t3 = held(a.id, (tx) => emit(tx, 3));
+    await t3.written;
+    await t.db.withTenant(a.id, (tx) => emit(tx, 4));
+    const [, second] = (await hurried.list(actor, {}, 10)).data;
+    const later = feed(patient, second!.id);
+    t3.end(false);
+    await t3.done.catch(() => undefined);
+    expect(await later).toEqual([4]);
+
+    const unknown = await a.client.get('/v1/events?after=01900000-0000-7000-8000-000000000000');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().code).toBe('event_not_found');
   });
 
   it('keeps events for the retention period only', async () => {

@@ -9,6 +9,7 @@ import type { Clock } from '../../src/platform/clock.ts';
 import { createPool, Database } from '../../src/platform/db.ts';
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123';
+export const TEST_CURSOR_SECRET = 'cursor-secret-cursor-secret-cursor-secret';
 export const ISSUER = 'vinculo';
 export const AUDIENCE = 'vinculo-api';
 
@@ -17,7 +18,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     AUTH_JWT_SECRET: TEST_SECRET,
-    CURSOR_SECRET: 'cursor-secret-cursor-secret-cursor-secret',
+    CURSOR_SECRET: TEST_CURSOR_SECRET,
     DATABASE_URL: inject('ownerUrl'),
     RATE_LIMIT_MAX: '100000',
     ...env,

@@ -3,6 +3,7 @@ import { requireTenant } from '../../platform/auth.ts';
 import { problems } from '../../platform/openapi.ts';
 import type { Services } from '../services.ts';
 import { EVENT_CATALOGUE, EVENT_RETENTION_DAYS, EventPage, ListEventsQuery } from './events.schemas.ts';
+import { EVENTS_SETTLE_MS } from './events.service.ts';
 
 export const eventsRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   app.get('/events', {
@@ -14,7 +15,7 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
         .map(([type, data]) => `\`${type}\` (${data})`)
         .join(
           '; ',
-        )}. Ordering follows the event ids (time-ordered); a consumer keeps the last id it saw and asks with \`after\`.`,
+        )}. A consumer keeps the last id it saw and asks with \`after\`: the feed is in commit-safe order, so no event ever appears behind a position already served (a request may wait up to ${EVENTS_SETTLE_MS / 1000} s for transactions in flight). An \`after\` that names no event (or one older than ${EVENT_RETENTION_DAYS} days) is a 404 \`event_not_found\`.`,
       querystring: ListEventsQuery,
       response: { 200: EventPage, ...problems() },
     },

@@ -73,7 +73,10 @@ export const ListEventsQuery = z.strictObject({
     )
     .optional()
     .describe('Only this type, or a prefix such as `customer.*`'),
-  after: z.uuid().optional().describe('Only events after this event id (what a poller saw last)'),
+  after: z
+    .uuid()
+    .optional()
+    .describe('Only events after this one, in feed order (the last event id a poller saw)'),
   limit: limitParam,
   cursor: cursorParam,
 });

@@ -1,13 +1,39 @@
-import { and, asc, eq, gt, like, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, like, lt, type SQL, sql } from 'drizzle-orm';
 import type { TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
+import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
-import type { Cursors, Page } from '../../platform/pagination.ts';
+import type { CursorScope, Cursors, Page } from '../../platform/pagination.ts';
 import { EVENT_RETENTION_DAYS, type Event, type EventType, type ListEventsFilter } from './events.schemas.ts';
 import { events } from './events.table.ts';
 
 type Emitted = { type: EventType; data: object; occurredAt?: Date };
+type EventRow = typeof events.$inferSelect;
+
+/** How long a feed request waits, at most, for the transactions in flight to end. */
+export const EVENTS_SETTLE_MS = 3000;
+const SETTLE_POLL_MS = 10;
+
+type Position = { tx: string; id: string };
+
+/** A cursor's position: `tx:id`. */
+function positionFrom(cursor: string): Position {
+  const [tx, id] = cursor.split(':');
+  return { tx: tx!, id: id! };
+}
+
+/** The feed position of the event `after` (what a poller saw last). */
+async function positionOf(tx: Tx, id: string): Promise<Position> {
+  const [row] = await tx.select({ tx: events.tx, id: events.id }).from(events).where(eq(events.id, id));
+  if (!row) {
+    throw new AppError(
+      'event_not_found',
+      `after: no event ${id} in this tenant (events are kept ${EVENT_RETENTION_DAYS} days)`,
+    );
+  }
+  return row;
+}
 
 /**
  * Builds the statement (for a CTE) that emits one event of `type` per row of `source`, which selects
@@ -16,7 +42,7 @@ type Emitted = { type: EventType; data: object; occurredAt?: Date };
  */
 export type EmitFrom = (type: EventType, source: SQL, options?: { ids?: 'source' }) => SQL;
 
-const toEvent = (row: typeof events.$inferSelect): Event => ({
+const toEvent = (row: EventRow): Event => ({
   id: row.id,
   type: row.type,
   version: row.version,
@@ -29,11 +55,13 @@ export class EventsService {
   readonly #db: Database;
   readonly #cursors: Cursors;
   readonly #clock: Clock;
+  readonly #settleMs: number;
 
-  constructor(deps: { db: Database; cursors: Cursors; clock: Clock }) {
+  constructor(deps: { db: Database; cursors: Cursors; clock: Clock; eventsSettleMs?: number }) {
     this.#db = deps.db;
     this.#cursors = deps.cursors;
     this.#clock = deps.clock;
+    this.#settleMs = deps.eventsSettleMs ?? EVENTS_SETTLE_MS;
   }
 
   /** Writes events in the caller's transaction, in one statement; ids are UUIDv7, monotonic in this process. */
@@ -90,26 +118,61 @@ export class EventsService {
       RETURNING 1`;
   }
 
+  /**
+   * The feed, in (transaction, id) order, after a position: the cursor's, or the event `after`. Only
+   * events of settled transactions are served — those older than every transaction still running —
+   * since a running one may yet commit events that would sort before them. When the page would stop
+   * at an unsettled event, the request waits (up to `settleMs`) for the transactions in flight to end;
+   * after that it serves what is settled, and the rest comes in a later poll, never skipped.
+   */
   list(actor: TenantActor, filter: ListEventsFilter, limit: number, cursor?: string): Promise<Page<Event>> {
     const scope = { tenantId: actor.tenantId, list: 'events', filters: filter };
-    const after = cursor ? this.#cursors.decode(scope, cursor) : filter.after;
+    const decoded = cursor ? this.#cursors.decode(scope, cursor) : undefined;
     return this.#db.withTenant(
       actor.tenantId,
       async (tx) => {
+        const from = decoded
+          ? positionFrom(decoded)
+          : filter.after
+            ? await positionOf(tx, filter.after)
+            : null;
         const type = filter.type?.endsWith('.*')
           ? like(events.type, `${filter.type.slice(0, -1)}%`)
           : filter.type
             ? eq(events.type, filter.type)
             : undefined;
-        const rows = await tx
-          .select()
-          .from(events)
-          .where(and(type, after ? gt(events.id, after) : undefined))
-          .orderBy(asc(events.id))
-          .limit(limit + 1);
-        return this.#cursors.page(scope, rows, limit, (r) => r.id, toEvent);
+        const after = from
+          ? sql`(${events.tx}, ${events.id}) > (${from.tx}::xid8, ${from.id}::uuid)`
+          : undefined;
+        const started = Date.now();
+        for (;;) {
+          // settled rows sort before unsettled ones (a running transaction's id is at least the horizon)
+          const rows = await tx
+            .select({
+              event: events,
+              settled: sql<boolean>`${events.tx} < pg_snapshot_xmin(pg_current_snapshot())`,
+            })
+            .from(events)
+            .where(and(type, after))
+            .orderBy(asc(events.tx), asc(events.id))
+            .limit(limit + 1);
+          const open = rows.findIndex((r) => !r.settled);
+          if (open === -1 || open >= limit) return this.#page(scope, rows, limit);
+          if (Date.now() - started >= this.#settleMs) return this.#page(scope, rows.slice(0, open), open);
+          await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+        }
       },
       { readOnly: true },
+    );
+  }
+
+  #page(scope: CursorScope, rows: { event: EventRow }[], limit: number): Page<Event> {
+    return this.#cursors.page(
+      scope,
+      rows.map((r) => r.event),
+      limit,
+      (r) => `${r.tx}:${r.id}`,
+      toEvent,
     );
   }
 

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
 import { newCustomer, orderBody } from './helpers/factories.ts';
 
@@ -302,5 +303,54 @@ describe('purchase aggregates', () => {
       orders: 10,
       netRevenue: { amount: 50_000 },
     });
+  });
+  it('recomputes the previous customer of an order another writer recorded between the look-up and the write', async () => {
+    const { client } = await t.newTenant();
+    const ours = await newCustomer(client);
+    const theirs = await newCustomer(client);
+    const blocker = await newCustomer(client, { email: `blocker-${Date.now()}@example.com` });
+    const externalId = `raced-${Date.now()}`;
+    const owner = new pg.Client({ connectionString: inject('ownerUrl') });
+    await owner.connect();
+    try {
+      // hold the blocker's row: our batch looks its orders up, then waits to lock that customer
+      await owner.query('BEGIN');
+      await owner.query('SELECT 1 FROM customers WHERE id = $1 FOR UPDATE', [blocker.id]);
+      const batch = client.post('/v1/orders/batch', {
+        items: [
+          orderBody({ externalId, customerId: ours.id, sourceUpdatedAt: '2026-01-02T12:00:00.000Z' }),
+          orderBody({ customer: { email: blocker.email } }),
+        ],
+      });
+      for (let waited = 0; ; waited += 10) {
+        const { rows } = await owner.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        if (rows[0].n > 0) break;
+        if (waited > 10_000) throw new Error('the batch never waited for the lock');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      // meanwhile another writer records the same order, an older version of it, for another customer
+      const other = await client.post(
+        '/v1/orders',
+        orderBody({ externalId, customerId: theirs.id, sourceUpdatedAt: '2026-01-02T11:00:00.000Z' }),
+      );
+      expect(other.statusCode, other.body).toBe(201);
+      await owner.query('COMMIT');
+      const res = await batch;
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json().results[0]).toMatchObject({ status: 'updated', customerId: ours.id });
+    } finally {
+      await owner.query('ROLLBACK').catch(() => undefined);
+      await owner.end();
+    }
+    // the order moved to our customer: the other one no longer counts it
+    for (const customer of [ours, theirs]) {
+      expect(await purchasesOf(client, customer.id)).toEqual(
+        recompute(customer.id, await ordersOf(client, customer.id)),
+      );
+    }
+    expect((await purchasesOf(client, theirs.id)).orders).toBe(0);
+    expect((await purchasesOf(client, ours.id)).orders).toBe(1);
   });
 });

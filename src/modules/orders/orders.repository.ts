@@ -34,6 +34,9 @@ export type OrderWrite = {
   sourceUpdatedAt: Date;
 };
 
+/** A write and the version of the row it may replace (null: none was found). */
+export type VersionedWrite = { write: OrderWrite; knownVersion: number | null };
+
 export type UpsertOutcome = {
   id: string;
   source: string;
@@ -50,7 +53,7 @@ const iso = (d: Date | null) => (d ? d.toISOString() : undefined);
  * it in one pass, a third faster than building a jsonb first, and far faster than array literals).
  * Empty optional fields are left out rather than sent as null.
  */
-const recordOf = (r: OrderWrite) => ({
+const recordOf = ({ write: r, knownVersion }: VersionedWrite) => ({
   id: r.id,
   source: r.source,
   external_id: r.externalId,
@@ -75,6 +78,7 @@ const recordOf = (r: OrderWrite) => ({
   coupon_code: r.couponCode ?? undefined,
   source_updated_at: r.sourceUpdatedAt.toISOString(),
   event_id: newId(),
+  known_version: knownVersion ?? undefined,
 });
 
 /**
@@ -126,12 +130,13 @@ export const ordersRepository = {
         external_id: string;
         customer_id: string;
         source_updated_at: string;
+        version: number;
       }>(sql`
-      SELECT o.id, o.source, o.external_id, o.customer_id, o.source_updated_at
+      SELECT o.id, o.source, o.external_id, o.customer_id, o.source_updated_at, o.version
       FROM unnest(${sql.param(keys.map((k) => k.source))}::text[], ${sql.param(keys.map((k) => k.externalId))}::text[]) AS k(source, external_id)
       CROSS JOIN LATERAL (
         -- one probe of the unique key per order, whatever the statistics say (never a scan of the tenant)
-        SELECT id, source, external_id, customer_id, source_updated_at FROM orders
+        SELECT id, source, external_id, customer_id, source_updated_at, version FROM orders
         WHERE tenant_id = vinculo_current_tenant() AND source = k.source AND external_id = k.external_id LIMIT 1
       ) o`)
       .then((r) => r.rows);
@@ -140,14 +145,15 @@ export const ordersRepository = {
   /**
    * Writes the orders in one statement. A row with the same (source, externalId) is replaced only by
    * a strictly newer `sourceUpdatedAt`, atomically, so a stale update never wins whatever the order
-   * of arrival; rows left unchanged are absent from `orders`. In the same statement: one
+   * of arrival, and only when it is still the version the caller looked up (`knownVersion`; a row
+   * that appeared or changed since is left alone); rows left unchanged are absent from `orders`. In the same statement: one
    * `order.recorded` / `order.updated` event per written row, and the new orders added to their
    * customers' aggregates — except for the customers in `recompute` and those with an updated order,
    * whose aggregates the caller recomputes from their orders afterwards.
    */
   async write(
     tx: Tx,
-    rows: OrderWrite[],
+    rows: VersionedWrite[],
     { recompute, emit }: { recompute: string[]; emit: EmitFrom },
   ): Promise<{ orders: UpsertOutcome[]; added: AggregateChange[] }> {
     if (!rows.length) return { orders: [], added: [] };
@@ -167,15 +173,15 @@ export const ordersRepository = {
           discount bigint, shipping bigint, refunded bigint, base_currency text, base_total bigint, base_refunded bigint,
           items jsonb, item_count int, channel text, intermediary_id uuid, payment_method text,
           payment_due_at timestamptz, payment_paid_at timestamptz, coupon_code text, source_updated_at text,
-          event_id uuid)
+          event_id uuid, known_version int)
       ), up AS (
         INSERT INTO orders (tenant_id, id, source, external_id, customer_id, placed_at, status, currency, total, discount,
           shipping, refunded, base_currency, base_total, base_refunded, items, item_count, channel, intermediary_id,
-          payment_method, payment_due_at, payment_paid_at, coupon_code, source_updated_at)
+          payment_method, payment_due_at, payment_paid_at, coupon_code, source_updated_at, version)
         SELECT vinculo_current_tenant(), u.id, u.source, u.external_id, u.customer_id, u.placed_at::timestamptz, u.status,
           u.currency, u.total, u.discount, u.shipping, u.refunded, u.base_currency, u.base_total, u.base_refunded, u.items,
           u.item_count, u.channel, u.intermediary_id, u.payment_method, u.payment_due_at, u.payment_paid_at, u.coupon_code,
-          u.source_updated_at::timestamptz
+          u.source_updated_at::timestamptz, coalesce(u.known_version + 1, 1)
         FROM input u
         ON CONFLICT (tenant_id, source, external_id) DO UPDATE SET
           customer_id = EXCLUDED.customer_id, placed_at = EXCLUDED.placed_at, status = EXCLUDED.status,
@@ -187,7 +193,9 @@ export const ordersRepository = {
           payment_method = EXCLUDED.payment_method, payment_due_at = EXCLUDED.payment_due_at,
           payment_paid_at = EXCLUDED.payment_paid_at, coupon_code = EXCLUDED.coupon_code,
           source_updated_at = EXCLUDED.source_updated_at, version = orders.version + 1, updated_at = now()
-        WHERE orders.source_updated_at < EXCLUDED.source_updated_at
+        -- the proposed version is the looked-up one + 1 (1 when none was): a row recorded or changed by
+        -- another writer since the look-up does not match
+        WHERE orders.source_updated_at < EXCLUDED.source_updated_at AND orders.version + 1 = EXCLUDED.version
         RETURNING id, source, external_id, customer_id, placed_at, status, currency, total, base_currency, base_total,
           base_refunded, item_count, payment_due_at, payment_paid_at, (xmax = 0) AS inserted
       ), recorded AS (

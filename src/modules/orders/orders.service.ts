@@ -9,7 +9,12 @@ import type { CustomersService } from '../customers/customers.service.ts';
 import type { EventsService } from '../events/events.service.ts';
 import type { IntermediariesService } from '../intermediaries/intermediaries.service.ts';
 import type { TenantsService } from '../tenants/tenants.service.ts';
-import { type OrderRow, type OrderWrite, ordersRepository as repo } from './orders.repository.ts';
+import {
+  type AggregateChange,
+  type OrderRow,
+  type OrderWrite,
+  ordersRepository as repo,
+} from './orders.repository.ts';
 import { checkRules, toWrite } from './orders.rules.ts';
 import {
   type ListOrdersFilter,
@@ -78,6 +83,13 @@ const RETRY = { retryConflicts: true };
 
 /** An order's identity in its tenant: (source, externalId). */
 const orderKey = (source: string, externalId: string) => `${source}\u0000${externalId}`;
+
+/** Rounds of look-up and write before a batch gives up to concurrent writers of the same orders. */
+const WRITE_ROUNDS = 5;
+
+/** Other writers kept changing these orders: the transaction runs again (as after a deadlock). */
+const conflict = () =>
+  Object.assign(new Error('orders kept changing under concurrent writers'), { code: '40001' });
 
 const UNCHANGED = 'an equal or newer version of this order (by sourceUpdatedAt) is already recorded';
 
@@ -286,86 +298,89 @@ export class OrdersService {
       latest.set(key, { index: i, write });
     });
 
-    const writes = [...latest.values()];
-    const existing = await repo.findByKeys(
-      tx,
-      writes.map((w) => w.write),
-    );
-    const existingByKey = new Map(existing.map((e) => [orderKey(e.source, e.external_id), e]));
     // customers given by id were locked while resolving them; lock the others every write touches
-    const lockedById = new Set(
+    const locked = new Set(
       pending.flatMap((i) => (inputs[i]!.customerId ? [inputs[i]!.customerId!.toLowerCase()] : [])),
-    );
-    const touched = new Set([
-      ...writes.map((w) => w.write.customerId),
-      ...existing.map((e) => e.customer_id),
-    ]);
-    await this.#customers.lockCustomers(
-      tx,
-      [...touched].filter((id) => !lockedById.has(id)),
     );
     // customers whose orders are only added get their aggregates incremented in the write itself; any
     // other change (an update, an order moving between customers) recomputes the customer from its orders
     const recompute = new Set<string>();
-    for (const { write } of writes) {
-      const before = existingByKey.get(orderKey(write.source, write.externalId));
-      if (before && new Date(before.source_updated_at) < write.sourceUpdatedAt) {
-        recompute.add(before.customer_id).add(write.customerId);
-      }
-    }
-    const written = await repo.write(
-      tx,
-      writes.map((w) => w.write),
-      {
-        recompute: [...recompute],
-        emit: (type, source, options) => this.#events.insertFrom(type, source, options),
-      },
-    );
-    const upserted = new Map(written.orders.map((u) => [orderKey(u.source, u.externalId), u]));
-    const raced: { index: number; write: OrderWrite }[] = [];
-    for (const { index, write } of writes) {
-      const key = orderKey(write.source, write.externalId);
-      const done = upserted.get(key);
-      const before = existingByKey.get(key);
-      if (done) {
-        outcomes[index] = {
-          status: done.inserted ? 'created' : 'updated',
-          id: done.id,
-          customerId: done.customerId,
-        };
-        // updates recompute both customers (also an order another writer recorded since the lookup)
-        if (!done.inserted) recompute.add(done.customerId);
-        if (before) recompute.add(before.customer_id);
-      } else {
-        outcomes[index] = {
-          status: 'unchanged',
-          id: before?.id,
-          customerId: before?.customer_id,
-          reason: UNCHANGED,
-        };
-        if (!before) raced.push({ index, write });
-      }
-    }
-    // another writer recorded an equal or newer version between the lookup and the write: its row
-    if (raced.length) {
-      const rows = new Map(
-        (
-          await repo.findByKeys(
-            tx,
-            raced.map((r) => r.write),
-          )
-        ).map((e) => [orderKey(e.source, e.external_id), e]),
+    const changes: AggregateChange[] = [];
+    // An update applies only to the version of the row looked up (whose customers are locked and will
+    // be recomputed). A row another writer recorded or changed since the look-up is not touched: it is
+    // looked up again and written in another round, so its previous customer is never left counting it.
+    let todo = [...latest.values()];
+    for (let round = 1; todo.length; round++) {
+      if (round > WRITE_ROUNDS) throw conflict();
+      const existing = await repo.findByKeys(
+        tx,
+        todo.map((w) => w.write),
       );
-      for (const { index, write } of raced) {
-        const row = rows.get(orderKey(write.source, write.externalId));
-        outcomes[index] = { ...outcomes[index]!, id: row?.id, customerId: row?.customer_id };
+      const existingByKey = new Map(existing.map((e) => [orderKey(e.source, e.external_id), e]));
+      const touched = new Set([
+        ...todo.map((w) => w.write.customerId),
+        ...existing.map((e) => e.customer_id),
+      ]);
+      const toLock = [...touched].filter((id) => !locked.has(id));
+      await this.#customers.lockCustomers(tx, toLock);
+      for (const id of toLock) locked.add(id);
+      for (const { write } of todo) {
+        const before = existingByKey.get(orderKey(write.source, write.externalId));
+        if (before && new Date(before.source_updated_at) < write.sourceUpdatedAt) {
+          recompute.add(before.customer_id).add(write.customerId);
+        }
       }
+      const written = await repo.write(
+        tx,
+        todo.map(({ write }) => ({
+          write,
+          knownVersion: existingByKey.get(orderKey(write.source, write.externalId))?.version ?? null,
+        })),
+        {
+          recompute: [...recompute],
+          emit: (type, source, options) => this.#events.insertFrom(type, source, options),
+        },
+      );
+      changes.push(...written.added);
+      const upserted = new Map(written.orders.map((u) => [orderKey(u.source, u.externalId), u]));
+      const again: typeof todo = [];
+      for (const item of todo) {
+        const { index, write } = item;
+        const key = orderKey(write.source, write.externalId);
+        const done = upserted.get(key);
+        const before = existingByKey.get(key);
+        if (done) {
+          outcomes[index] = {
+            status: done.inserted ? 'created' : 'updated',
+            id: done.id,
+            customerId: done.customerId,
+          };
+          if (!done.inserted) recompute.add(done.customerId);
+          if (before) recompute.add(before.customer_id);
+        } else if (before && new Date(before.source_updated_at) >= write.sourceUpdatedAt) {
+          outcomes[index] = {
+            status: 'unchanged',
+            id: before.id,
+            customerId: before.customer_id,
+            reason: UNCHANGED,
+          };
+        } else {
+          again.push(item);
+        }
+      }
+      todo = again;
     }
-    const changes = [...written.added, ...(await repo.recomputeAggregates(tx, [...recompute]))];
+    changes.push(...(await repo.recomputeAggregates(tx, [...recompute])));
+    // per customer: the count before the first change, the state after the last
+    const merged = new Map<string, AggregateChange>();
+    for (const c of changes) {
+      const first = merged.get(c.customerId);
+      merged.set(c.customerId, first ? { ...c, ordersBefore: first.ordersBefore } : c);
+    }
     await this.#customers.recordFirstOrders(
       tx,
       actor.tenantId,
-      changes
+      [...merged.values()]
         .filter((c) => c.ordersBefore === 0 && c.orders > 0)
         .map((c) => ({ customerId: c.customerId, firstOrderAt: c.firstOrderAt! })),
     );

@@ -93,6 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     clock,
     jobs: () => jobs,
     webhooks: webhookOptions(config),
+    eventsSettleMs: config.EVENTS_SETTLE_MS,
   });
   if (deps.jobs) {
     jobs = await Jobs.start({

@@ -1,7 +1,10 @@
+import { v7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventsService } from '../src/modules/events/events.service.ts';
+import { events } from '../src/modules/events/events.table.ts';
 import { EVENTS_PRUNE_TASK, tasksOf } from '../src/modules/services.ts';
 import type { Tx } from '../src/platform/db.ts';
+import { idFloor } from '../src/platform/ids.ts';
 import { Cursors } from '../src/platform/pagination.ts';
 import { createTestApp, TEST_CURSOR_SECRET, type TestApp } from './helpers/app.ts';
 import { newCustomer, orderBody } from './helpers/factories.ts';
@@ -168,7 +171,7 @@ describe('events (transactional outbox)', () => {
   it('never lets a poller pass an event whose transaction commits after a later one', async () => {
     const a = await t.newTenant();
     const deps = { db: t.db, cursors: new Cursors(TEST_CURSOR_SECRET), clock: { now: () => new Date() } };
-    const patient = new EventsService(deps);
+    const patient = new EventsService({ ...deps, eventsSettleMs: 15_000 });
     const hurried = new EventsService({ ...deps, eventsSettleMs: 50 });
     const actor = { sub: 'poller', tenantId: a.id, scopes: new Set<string>(), segments: null };
     const feed = async (service: EventsService, after?: string) =>
@@ -190,27 +193,41 @@ describe('events (transactional outbox)', () => {
     const t3 = held(a.id, (tx) => emit(tx, 3));
     await t3.written;
     await t.db.withTenant(a.id, (tx) => emit(tx, 4));
-    const [, second] = (await hurried.list(actor, {}, 10)).data;
+    const [, second] = (await patient.list(actor, {}, 2)).data;
     const later = feed(patient, second!.id);
     t3.end(false);
     await t3.done.catch(() => undefined);
     expect(await later).toEqual([4]);
 
-    const unknown = await a.client.get('/v1/events?after=01900000-0000-7000-8000-000000000000');
-    expect(unknown.statusCode).toBe(404);
-    expect(unknown.json().code).toBe('event_not_found');
+    // an `after` that names no event (pruned, say) starts after its id; so does a cursor issued
+    // before the feed was ordered by transaction, which held a bare event id
+    const all = (await patient.list(actor, {}, 10)).data;
+    expect(all.map((e) => (e.data as { n: number }).n)).toEqual([1, 2, 4]);
+    expect(await feed(patient, idFloor(new Date(Date.now() - 86_400_000)))).toEqual([1, 2, 4]);
+    expect(await feed(patient, idFloor(new Date(Date.now() + 86_400_000)))).toEqual([]);
+    const scope = { tenantId: a.id, list: 'events', filters: {} };
+    const old = deps.cursors.encode(scope, all[0]!.id);
+    expect((await patient.list(actor, {}, 10, old)).data.map((e) => e.id)).toEqual(
+      all.slice(1).map((e) => e.id),
+    );
   });
 
-  it('keeps events for the retention period only', async () => {
-    const { client } = await t.newTenant();
-    now = new Date('2026-01-01T00:00:00Z');
-    await newCustomer(client);
-    now = new Date('2026-01-25T00:00:00Z');
-    await newCustomer(client);
-    now = new Date('2026-02-05T00:00:00Z'); // 35 and 11 days later
+  it('keeps events for the retention period after they are written, whatever time they are about', async () => {
+    const tenant = await t.newTenant();
+    now = new Date();
+    const daysAgo = (d: number) => new Date(now.getTime() - d * 86_400_000);
+    // written 35 and 11 days ago (their ids say when), and one written now about a time long past
+    const rows = [
+      { id: v7({ msecs: daysAgo(35).getTime() }), occurredAt: daysAgo(35), data: { n: 35 } },
+      { id: v7({ msecs: daysAgo(11).getTime() }), occurredAt: daysAgo(11), data: { n: 11 } },
+      { id: v7(), occurredAt: new Date('2024-03-01T00:00:00Z'), data: { n: 0 } },
+    ];
+    await t.db.withTenant(tenant.id, (tx) =>
+      tx
+        .insert(events)
+        .values(rows.map((r) => ({ ...r, tenantId: tenant.id, type: 'customer.updated', version: 1 }))),
+    );
     await tasksOf(t.app.services)[EVENTS_PRUNE_TASK]!({});
-    const left = await allEvents(client);
-    expect(left).toHaveLength(1);
-    expect(left[0].occurredAt).toBe('2026-01-25T00:00:00.000Z');
+    expect((await allEvents(tenant.client)).map((e) => e.data.n)).toEqual([11, 0]);
   });
 });

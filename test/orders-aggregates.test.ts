@@ -324,7 +324,7 @@ describe('purchase aggregates', () => {
       });
       for (let waited = 0; ; waited += 10) {
         const { rows } = await owner.query(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]`,
         );
         if (rows[0].n > 0) break;
         if (waited > 10_000) throw new Error('the batch never waited for the lock');

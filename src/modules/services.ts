@@ -40,6 +40,8 @@ export type ServiceDeps = {
   clock: Clock;
   jobs?: () => Jobs | undefined;
   webhooks?: WebhookOptions;
+  /** How long `GET /v1/events` waits, at most, for transactions in flight (EVENTS_SETTLE_MS). */
+  eventsSettleMs?: number;
 };
 
 /** Every module's service, wired once; modules reach each other only through these. */

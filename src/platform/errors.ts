@@ -35,7 +35,6 @@ const catalogue = {
   order_total_mismatch: { status: 422, title: 'The items do not add up to the total' },
   order_refund_inconsistent: { status: 422, title: 'The refunded amount does not fit the status' },
   order_not_found: { status: 404, title: 'Order not found' },
-  event_not_found: { status: 404, title: 'Event not found' },
   import_not_found: { status: 404, title: 'Import not found' },
   interaction_not_found: { status: 404, title: 'Interaction not found' },
   feedback_not_found: { status: 404, title: 'Feedback not found' },

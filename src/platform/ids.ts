@@ -9,6 +9,12 @@ const pool = new Uint8Array(POOL_BYTES);
 let used = POOL_BYTES;
 const state = { msecs: Number.NEGATIVE_INFINITY, seq: 0 };
 
+/** The smallest UUIDv7 of this millisecond: every id made at or after it sorts at or after it. */
+export const idFloor = (at: Date): string => {
+  const hex = at.getTime().toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
+};
+
 /** UUIDv7: time-ordered and monotonic in this process, so keyset pagination on the id follows creation order. */
 export const newId = (): string => {
   if (used === POOL_BYTES) {

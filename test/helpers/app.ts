@@ -21,6 +21,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     CURSOR_SECRET: TEST_CURSOR_SECRET,
     DATABASE_URL: inject('ownerUrl'),
     RATE_LIMIT_MAX: '100000',
+    // other test files' transactions on the same server hold the events feed back while they run
+    EVENTS_SETTLE_MS: '15000',
     ...env,
   });
 }

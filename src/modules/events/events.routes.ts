@@ -11,11 +11,13 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
     schema: {
       tags: ['events'],
       summary: 'Events, oldest first, for consumers that poll',
-      description: `Kept ${EVENT_RETENTION_DAYS} days. Types: ${Object.entries(EVENT_CATALOGUE)
+      description: `Kept ${EVENT_RETENTION_DAYS} days after they are written. Types: ${Object.entries(
+        EVENT_CATALOGUE,
+      )
         .map(([type, data]) => `\`${type}\` (${data})`)
         .join(
           '; ',
-        )}. A consumer keeps the last id it saw and asks with \`after\`: the feed is in commit-safe order, so no event ever appears behind a position already served (a request may wait up to ${EVENTS_SETTLE_MS / 1000} s for transactions in flight). An \`after\` that names no event (or one older than ${EVENT_RETENTION_DAYS} days) is a 404 \`event_not_found\`.`,
+        )}. A consumer keeps the last id it saw and asks with \`after\`: the feed is in commit-safe order, so no event ever appears behind a position already served (a request may wait, by default up to ${EVENTS_SETTLE_MS / 1000} s, for transactions in flight). An \`after\` that names no event (one pruned after ${EVENT_RETENTION_DAYS} days, say) starts after that id.`,
       querystring: ListEventsQuery,
       response: { 200: EventPage, ...problems() },
     },

@@ -1,9 +1,8 @@
-import { and, asc, eq, like, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, like, lt, type SQL, sql } from 'drizzle-orm';
 import type { TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
-import { AppError } from '../../platform/errors.ts';
-import { newId } from '../../platform/ids.ts';
+import { idFloor, newId } from '../../platform/ids.ts';
 import type { CursorScope, Cursors, Page } from '../../platform/pagination.ts';
 import { EVENT_RETENTION_DAYS, type Event, type EventType, type ListEventsFilter } from './events.schemas.ts';
 import { events } from './events.table.ts';
@@ -11,28 +10,23 @@ import { events } from './events.table.ts';
 type Emitted = { type: EventType; data: object; occurredAt?: Date };
 type EventRow = typeof events.$inferSelect;
 
-/** How long a feed request waits, at most, for the transactions in flight to end. */
+/** How long a feed request waits, at most, for the transactions in flight to end (EVENTS_SETTLE_MS). */
 export const EVENTS_SETTLE_MS = 3000;
-const SETTLE_POLL_MS = 10;
+/** The pauses between looks while waiting: doubling from the first, up to the last. */
+const SETTLE_PAUSE_MS = { first: 10, max: 500 };
 
-type Position = { tx: string; id: string };
+/**
+ * Where a page starts: after the feed position (transaction, id), or, when the event named by
+ * `after` is gone (pruned, or never of this tenant), after its id alone.
+ */
+type From = { tx: string; id: string } | { id: string };
 
-/** A cursor's position: `tx:id`. */
-function positionFrom(cursor: string): Position {
-  const [tx, id] = cursor.split(':');
-  return { tx: tx!, id: id! };
-}
+const CURSOR = /^(\d+):([0-9a-f-]{36})$/;
 
-/** The feed position of the event `after` (what a poller saw last). */
-async function positionOf(tx: Tx, id: string): Promise<Position> {
+/** The feed position of the event `id` (what a poller saw last); by id alone when it is gone. */
+async function positionOf(tx: Tx, id: string): Promise<From> {
   const [row] = await tx.select({ tx: events.tx, id: events.id }).from(events).where(eq(events.id, id));
-  if (!row) {
-    throw new AppError(
-      'event_not_found',
-      `after: no event ${id} in this tenant (events are kept ${EVENT_RETENTION_DAYS} days)`,
-    );
-  }
-  return row;
+  return row ?? { id };
 }
 
 /**
@@ -122,32 +116,43 @@ export class EventsService {
    * The feed, in (transaction, id) order, after a position: the cursor's, or the event `after`. Only
    * events of settled transactions are served — those older than every transaction still running —
    * since a running one may yet commit events that would sort before them. When the page would stop
-   * at an unsettled event, the request waits (up to `settleMs`) for the transactions in flight to end;
-   * after that it serves what is settled, and the rest comes in a later poll, never skipped.
+   * at an unsettled event, the request looks again after a pause (doubling, without holding a
+   * connection) until the transactions in flight have ended or `settleMs` is spent; then it serves
+   * what is settled, and the rest comes in a later poll, never skipped.
    */
-  list(actor: TenantActor, filter: ListEventsFilter, limit: number, cursor?: string): Promise<Page<Event>> {
+  async list(
+    actor: TenantActor,
+    filter: ListEventsFilter,
+    limit: number,
+    cursor?: string,
+  ): Promise<Page<Event>> {
     const scope = { tenantId: actor.tenantId, list: 'events', filters: filter };
     const decoded = cursor ? this.#cursors.decode(scope, cursor) : undefined;
-    return this.#db.withTenant(
-      actor.tenantId,
-      async (tx) => {
-        const from = decoded
-          ? positionFrom(decoded)
-          : filter.after
-            ? await positionOf(tx, filter.after)
-            : null;
-        const type = filter.type?.endsWith('.*')
-          ? like(events.type, `${filter.type.slice(0, -1)}%`)
-          : filter.type
-            ? eq(events.type, filter.type)
-            : undefined;
-        const after = from
-          ? sql`(${events.tx}, ${events.id}) > (${from.tx}::xid8, ${from.id}::uuid)`
-          : undefined;
-        const started = Date.now();
-        for (;;) {
-          // settled rows sort before unsettled ones (a running transaction's id is at least the horizon)
-          const rows = await tx
+    const at = decoded ? CURSOR.exec(decoded) : null;
+    // a cursor from before the feed was ordered by transaction holds a bare event id
+    const named = decoded && !at ? decoded : filter.after;
+    const from: From | null = at
+      ? { tx: at[1]!, id: at[2]! }
+      : named
+        ? await this.#db.withTenant(actor.tenantId, (tx) => positionOf(tx, named), { readOnly: true })
+        : null;
+    const type = filter.type?.endsWith('.*')
+      ? like(events.type, `${filter.type.slice(0, -1)}%`)
+      : filter.type
+        ? eq(events.type, filter.type)
+        : undefined;
+    const after = !from
+      ? undefined
+      : 'tx' in from
+        ? sql`(${events.tx}, ${events.id}) > (${from.tx}::xid8, ${from.id}::uuid)`
+        : gt(events.id, from.id);
+    const started = Date.now();
+    for (let pause = SETTLE_PAUSE_MS.first; ; pause = Math.min(pause * 2, SETTLE_PAUSE_MS.max)) {
+      // settled rows sort before unsettled ones (a running transaction's id is at least the horizon)
+      const rows = await this.#db.withTenant(
+        actor.tenantId,
+        (tx) =>
+          tx
             .select({
               event: events,
               settled: sql<boolean>`${events.tx} < pg_snapshot_xmin(pg_current_snapshot())`,
@@ -155,15 +160,14 @@ export class EventsService {
             .from(events)
             .where(and(type, after))
             .orderBy(asc(events.tx), asc(events.id))
-            .limit(limit + 1);
-          const open = rows.findIndex((r) => !r.settled);
-          if (open === -1 || open >= limit) return this.#page(scope, rows, limit);
-          if (Date.now() - started >= this.#settleMs) return this.#page(scope, rows.slice(0, open), open);
-          await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
-        }
-      },
-      { readOnly: true },
-    );
+            .limit(limit + 1),
+        { readOnly: true },
+      );
+      const open = rows.findIndex((r) => !r.settled);
+      if (open === -1 || open >= limit) return this.#page(scope, rows, limit);
+      if (Date.now() - started + pause > this.#settleMs) return this.#page(scope, rows.slice(0, open), open);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
   }
 
   #page(scope: CursorScope, rows: { event: EventRow }[], limit: number): Page<Event> {
@@ -176,11 +180,18 @@ export class EventsService {
     );
   }
 
-  /** Drops events older than the retention period (a scheduled job, per tenant). */
+  /**
+   * Drops events written more than the retention period ago (a scheduled job, per tenant). By when
+   * they were written (their UUIDv7 id), not by `occurredAt`: an import of old orders writes events
+   * about the past that consumers still have to see.
+   */
   prune(tenantId: string): Promise<number> {
     const before = new Date(this.#clock.now().getTime() - EVENT_RETENTION_DAYS * 86_400_000);
     return this.#db.withTenant(tenantId, async (tx) => {
-      const gone = await tx.delete(events).where(lt(events.occurredAt, before)).returning({ id: events.id });
+      const gone = await tx
+        .delete(events)
+        .where(lt(events.id, idFloor(before)))
+        .returning({ id: events.id });
       return gone.length;
     });
   }

@@ -1,8 +1,9 @@
-import type { LightMyRequestResponse } from 'fastify';
+import Fastify, { type LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.ts';
-import { mintToken, TENANT_SCOPES } from '../src/platform/auth.ts';
+import { mintToken, TENANT_SCOPES, type Verifier } from '../src/platform/auth.ts';
 import { createPool, Database } from '../src/platform/db.ts';
+import { httpPlatform } from '../src/platform/http.ts';
 import { AUDIENCE, createTestApp, ISSUER, TEST_SECRET, type TestApp, testConfig } from './helpers/app.ts';
 
 let t: TestApp;
@@ -26,6 +27,33 @@ function expectProblem(res: LightMyRequestResponse, status: number, code: string
 }
 
 describe('problem+json for every error', () => {
+  it('answers a deadlock or serialization failure that outlived its retries with 503 write_conflict and Retry-After', async () => {
+    const app = Fastify();
+    await app.register(httpPlatform, { verify: (async () => null) as unknown as Verifier });
+    const failures = {
+      deadlock: Object.assign(new Error('deadlock detected'), { code: '40P01' }),
+      // as Drizzle wraps the driver's error
+      serialization: new Error('Failed query', {
+        cause: Object.assign(new Error('could not serialize access'), { code: '40001' }),
+      }),
+      unique: Object.assign(new Error('duplicate key'), { code: '23505' }),
+    };
+    for (const [name, error] of Object.entries(failures)) {
+      app.get(`/${name}`, async () => {
+        throw error;
+      });
+    }
+    for (const name of ['deadlock', 'serialization']) {
+      const res = await app.inject({ method: 'GET', url: `/${name}` });
+      expectProblem(res, 503, 'write_conflict');
+      expect(res.headers['retry-after']).toBe('1');
+    }
+    const other = await app.inject({ method: 'GET', url: '/unique' });
+    expectProblem(other, 500, 'internal_error');
+    expect(other.headers['retry-after']).toBeUndefined();
+    await app.close();
+  });
+
   it('answers an unknown route with 404 not_found', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/v1/nothing-here?x=1' });
     const body = expectProblem(res, 404, 'not_found');

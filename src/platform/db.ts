@@ -55,8 +55,7 @@ export class Database {
         try {
           return await this.#transaction(begin, fn);
         } catch (error) {
-          const code = pgErrorOf(error)?.code;
-          if (!options.retryConflicts || !code || !RETRYABLE.has(code) || attempt > RETRIES) throw error;
+          if (!options.retryConflicts || !isWriteConflict(error) || attempt > RETRIES) throw error;
           // a short random pause, so that the two sides of a deadlock do not meet again at once
           await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
         }
@@ -218,6 +217,11 @@ export const PgCode = {
   foreignKeyViolation: '23503',
   checkViolation: '23514',
 } as const;
+
+/** A deadlock or serialization failure: the transaction did nothing and may simply run again. */
+export function isWriteConflict(error: unknown): boolean {
+  return RETRYABLE.has(pgErrorOf(error)?.code ?? '');
+}
 
 export function pgErrorOf(error: unknown): (Error & { code?: string; constraint?: string }) | undefined {
   let e: unknown = error;

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { type Actor, bearerToken, requireScopes, requireTenant, type Scope, type Verifier } from './auth.ts';
-import { pgErrorOf } from './db.ts';
+import { isWriteConflict } from './db.ts';
 import { AppError, type ErrorCode, isAppError, validationError } from './errors.ts';
 import { fieldErrorsOf, PROBLEM_CONTENT_TYPE, problemFrom } from './problem.ts';
 
@@ -56,8 +56,7 @@ export function toAppError(error: unknown): AppError {
   if (isResponseSerializationError(error))
     return new AppError('internal_error', 'An internal error occurred');
   // a deadlock or serialization failure that outlived its retries: nothing was written, try again
-  const pgCode = pgErrorOf(error)?.code;
-  if (pgCode === '40P01' || pgCode === '40001') {
+  if (isWriteConflict(error)) {
     return new AppError(
       'write_conflict',
       'other requests were writing the same rows; nothing was written, retry',

@@ -146,8 +146,8 @@ export const ordersRepository = {
    * Writes the orders in one statement. A row with the same (source, externalId) is replaced only by
    * a strictly newer `sourceUpdatedAt`, atomically, so a stale update never wins whatever the order
    * of arrival, and only when it is still the version the caller looked up (`knownVersion`; a row
-   * that appeared or changed since is left alone); rows left unchanged are absent from `orders`. In the same statement: one
-   * `order.recorded` / `order.updated` event per written row, and the new orders added to their
+   * that appeared or changed since is left alone); rows left unchanged are absent from `orders`. In
+   * the same statement: one `order.recorded` / `order.updated` event per written row, and the new orders added to their
    * customers' aggregates — except for the customers in `recompute` and those with an updated order,
    * whose aggregates the caller recomputes from their orders afterwards.
    */

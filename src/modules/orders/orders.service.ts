@@ -324,18 +324,16 @@ export class OrdersService {
       const toLock = [...touched].filter((id) => !locked.has(id));
       await this.#customers.lockCustomers(tx, toLock);
       for (const id of toLock) locked.add(id);
-      for (const { write } of todo) {
-        const before = existingByKey.get(orderKey(write.source, write.externalId));
-        if (before && new Date(before.source_updated_at) < write.sourceUpdatedAt) {
-          recompute.add(before.customer_id).add(write.customerId);
-        }
-      }
+      // each write with the row it found, and whether it is newer than that row (or there is none)
+      const looked = todo.map((item) => {
+        const before = existingByKey.get(orderKey(item.write.source, item.write.externalId));
+        const newer = !before || new Date(before.source_updated_at) < item.write.sourceUpdatedAt;
+        if (before && newer) recompute.add(before.customer_id).add(item.write.customerId);
+        return { ...item, before, newer };
+      });
       const written = await repo.write(
         tx,
-        todo.map(({ write }) => ({
-          write,
-          knownVersion: existingByKey.get(orderKey(write.source, write.externalId))?.version ?? null,
-        })),
+        looked.map(({ write, before }) => ({ write, knownVersion: before?.version ?? null })),
         {
           recompute: [...recompute],
           emit: (type, source, options) => this.#events.insertFrom(type, source, options),
@@ -344,11 +342,8 @@ export class OrdersService {
       changes.push(...written.added);
       const upserted = new Map(written.orders.map((u) => [orderKey(u.source, u.externalId), u]));
       const again: typeof todo = [];
-      for (const item of todo) {
-        const { index, write } = item;
-        const key = orderKey(write.source, write.externalId);
-        const done = upserted.get(key);
-        const before = existingByKey.get(key);
+      for (const { index, write, before, newer } of looked) {
+        const done = upserted.get(orderKey(write.source, write.externalId));
         if (done) {
           outcomes[index] = {
             status: done.inserted ? 'created' : 'updated',
@@ -357,7 +352,7 @@ export class OrdersService {
           };
           if (!done.inserted) recompute.add(done.customerId);
           if (before) recompute.add(before.customer_id);
-        } else if (before && new Date(before.source_updated_at) >= write.sourceUpdatedAt) {
+        } else if (before && !newer) {
           outcomes[index] = {
             status: 'unchanged',
             id: before.id,
@@ -365,7 +360,7 @@ export class OrdersService {
             reason: UNCHANGED,
           };
         } else {
-          again.push(item);
+          again.push({ index, write });
         }
       }
       todo = again;

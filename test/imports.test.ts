@@ -40,9 +40,13 @@ describe('imports', () => {
     expect(res.statusCode, res.body).toBe(202);
     expect(res.headers.location).toBe(`/v1/imports/${res.json().id}`);
     const done = await waitFor(client, res.json().id);
-    expect(done).toMatchObject({ status: 'completed', succeeded: 1, percentDone: 100 });
-    expect(done.failed).toBeGreaterThanOrEqual(2);
+    expect(done).toMatchObject({ status: 'completed', succeeded: 1, failed: 3, percentDone: 100 });
     const errors = (await client.get(`/v1/imports/${done.id}/errors`)).json().data;
+    expect(errors.map((e: any) => e.line)).toEqual([3, 4, 5]);
+    expect(errors[2]).toMatchObject({
+      code: 'validation_failed',
+      detail: expect.stringMatching(/malformed CSV row/),
+    });
     expect(errors.find((e: any) => e.line === 3)).toMatchObject({
       code: 'validation_failed',
       errors: [expect.objectContaining({ path: 'total.amount' })],
@@ -118,9 +122,135 @@ describe('imports', () => {
     void token;
   });
 
+  it('reads a header naming __proto__ or constructor.prototype as a field like any other, refused per row', async () => {
+    const { client, token } = await t.newTenant();
+    const csv = [
+      'externalId,email,__proto__.polluted,constructor.prototype.polluted',
+      'k1,k1@example.com,yes,',
+      'k2,k2@example.com,,yes',
+      'k3,k3@example.com,,',
+    ].join('\n');
+    const done = await waitFor(client, (await upload(t, token, 'customers', 'text/csv', csv)).json().id);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('polluted');
+    expect(done).toMatchObject({ status: 'completed', rowsRead: 3, succeeded: 1, failed: 2 });
+    const errors = (await client.get(`/v1/imports/${done.id}/errors`)).json().data;
+    expect(errors.map((e: any) => [e.line, e.code])).toEqual([
+      [2, 'validation_failed'],
+      [3, 'validation_failed'],
+    ]);
+    expect((await client.get('/v1/customers?externalId=k3')).json().data).toHaveLength(1);
+  });
+
+  it('skips the byte-order mark that opens an NDJSON file', async () => {
+    const { client, token } = await t.newTenant();
+    const ndjson = `\uFEFF${JSON.stringify({ externalId: 'bom1', email: 'bom1@example.com' })}\n${JSON.stringify({ externalId: 'bom2' })}`;
+    const done = await waitFor(
+      client,
+      (await upload(t, token, 'customers', 'application/x-ndjson', ndjson)).json().id,
+    );
+    expect(done).toMatchObject({ status: 'completed', rowsRead: 2, succeeded: 2, failed: 0 });
+  });
+
+  it('never runs again an import an erasure stopped, and one stopped while running writes no further batch', async () => {
+    const { client } = await t.newTenant();
+    const tenantId = (await client.get('/v1/settings')).json().tenantId;
+    const actor = { sub: 't', tenantId, scopes: new Set(['customers:write']), segments: null };
+    const { imports } = t.app.services;
+    const erase = async (email: string) => {
+      const [c] = (await client.get(`/v1/customers?email=${email}`)).json().data;
+      expect((await client.delete(`/v1/customers/${c.id}`)).statusCode).toBe(200);
+    };
+
+    // stopped while queued: its job, when it comes, does nothing
+    expect((await client.post('/v1/customers', { email: 'queued@example.com' })).statusCode).toBe(201);
+    const queued = await imports.upload(
+      actor,
+      'customers',
+      'csv',
+      [Buffer.from('externalId,email\nq1,queued@example.com\nq2,q2@example.com\n')],
+      { enqueue: false },
+    );
+    await erase('queued@example.com');
+    await imports.process(tenantId, queued.id);
+    expect((await client.get(`/v1/imports/${queued.id}`)).json()).toMatchObject({
+      status: 'failed',
+      rowsRead: 0,
+      error: expect.stringMatching(/^stopped/),
+    });
+    expect((await client.get('/v1/customers?email=q2@example.com')).json().data).toHaveLength(0);
+
+    // stopped after its first batch: the second one, which holds the erased customer, is not written
+    expect((await client.post('/v1/customers', { email: 'running@example.com' })).statusCode).toBe(201);
+    const lines = ['externalId,email'];
+    for (let i = 0; i < 2500; i++)
+      lines.push(i === 1500 ? 'r-x,running@example.com' : `r${i},r${i}@example.com`);
+    const running = await imports.upload(actor, 'customers', 'csv', [Buffer.from(lines.join('\n'))], {
+      enqueue: false,
+    });
+    let batches = 0;
+    await imports.process(tenantId, running.id, {
+      afterBatch: async () => {
+        if (++batches === 1) await erase('running@example.com');
+      },
+    });
+    expect(batches).toBe(1);
+    expect((await client.get(`/v1/imports/${running.id}`)).json()).toMatchObject({
+      status: 'failed',
+      rowsRead: 1000,
+      error: expect.stringMatching(/^stopped/),
+    });
+    expect((await client.get('/v1/customers?externalId=r999')).json().data).toHaveLength(1);
+    expect((await client.get('/v1/customers?externalId=r1000')).json().data).toHaveLength(0);
+    expect((await client.get('/v1/customers?externalId=r-x')).json().data).toHaveLength(0);
+  });
+
+  it('leaves an import running with the error while its job will be retried, failed after the last attempt', async () => {
+    const { client } = await t.newTenant();
+    const tenantId = (await client.get('/v1/settings')).json().tenantId;
+    const actor = { sub: 't', tenantId, scopes: new Set(['customers:write']), segments: null };
+    const { imports } = t.app.services;
+    const lines = ['externalId,email'];
+    for (let i = 0; i < 1500; i++) lines.push(`a${i},a${i}@example.com`);
+    const file = [Buffer.from(lines.join('\n'))];
+    const broken = { afterBatch: () => Promise.reject(new Error('connection lost')) };
+
+    const retried = await imports.upload(actor, 'customers', 'csv', file, { enqueue: false });
+    await expect(imports.process(tenantId, retried.id, { ...broken, last: false })).rejects.toThrow(
+      'connection lost',
+    );
+    expect((await client.get(`/v1/imports/${retried.id}`)).json()).toMatchObject({
+      status: 'running',
+      error: expect.stringMatching(/connection lost.*will be retried/),
+    });
+    await imports.process(tenantId, retried.id);
+    expect((await client.get(`/v1/imports/${retried.id}`)).json()).toMatchObject({
+      status: 'completed',
+      rowsRead: 1500,
+      succeeded: 1500,
+      error: null,
+    });
+
+    const failed = await imports.upload(actor, 'customers', 'csv', file, { enqueue: false });
+    await expect(imports.process(tenantId, failed.id, { ...broken, last: true })).rejects.toThrow(
+      'connection lost',
+    );
+    expect((await client.get(`/v1/imports/${failed.id}`)).json()).toMatchObject({
+      status: 'failed',
+      error: 'connection lost',
+    });
+    // a failed import is final: a stray run of its job changes nothing
+    await imports.process(tenantId, failed.id);
+    expect((await client.get(`/v1/imports/${failed.id}`)).json().status).toBe('failed');
+  });
+
   it('refuses another content type, an unknown type and an empty body', async () => {
     const { token } = await t.newTenant();
     expect((await upload(t, token, 'orders', 'application/xml', '<a/>')).statusCode).toBe(415);
+    // JSON has a parser of its own: the body would arrive parsed, not as a file
+    const json = await upload(t, token, 'customers', 'application/json', '{"externalId":"j1"}');
+    expect(json.statusCode, json.body).toBe(415);
+    expect(json.json().code).toBe('unsupported_media_type');
     const unknown = await upload(t, token, 'coupons', 'text/csv', 'a\n1');
     expect(unknown.statusCode).toBe(400);
     expect(unknown.json().errors[0].path).toBe('querystring.type');

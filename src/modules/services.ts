@@ -298,9 +298,9 @@ export function tasksOf(services: Services): Record<string, TaskHandler> {
     [CAMPAIGNS_SWEEP_TASK]: async () => {
       await services.campaigns.sweep(await services.tenants.allIds());
     },
-    [IMPORT_TASK]: async (payload) => {
+    [IMPORT_TASK]: async (payload, attempt) => {
       const { tenantId, importId } = payload as { tenantId: string; importId: string };
-      await services.imports.process(tenantId, importId);
+      await services.imports.process(tenantId, importId, { last: attempt?.last ?? true });
     },
   };
 }

@@ -13,8 +13,11 @@ export async function drain(batch: number, pass: () => Promise<number>): Promise
   }
 }
 
+/** Which attempt of its job a task runs as (graphile-worker counts from 1 up to the job's maximum). */
+export type Attempt = { number: number; last: boolean };
+
 /** A background task: its payload is JSON; a throw makes graphile-worker retry it with back-off. */
-export type TaskHandler = (payload: unknown) => Promise<void>;
+export type TaskHandler = (payload: unknown, attempt?: Attempt) => Promise<void>;
 
 export type JobsOptions = {
   /** The owner's connection: graphile-worker keeps its queue in its own schema. */
@@ -48,7 +51,14 @@ export class Jobs {
     const utils = await makeWorkerUtils({ connectionString: options.connectionString, logger });
     await utils.migrate();
     const taskList: TaskList = Object.fromEntries(
-      Object.entries(options.tasks).map(([name, handler]) => [name, (payload: unknown) => handler(payload)]),
+      Object.entries(options.tasks).map(([name, handler]) => [
+        name,
+        (payload: unknown, helpers) =>
+          handler(payload, {
+            number: helpers.job.attempts,
+            last: helpers.job.attempts >= helpers.job.max_attempts,
+          }),
+      ]),
     );
     const runner = options.runWorkers
       ? await run({

@@ -22,8 +22,14 @@ export const importsRepository = {
     return row?.data;
   },
 
-  async find(tx: Tx, id: string): Promise<ImportRow | undefined> {
-    const [row] = await tx.select().from(imports).where(eq(imports.id, id));
+  /** An import; `lock` holds its row until the transaction ends (`share`: against status changes). */
+  async find(tx: Tx, id: string, options: { lock?: true | 'share' } = {}): Promise<ImportRow | undefined> {
+    const query = tx.select().from(imports).where(eq(imports.id, id));
+    const [row] = await (options.lock === 'share'
+      ? query.for('share')
+      : options.lock
+        ? query.for('update')
+        : query);
     return row;
   },
 

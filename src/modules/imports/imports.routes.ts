@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { requireScopes, requireTenant } from '../../platform/auth.ts';
+import { AppError } from '../../platform/errors.ts';
 import { problems } from '../../platform/openapi.ts';
 import { IdParams } from '../../platform/schemas.ts';
 import type { Services } from '../services.ts';
@@ -32,8 +33,12 @@ export const importsRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       const actor = requireTenant(request.actor!);
       const { type } = request.query;
       requireScopes(actor, [type === 'orders' ? 'orders:write' : 'customers:write']);
-      const mime = (request.headers['content-type'] ?? '').split(';')[0]!.trim() as keyof typeof FORMATS;
-      const created = await imports.upload(actor, type, FORMATS[mime], request.body as Readable);
+      const mime = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      // another type that has a parser (application/json) arrives parsed, not as a file
+      const format = Object.hasOwn(FORMATS, mime) ? FORMATS[mime as keyof typeof FORMATS] : undefined;
+      if (!format)
+        throw new AppError('unsupported_media_type', 'send the file as text/csv or application/x-ndjson');
+      const created = await imports.upload(actor, type, format, request.body as Readable);
       return reply.code(202).header('location', `/v1/imports/${created.id}`).send(created);
     },
   });

@@ -9,11 +9,22 @@ export type AttributeTypes = Map<string, string>;
 const INTEGER = /^-?\d+$/;
 const NUMBER = /^-?\d+(\.\d+)?$/;
 
+/**
+ * An object without a prototype: a header is the file's, so `__proto__.x` or `constructor.prototype.x`
+ * must name a key like any other (which validation then refuses), never reach Object.prototype.
+ */
+const blank = () => Object.create(null) as Record<string, unknown>;
+
 function setPath(target: Record<string, unknown>, path: string[], value: unknown) {
   let node = target;
   for (const key of path.slice(0, -1)) {
-    node[key] = (node[key] as Record<string, unknown> | undefined) ?? {};
-    node = node[key] as Record<string, unknown>;
+    const next = Object.hasOwn(node, key) ? node[key] : undefined;
+    if (typeof next === 'object' && next !== null) node = next as Record<string, unknown>;
+    else {
+      const created = blank();
+      node[key] = created;
+      node = created;
+    }
   }
   node[path.at(-1)!] = value;
 }
@@ -33,7 +44,7 @@ export function customerFromCsv(
   types: AttributeTypes,
   prefix = '',
 ): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out = blank();
   for (const [header, raw] of Object.entries(record)) {
     if (!header.startsWith(prefix)) continue;
     const value = raw.trim();
@@ -65,7 +76,7 @@ export function orderFromCsv(
   types: AttributeTypes,
   tenantCurrency: string,
 ): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out = blank();
   const currency = record.currency?.trim() || tenantCurrency;
   for (const [header, raw] of Object.entries(record)) {
     const value = raw.trim();

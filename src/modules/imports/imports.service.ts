@@ -22,6 +22,20 @@ const BATCH_ROWS = 1000;
 
 type Row = { line: number; body: unknown; bytes: number } | { line: number; error: AppError; bytes: number };
 
+/** A row's body, or the problem a converter found in it (the row is reported, the import goes on). */
+function bodyOf(toBody: (r: Record_) => unknown, record: Record_): { body: unknown } | { error: AppError } {
+  try {
+    return { body: toBody(record) };
+  } catch (error) {
+    return {
+      error: new AppError('validation_failed', `the row could not be read: ${(error as Error).message}`),
+    };
+  }
+}
+
+/** The import was stopped (an erasure dropped its file) while it ran: nothing more is written. */
+class Stopped extends Error {}
+
 export function toImport(row: ImportRow, now: Date): Import {
   const end = row.finishedAt ?? now;
   const seconds = row.startedAt ? (end.getTime() - row.startedAt.getTime()) / 1000 : 0;
@@ -168,12 +182,16 @@ export class ImportsService {
   /**
    * The worker's side: reads the chunks in order, parses rows as they come, and writes them in
    * batches of 1,000 through the same code as the batch endpoints, one transaction per batch with
-   * its progress. A retried job starts again from the first row (writes are idempotent).
+   * its progress. A retried job starts again from the first row (writes are idempotent). A failed
+   * attempt that will be retried leaves the import running with the error; only the last one (`last`,
+   * graphile-worker's final attempt) marks it failed. An import that is failed (a last attempt, or
+   * stopped by an erasure) or completed is never run again, and one stopped while it runs writes no
+   * further batch.
    */
   async process(
     tenantId: string,
     importId: string,
-    hooks: { afterBatch?: () => Promise<void> } = {},
+    hooks: { afterBatch?: () => Promise<void>; last?: boolean } = {},
   ): Promise<void> {
     const actor: TenantActor = {
       sub: `import:${importId}`,
@@ -181,12 +199,13 @@ export class ImportsService {
       scopes: new Set(TENANT_SCOPES),
       segments: null,
     };
+    const runnable = (status: string) => status === 'queued' || status === 'running';
     const job = await this.#db.withTenant(tenantId, async (tx) => {
-      const row = await repo.find(tx, importId);
-      if (row && row.status !== 'completed') await repo.restart(tx, importId);
+      const row = await repo.find(tx, importId, { lock: true });
+      if (row && runnable(row.status)) await repo.restart(tx, importId);
       return row;
     });
-    if (!job || job.status === 'completed') return;
+    if (!job || !runnable(job.status)) return;
     try {
       const context = await this.#db.withTenant(
         tenantId,
@@ -213,6 +232,7 @@ export class ImportsService {
       }
       if (batch.length) await this.#writeBatch(actor, job, batch);
       await this.#db.withTenant(tenantId, async (tx) => {
+        await this.#stillRunning(tx, importId);
         await repo.update(tx, importId, {
           status: 'completed',
           finishedAt: new Date(),
@@ -225,21 +245,35 @@ export class ImportsService {
         ]);
       });
     } catch (error) {
-      await this.#db.withTenant(tenantId, (tx) =>
-        repo.update(tx, importId, {
-          status: 'failed',
-          finishedAt: new Date(),
-          error: (error as Error).message,
-        }),
-      );
+      if (error instanceof Stopped) return;
+      const last = hooks.last ?? true;
+      await this.#db.withTenant(tenantId, async (tx) => {
+        const row = await repo.find(tx, importId, { lock: true });
+        if (row?.status !== 'running') return;
+        await repo.update(
+          tx,
+          importId,
+          last
+            ? { status: 'failed', finishedAt: new Date(), error: (error as Error).message }
+            : { error: `${(error as Error).message} (this attempt failed; the import will be retried)` },
+        );
+      });
       throw error;
     }
+  }
+
+  /** Throws Stopped unless the import is still running; its row stays locked (shared) until commit. */
+  async #stillRunning(tx: Tx, importId: string): Promise<void> {
+    const row = await repo.find(tx, importId, { lock: 'share' });
+    if (row?.status !== 'running') throw new Stopped();
   }
 
   async #writeBatch(actor: TenantActor, job: ImportRow, rows: Row[]): Promise<void> {
     await this.#db.withTenant(
       actor.tenantId,
       async (tx) => {
+        // an erasure that stopped the import (its file held the erased customer) wins over what is left
+        await this.#stillRunning(tx, job.id);
         const good = rows.filter((r): r is Extract<Row, { body: unknown }> => 'body' in r);
         const results =
           job.type === 'customers'
@@ -316,7 +350,8 @@ export class ImportsService {
         bytes += Buffer.byteLength(text) + 1;
         if (!text.trim()) continue;
         try {
-          yield { line, body: JSON.parse(text), bytes };
+          // a byte-order mark opens some exported files; it is not part of the first row
+          yield { line, body: JSON.parse(line === 1 ? text.replace(/^\uFEFF/, '') : text), bytes };
         } catch {
           yield { line, error: new AppError('invalid_json', 'the line is not valid JSON'), bytes };
         }
@@ -346,7 +381,7 @@ export class ImportsService {
       info: { lines: number; bytes: number };
     }>) {
       while (skipped.length) yield { ...skipped.shift()!, bytes: info.bytes };
-      yield { line: info.lines, body: toBody(record), bytes: info.bytes };
+      yield { line: info.lines, ...bodyOf(toBody, record), bytes: info.bytes };
     }
     while (skipped.length) yield { ...skipped.shift()!, bytes: job.bytes };
   }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,5 +60,52 @@ describe('npm run import', () => {
     const refused = await run(['--type', 'customers', file, '--url', url], { VINCULO_TOKEN: 'x.y.z' });
     expect(refused.code).toBe(1);
     expect(refused.out).toMatch(/upload refused \(401\)/);
+  });
+
+  it('waits out a 429 or 503 while following the import, and stops with the refusal on a 401', async () => {
+    // a stand-in API: the upload is accepted, then each poll answers the next status in `polls`
+    const stub = async (polls: number[]) => {
+      const seen: number[] = [];
+      const server: Server = createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          res.setHeader('content-type', 'application/json');
+          if (req.method === 'POST') {
+            res.statusCode = 202;
+            return res.end(JSON.stringify({ id: 'imp-1', status: 'queued', rowsRead: 0, percentDone: 0 }));
+          }
+          const status = polls.shift() ?? 200;
+          seen.push(status);
+          res.statusCode = status;
+          if (status === 429) res.setHeader('retry-after', '1');
+          res.end(
+            JSON.stringify(
+              status === 200
+                ? { id: 'imp-1', status: 'completed', rowsRead: 2, succeeded: 2, failed: 0, percentDone: 100 }
+                : { status, code: 'x', detail: `answer ${status}` },
+            ),
+          );
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const { port } = server.address() as { port: number };
+      return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((r) => server.close(r)) };
+    };
+    const file = join(dir, 'two.csv');
+    writeFileSync(file, 'externalId\na\nb\n');
+
+    const busy = await stub([429, 503]);
+    const waited = await run(['--type', 'customers', file, '--url', busy.url], { VINCULO_TOKEN: 't' });
+    await busy.close();
+    expect(waited.code, waited.out).toBe(0);
+    expect(busy.seen).toEqual([429, 503, 200]);
+    expect(waited.out).toMatch(/completed: 2 rows read, 2 imported, 0 refused/);
+
+    const expired = await stub([401]);
+    const refused = await run(['--type', 'customers', file, '--url', expired.url], { VINCULO_TOKEN: 't' });
+    await expired.close();
+    expect(refused.code).toBe(1);
+    expect(expired.seen).toEqual([401]);
+    expect(refused.out).toMatch(/following the import was refused \(401: answer 401\)/);
   });
 });

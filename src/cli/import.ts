@@ -17,6 +17,35 @@ type Progress = {
   error: string | null;
 };
 
+/** Transient answers (rate limit, server busy, network) are waited out; this many in a row give up. */
+const MAX_TRANSIENT = 20;
+
+/**
+ * The import's state: a 429 or 5xx (or a dropped connection) is retried after its Retry-After (or
+ * a second); any other refusal, such as an expired token's 401, ends the command with it.
+ */
+async function progressOf(url: string, headers: Record<string, string>): Promise<Progress> {
+  for (let failures = 1; ; failures++) {
+    let wait = 1;
+    let problem: string;
+    try {
+      const res = await fetch(url, { headers });
+      if (res.ok) return (await res.json()) as Progress;
+      const body = (await res.json().catch(() => ({}))) as { detail?: string; title?: string };
+      problem = `${res.status}: ${body.detail ?? body.title ?? res.statusText}`;
+      if (res.status !== 429 && res.status < 500)
+        throw new Error(`following the import was refused (${problem})`);
+      wait = Number(res.headers.get('retry-after')) || 1;
+    } catch (error) {
+      if ((error as Error).message.startsWith('following the import')) throw error;
+      problem = (error as Error).message;
+    }
+    if (failures >= MAX_TRANSIENT)
+      throw new Error(`following the import failed ${failures} times in a row (${problem})`);
+    await new Promise((r) => setTimeout(r, wait * 1000));
+  }
+}
+
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -55,7 +84,7 @@ async function main() {
   let state = created;
   while (state.status === 'queued' || state.status === 'running') {
     await new Promise((r) => setTimeout(r, 500));
-    state = (await (await fetch(`${values.url}/v1/imports/${created.id}`, { headers })).json()) as Progress;
+    state = await progressOf(`${values.url}/v1/imports/${created.id}`, headers);
     bar.update(state.percentDone, {
       rows: state.rowsRead,
       speed: state.rowsPerSecond ?? 0,

@@ -116,7 +116,10 @@ describe('the nightly recompute', () => {
       ).statusCode,
     ).toBe(200);
     const scores = t.app.services.scores;
-    // 08:00 UTC is 02:00 in Mexico City: not yet
+    // a tenant that never had a nightly run has one at the next tick
+    now = new Date('2026-03-10T07:45:00.000Z');
+    expect(await scores.nightly([tenantId])).toEqual([tenantId]);
+    // 08:00 UTC is 02:00 in Mexico City: that run stands for the night before; today's is not due yet
     now = new Date('2026-03-10T08:00:00.000Z');
     expect(await scores.nightly([tenantId])).toEqual([]);
     now = new Date('2026-03-10T08:45:00.000Z');
@@ -125,7 +128,31 @@ describe('the nightly recompute', () => {
     // the same local day: done already
     now = new Date('2026-03-10T20:00:00.000Z');
     expect(await scores.nightly([tenantId])).toEqual([]);
+    // an on-demand recompute (without a refit) before the next night's time does not stand in for it
+    now = new Date('2026-03-11T07:00:00.000Z');
+    await scores.recompute(tenantId, { refit: false });
     now = new Date('2026-03-11T09:00:00.000Z');
     expect(await scores.nightly([tenantId])).toEqual([tenantId]);
+  });
+
+  it('runs a nightlyAt after the day’s last quarter-hour tick at the first tick of the next day, once', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    expect(
+      (await client.patch('/v1/settings', { timezone: 'UTC', scores: { nightlyAt: '23:50' } })).statusCode,
+    ).toBe(200);
+    const scores = t.app.services.scores;
+    now = new Date('2026-04-01T12:00:00.000Z');
+    expect(await scores.nightly([tenantId])).toEqual([tenantId]); // the first, at once
+    const runs: string[] = [];
+    // the worker's crontab: every 15 minutes, for three days
+    for (let tick = 1; tick <= 4 * 24 * 3; tick++) {
+      now = new Date(Date.parse('2026-04-01T12:00:00.000Z') + tick * 15 * 60_000);
+      if ((await scores.nightly([tenantId])).length) runs.push(now.toISOString());
+    }
+    expect(runs).toEqual([
+      '2026-04-02T00:00:00.000Z',
+      '2026-04-03T00:00:00.000Z',
+      '2026-04-04T00:00:00.000Z',
+    ]);
   });
 });

@@ -39,6 +39,12 @@ export type RecomputeSummary = {
   timings: Record<string, number>;
 };
 
+/** The local day whose nightly run is the latest one due at `clock`: today once `nightlyAt` has passed, else yesterday. */
+function nightlySlot(clock: { day: string; time: string }, nightlyAt: string): string {
+  if (clock.time >= nightlyAt) return clock.day;
+  return new Date(Date.parse(`${clock.day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+}
+
 /**
  * Relationship scores: RFM, the value score and tier, status and phase, BG/NBD + Gamma-Gamma CLV
  * and the 6R inputs. A full recompute is set-based in SQL; the refresh after order writes recomputes
@@ -271,7 +277,9 @@ export class ScoresService {
     await this.#jobs()
       ?.add(
         RECOMPUTE_TASK,
-        { tenantId, refit: false },
+        // a refit keeps the fit when its inputs are the same, and makes a new one after a change of
+        // time zone, which moves every purchase day
+        { tenantId, refit: true },
         { jobKey: `${RECOMPUTE_TASK}:${tenantId}`, runAt: new Date(Date.now() + 1000) },
       )
       .catch(() => undefined);
@@ -282,7 +290,13 @@ export class ScoresService {
     return this.#jobRuns.start(actor, 'scores.recompute', RECOMPUTE_TASK, { refit, rebuild });
   }
 
-  /** The nightly run: each tenant whose local time has passed its `nightlyAt` and that has not run today. */
+  /**
+   * The nightly run (every quarter of an hour): each tenant whose latest scheduled run — today's
+   * `nightlyAt` in its time zone once that has passed, else yesterday's — has not been made. Only a
+   * nightly run counts: an on-demand or settings-triggered recompute earlier that day does not stand
+   * in for it (it may not have refitted), a `nightlyAt` after the day's last tick runs at the first
+   * tick of the next day, and a tenant that never had a nightly run has it at the next tick.
+   */
   async nightly(tenantIds?: string[]): Promise<string[]> {
     const now = this.#clock.now();
     const ran: string[] = [];
@@ -295,10 +309,15 @@ export class ScoresService {
         }),
         { readOnly: true },
       );
+      const { nightlyAt } = settings.scores;
       const local = wallClock(now, settings.timezone);
-      const last = state?.recomputedAt ? wallClock(state.recomputedAt, settings.timezone).day : null;
-      if (last !== local.day && local.time >= settings.scores.nightlyAt) {
+      // a tenant that has never had one runs at once
+      const due =
+        !state?.nightlyAt ||
+        nightlySlot(wallClock(state.nightlyAt, settings.timezone), nightlyAt) < nightlySlot(local, nightlyAt);
+      if (due) {
         await this.recompute(tenantId, { refit: true });
+        await this.#db.withTenant(tenantId, (tx) => repo.saveState(tx, { nightlyAt: now }));
         ran.push(tenantId);
       }
     }

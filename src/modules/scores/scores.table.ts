@@ -141,6 +141,9 @@ export const scoreState = pgTable(
     // the time zone of the purchase days kept in the scores rows (another one rebuilds them)
     timezone: text('timezone'),
     recomputedAt: at('recomputed_at'),
+    // when the last nightly run (with its refit) was made: the schedule's own mark, which an on-demand
+    // or settings-triggered recompute does not move
+    nightlyAt: at('nightly_at'),
     // the incremental refresh's high-water mark over customer_aggregates.updated_at
     watermark: at('watermark'),
   },

@@ -130,6 +130,8 @@ describe('scores through the API and the workers', () => {
 
     for (const [scores, path] of [
       [{ weights: { volume: 0, frequency: 0, amount: 0, punctuality: 0, seniority: 0 } }, 'scores.weights'],
+      // punctuality alone would leave every buyer without due dates unscored
+      [{ weights: { volume: 0, frequency: 0, amount: 0, punctuality: 1, seniority: 0 } }, 'scores.weights'],
       [
         { weights: { volume: -1, frequency: 1, amount: 1, punctuality: 1, seniority: 1 } },
         'scores.weights.volume',

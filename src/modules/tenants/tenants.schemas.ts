@@ -121,8 +121,15 @@ const ScoreSettingsFields = {
     .strictObject(
       Object.fromEntries(VALUE_DIMENSIONS.map((d) => [d, Weight])) as Record<ValueDimension, typeof Weight>,
     )
-    .refine((w) => Object.values(w).some((v) => v > 0), 'at least one weight must be above 0')
-    .describe('Weight of each value dimension (≥ 0, not all 0); the score is their weighted mean'),
+    // punctuality is unknown for a buyer without due dates: on its own it would leave most buyers
+    // without a score
+    .refine(
+      (w) => VALUE_DIMENSIONS.some((d) => d !== 'punctuality' && w[d] > 0),
+      'at least one weight other than punctuality must be above 0 (punctuality is unknown for buyers without due dates)',
+    )
+    .describe(
+      'Weight of each value dimension (≥ 0, and one of volume, frequency, amount or seniority above 0); the score is their weighted mean',
+    ),
   tiers: z
     .strictObject({
       vip: Share.describe('Top share of buyers by value score that is `vip`'),

@@ -104,6 +104,58 @@ describe('status transitions with a controlled clock (recency rules: at risk aft
   });
 });
 
+describe('a change of the rules, not a purchase', () => {
+  it('moves customers out of inactive or at risk without counting a reactivation', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const scores = t.app.services.scores;
+    const quiet = await newCustomer(client);
+    const risky = await newCustomer(client);
+    now = at(0);
+    expect((await client.post('/v1/orders', buy(quiet.id, 0))).statusCode).toBe(201);
+    expect((await client.post('/v1/orders', buy(risky.id, 200))).statusCode).toBe(201);
+    now = at(400);
+    await scores.recompute(tenantId);
+    expect((await client.get(`/v1/customers/${quiet.id}`)).json().status).toBe('inactive');
+    expect((await client.get(`/v1/customers/${risky.id}`)).json().status).toBe('at_risk');
+
+    // looser rules: inactive only after 500 days, at risk only after 300
+    const rules = {
+      atRiskAfterDays: 300,
+      inactiveAfterDays: 500,
+      atRiskProbability: 0.3,
+      atRiskGapMultiple: 3,
+    };
+    expect((await client.patch('/v1/settings', { scores: { status: rules } })).statusCode).toBe(200);
+    await scores.recompute(tenantId);
+    const reasons = async (id: string) =>
+      (await client.get(`/v1/customers/${id}/status-history`)).json().data.map((h: any) => h.reason);
+    expect(await reasons(quiet.id)).toEqual(['first_order', 'inactivity', 'silence']);
+    expect(await reasons(risky.id)).toEqual(['first_order', 'silence', 'reassessed']);
+    expect((await client.get(`/v1/customers/${quiet.id}/scores`)).json().sixR.reactivation).toEqual({
+      times: 0,
+    });
+    const flows = (
+      await client.get(`/v1/insights/lifecycle?from=${at(399).toISOString()}&to=${at(401).toISOString()}`)
+    ).json().flows;
+    expect(flows).toMatchObject({ reactivated: 0, recovered: 0 });
+
+    // a purchase afterwards is a reactivation
+    now = at(401);
+    expect(
+      (await client.patch('/v1/settings', { scores: { status: { ...rules, inactiveAfterDays: 365 } } }))
+        .statusCode,
+    ).toBe(200);
+    await scores.recompute(tenantId);
+    expect((await client.get(`/v1/customers/${quiet.id}`)).json().status).toBe('inactive');
+    expect((await client.post('/v1/orders', buy(quiet.id, 401))).statusCode).toBe(201);
+    await scores.refresh(tenantId);
+    expect((await reasons(quiet.id)).at(-1)).toBe('reactivated');
+    expect((await client.get(`/v1/customers/${quiet.id}/scores`)).json().sixR.reactivation).toEqual({
+      times: 1,
+    });
+  });
+});
+
 describe('the nightly recompute', () => {
   it('runs once a local day, after the tenant’s nightlyAt in its time zone', async () => {
     const { id: tenantId, client } = await t.newTenant();

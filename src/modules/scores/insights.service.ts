@@ -6,6 +6,7 @@ import { money } from '../../platform/money.ts';
 import type { TenantsService } from '../tenants/tenants.service.ts';
 import { insightsRepository as repo } from './insights.repository.ts';
 import type { LifecycleInsights, RfmInsights, SixRInsights } from './insights.schemas.ts';
+import { REACTIVATION_REASONS } from './scores.repository.ts';
 import { RFM_CELLS, rfmCell } from './scores.rfm.ts';
 
 const ratio = (a: number | null, b: number | null) => (a !== null && b ? a / b : null);
@@ -79,7 +80,11 @@ export class InsightsService {
             acquired: sum((t) => t.from_status === 'potential' && t.to_status === 'active'),
             atRisk: sum((t) => t.to_status === 'at_risk'),
             lapsed: sum((t) => t.to_status === 'inactive'),
-            reactivated: sum((t) => t.from_status === 'inactive' && t.to_status !== 'potential'),
+            reactivated: sum(
+              (t) =>
+                t.from_status === 'inactive' &&
+                (REACTIVATION_REASONS as readonly string[]).includes(t.reason),
+            ),
             recovered: sum((t) => t.reason === 'recovered'),
           },
           transitions: transitions.map((t) => ({

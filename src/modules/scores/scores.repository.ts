@@ -177,7 +177,7 @@ function baseQuery(at: AsOf, ids?: string[], extra: SQL = sql``): SQL {
     ) k ON k.customer_id = c.id
     LEFT JOIN (
       SELECT customer_id, count(*)::int AS n FROM customer_status_history
-      WHERE tenant_id = vinculo_current_tenant() AND from_status = 'inactive' AND to_status IN ('active', 'at_risk')
+      WHERE tenant_id = vinculo_current_tenant() AND ${sql.raw(isReactivation(''))}
         ${only('customer_id', ids)}
       GROUP BY 1
     ) h ON h.customer_id = c.id
@@ -337,24 +337,54 @@ function statusOf(rules: ScoreSettings['status']): string {
     WHEN ${atRisk} THEN 'at_risk' ELSE 'active' END`;
 }
 
-/** Status, phase and the reason of a change, from a staged row `s` and the customer `c`. */
-function statusSql(rules: ScoreSettings['status']): { status: SQL; reason: SQL } {
+/**
+ * The status changes that count as a reactivation (the 6R `reactivation`, the lifecycle insight): from
+ * inactive because the customer bought again — not because the rules or the model changed.
+ */
+export const REACTIVATION_REASONS = ['reactivated', 'recovered'] as const;
+const isReactivation = (h: string) =>
+  `${h}from_status = 'inactive' AND ${h}reason IN (${REACTIVATION_REASONS.map((r) => `'${r}'`).join(', ')})`;
+
+/**
+ * Status, phase and the reason of a change, from a staged row `s`, the customer `c` and the stored
+ * scores row `o` (absent for a first computation). A move to a better status is a comeback
+ * (`reactivated`, `recovered`, `purchased_again`) only when the last purchase day moved forward since
+ * `o`; otherwise the rules or the model changed (`reassessed`, or the at-risk reason that now holds).
+ */
+function statusSql(rules: ScoreSettings['status'], day: SQL): { status: SQL; reason: SQL } {
   const status = statusOf(rules);
-  const reason = `CASE
+  const bought = sql`(s.recency_days IS NOT NULL
+    AND (o.recency_days IS NULL OR ${day}::date - s.recency_days > o.as_of - o.recency_days))`;
+  const reason = sql`CASE
     WHEN n.status = 'potential' THEN 'no_counted_orders'
     WHEN n.status = c.status AND s.frequency >= 2 THEN 'repeat_purchase'
     WHEN n.status = c.status THEN 'orders_changed'
     WHEN c.status = 'potential' THEN 'first_order'
     WHEN n.status = 'inactive' THEN 'inactivity'
-    WHEN n.status = 'at_risk' AND c.status = 'inactive' THEN 'reactivated'
-    WHEN n.status = 'at_risk' AND s.recency_days > ${rules.atRiskAfterDays} THEN 'silence'
-    WHEN n.status = 'at_risk' AND s.p_alive IS NOT NULL AND s.p_alive < ${rules.atRiskProbability} THEN 'low_probability_alive'
+    WHEN n.status = 'at_risk' AND c.status = 'inactive' AND ${bought} THEN 'reactivated'
+    WHEN n.status = 'at_risk' AND s.recency_days > ${sql.raw(String(rules.atRiskAfterDays))} THEN 'silence'
+    WHEN n.status = 'at_risk' AND s.p_alive IS NOT NULL AND s.p_alive < ${sql.raw(String(rules.atRiskProbability))}
+      THEN 'low_probability_alive'
     WHEN n.status = 'at_risk' THEN 'longer_than_usual_gap'
+    WHEN NOT ${bought} THEN 'reassessed'
     WHEN s.recoveries > 0 AND s.complaints > 0 AND c.status IN ('at_risk', 'inactive') THEN 'recovered'
     WHEN c.status = 'inactive' THEN 'reactivated'
     ELSE 'purchased_again' END`;
-  return { status: sql.raw(status), reason: sql.raw(reason) };
+  return { status: sql.raw(status), reason };
 }
+
+/**
+ * The stored scores row `o` of each staged row `s`: probes by key for a few rows (a recompute that
+ * rewrote every row leaves customer_scores' statistics stale until it is analyzed, and a hash join
+ * would read all of it), one hash join for many.
+ */
+const storedScores = (probe: boolean) =>
+  probe
+    ? sql`LEFT JOIN LATERAL (
+          SELECT customer_id, tier, as_of, recency_days FROM customer_scores
+          WHERE tenant_id = vinculo_current_tenant() AND customer_id = s.customer_id LIMIT 1
+        ) o ON true`
+    : sql`LEFT JOIN customer_scores o ON o.tenant_id = vinculo_current_tenant() AND o.customer_id = s.customer_id`;
 
 const phaseOf = (status: string) =>
   `CASE WHEN ${status} = 'inactive' THEN 'recovery' WHEN ${status} <> 'potential' AND s.frequency >= 2 THEN 'retention' ELSE 'acquisition' END`;
@@ -617,10 +647,8 @@ export const scoresRepository = {
     await tx.execute(sql`ANALYZE score_staged`);
     const staged = (await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM score_staged`))
       .rows[0]!.n;
-    // a few rows: probes by key (a recompute that rewrote every row leaves customer_scores' statistics
-    // stale until it is analyzed, and a hash join would read all of it); many: one hash join
     const probeScores = staged < 50_000;
-    const { status, reason } = statusSql(settings.status);
+    const { status, reason } = statusSql(settings.status, sql`${at.day}`);
     const moved = await tx.execute<{ n: number }>(sql`
       WITH n AS (
         SELECT s.customer_id, ${status} AS status FROM score_staged s
@@ -629,6 +657,7 @@ export const scoresRepository = {
           c.lifecycle_phase AS from_phase, ${reason} AS reason
         FROM score_staged s JOIN n USING (customer_id)
         JOIN customers c ON c.tenant_id = vinculo_current_tenant() AND c.id = s.customer_id
+        ${storedScores(probeScores)}
         -- the full recompute stages the status it read: rows whose status and phase stay are skipped
         -- (a change committed since is the refresh's, which follows every write)
         WHERE s.current_status IS NULL
@@ -649,7 +678,7 @@ export const scoresRepository = {
       ), counted AS (
         -- a comeback counts in the row written below, not only from the next computation on
         UPDATE score_staged s SET reactivations = s.reactivations + 1 FROM history h
-        WHERE s.customer_id = h.customer_id AND h.from_status = 'inactive' AND h.to_status IN ('active', 'at_risk')
+        WHERE s.customer_id = h.customer_id AND ${sql.raw(isReactivation('h.'))}
       ), emitted AS (
         ${emit(
           'customer.status_changed',
@@ -664,14 +693,7 @@ export const scoresRepository = {
         INSERT INTO customer_tier_history (tenant_id, id, customer_id, from_tier, to_tier, changed_at)
         SELECT vinculo_current_tenant(), vinculo_uuidv7(), s.customer_id, o.tier, s.tier, ${at.now}
         FROM score_staged s
-        ${
-          probeScores
-            ? sql`LEFT JOIN LATERAL (
-          SELECT customer_id, tier FROM customer_scores
-          WHERE tenant_id = vinculo_current_tenant() AND customer_id = s.customer_id LIMIT 1
-        ) o ON true`
-            : sql`LEFT JOIN customer_scores o ON o.tenant_id = vinculo_current_tenant() AND o.customer_id = s.customer_id`
-        }
+        ${storedScores(probeScores)}
         WHERE o.tier IS DISTINCT FROM s.tier AND NOT (o.customer_id IS NULL AND s.tier IS NULL)
         RETURNING customer_id, from_tier, to_tier, changed_at
       ), emitted AS (

@@ -156,6 +156,51 @@ describe('a change of the rules, not a purchase', () => {
   });
 });
 
+describe('an order placed a little ahead of the clock (up to five minutes is accepted)', () => {
+  it('is a purchase of the day: the refresh and the full recompute agree, and it reactivates', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const scores = t.app.services.scores;
+    const ahead = (minutes: number) => new Date(now.getTime() + minutes * 60_000).toISOString();
+    const early = await newCustomer(client);
+    const back = await newCustomer(client);
+    now = at(0);
+    expect((await client.post('/v1/orders', buy(back.id, 0))).statusCode).toBe(201);
+    now = at(400);
+    await scores.recompute(tenantId);
+    expect((await client.get(`/v1/customers/${back.id}`)).json().status).toBe('inactive');
+
+    for (const c of [early, back]) {
+      const body = orderBody({ customerId: c.id, placedAt: ahead(2), sourceUpdatedAt: ahead(2) });
+      expect((await client.post('/v1/orders', body)).statusCode).toBe(201);
+    }
+    await scores.refresh(tenantId);
+    // the raw values and the status (quintiles and tier are placed against the last recompute's
+    // distributions between recomputes, so those may move when it runs)
+    const pick = (b: any) => ({
+      recencyDays: b.rfm.recencyDays,
+      frequency: b.rfm.frequency,
+      monetary: b.rfm.monetary,
+      x: b.model.inputs?.x ?? null,
+      status: b.status.status,
+    });
+    const body = (await client.get(`/v1/customers/${early.id}/scores`)).json();
+    const refreshed = pick(body);
+    expect(refreshed).toMatchObject({ recencyDays: 0, frequency: 1, status: 'active' });
+    // placed, not left out (it was: its purchase day was not counted while the order was ahead)
+    expect([body.rfm.r, body.rfm.f, body.rfm.m, body.value.tier].every((v) => v !== null)).toBe(true);
+    expect((await client.get(`/v1/customers/${back.id}`)).json().status).toBe('active');
+    const history = (await client.get(`/v1/customers/${back.id}/status-history`)).json().data;
+    expect(history.at(-1)).toMatchObject({
+      fromStatus: 'inactive',
+      toStatus: 'active',
+      reason: 'reactivated',
+    });
+
+    await scores.recompute(tenantId);
+    expect(pick((await client.get(`/v1/customers/${early.id}/scores`)).json())).toEqual(refreshed);
+  });
+});
+
 describe('the nightly recompute', () => {
   it('runs once a local day, after the tenant’s nightlyAt in its time zone', async () => {
     const { id: tenantId, client } = await t.newTenant();

@@ -93,10 +93,12 @@ function featuresFromOrders(at: AsOf, target: SQL | string[] | 'all'): SQL {
       SELECT a.customer_id, a.updated_at FROM customer_aggregates a
       WHERE a.tenant_id = vinculo_current_tenant() ${which}
     ), days AS (
-      SELECT o.customer_id, (o.placed_at AT TIME ZONE ${at.timezone})::date AS day,
+      -- every counted order, as the aggregates count them: one placed a little ahead of the clock
+      -- (orders may be up to five minutes in the future) is a purchase of the as-of day
+      SELECT o.customer_id, least((o.placed_at AT TIME ZONE ${at.timezone})::date, ${at.day}::date) AS day,
         sum(o.base_total - o.base_refunded) AS spend
       FROM orders o
-      WHERE o.tenant_id = vinculo_current_tenant() AND ${COUNTED} AND o.placed_at <= ${at.now}
+      WHERE o.tenant_id = vinculo_current_tenant() AND ${COUNTED}
         ${target === 'all' ? sql`` : sql`AND o.customer_id IN (SELECT customer_id FROM target)`}
       GROUP BY 1, 2
     ), customer AS (

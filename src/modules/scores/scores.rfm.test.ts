@@ -3,6 +3,8 @@ import { wallClock } from '../../platform/clock.ts';
 import { DEFAULT_SCORE_SETTINGS } from '../tenants/tenants.schemas.ts';
 import { fitModels, MIN_REPEAT_BUYERS, valueScore } from './scores.compute.ts';
 import { percentileOf, quintileOf, RFM_CELLS, RFM_GRID, rfmCell, tierOf } from './scores.rfm.ts';
+import type { ModelFit } from './scores.table.ts';
+import { expectedOver } from './scores.view.ts';
 
 describe('the RFM grid', () => {
   it('names every one of the 25 cells, and every name is used', () => {
@@ -105,6 +107,29 @@ describe('the wall clock of a tenant', () => {
     expect(wallClock(new Date('2026-03-01T00:05:00.000Z'), 'UTC')).toEqual({
       day: '2026-03-01',
       time: '00:05',
+    });
+  });
+});
+
+describe('expected purchases over another horizon', () => {
+  const fitWith = (a: number) =>
+    ({
+      bgnbd: { r: 5, alpha: 1, a, b: 2, logLikelihood: 0, iterations: 1 },
+      gammaGamma: { p: 6, q: 4, gamma: 15, logLikelihood: 0, iterations: 1 },
+    }) as ModelFit;
+  const history = { x: 5, tx: 300, age: 3000 };
+
+  it('is the model’s value where it is finite', () => {
+    const { value, problem } = expectedOver(fitWith(0.8), history, 0.01, 365);
+    expect(problem).toBeNull();
+    expect(value).toBeGreaterThan(0);
+    expect(value).toBeLessThan(expectedOver(fitWith(0.8), history, 0.01, 3650).value!);
+  });
+
+  it('is null with the reason where the expectation is not finite (a = 1 divides by zero)', () => {
+    expect(expectedOver(fitWith(1), history, 0.01, 3650)).toEqual({
+      value: null,
+      problem: 'no expected purchases over 3650 days: not finite under this fit',
     });
   });
 });

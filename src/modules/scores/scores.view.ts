@@ -4,6 +4,7 @@ import { DEFAULT_HORIZON_DAYS, modelOutputs } from './scores.compute.ts';
 import type { ScoreRow, StateRow } from './scores.repository.ts';
 import { type RfmCell, rfmCell } from './scores.rfm.ts';
 import type { CustomerScores, ScoreModel } from './scores.schemas.ts';
+import type { ModelFit } from './scores.table.ts';
 
 type CustomerStatus = {
   status: CustomerScores['status']['status'];
@@ -19,6 +20,30 @@ const UNITS: Record<ValueDimension, string> = {
 };
 
 /** The response of GET /v1/customers/:id/scores, with every number explained. */
+/**
+ * Expected purchases over another horizon than the stored one: null, with the reason, where the
+ * model's series does not converge or the value is not finite for this history (never a made-up
+ * number, nor a 500).
+ */
+export function expectedOver(
+  fit: ModelFit,
+  history: { x: number; tx: number; age: number },
+  monthlyRate: number,
+  horizonDays: number,
+): { value: number | null; problem: string | null } {
+  try {
+    const { expected } = modelOutputs(fit, history, monthlyRate, horizonDays);
+    if (Number.isFinite(expected)) return { value: expected, problem: null };
+    return {
+      value: null,
+      problem: `no expected purchases over ${horizonDays} days: not finite under this fit`,
+    };
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    return { value: null, problem: `no expected purchases over ${horizonDays} days: ${error.message}` };
+  }
+}
+
 export function toCustomerScores(input: {
   customerId: string;
   customer: CustomerStatus;
@@ -71,13 +96,14 @@ export function toCustomerScores(input: {
   const hasModel = fitted && row?.pAlive !== null && row?.pAlive !== undefined;
   const horizon = input.horizonDays ?? DEFAULT_HORIZON_DAYS;
   let expected: number | null = row?.expected90 ?? null;
+  let horizonProblem: string | null = null;
   if (hasModel && input.horizonDays && row?.x !== null && row?.tx !== null && row?.age !== null) {
-    expected = modelOutputs(
+    ({ value: expected, problem: horizonProblem } = expectedOver(
       fit!,
       { x: row!.x!, tx: row!.tx!, age: row!.age! },
       settings.scores.monthlyDiscountRate,
       horizon,
-    ).expected;
+    ));
   }
   const minor = (v: number | null | undefined) =>
     v === null || v === undefined ? null : money(Math.round(v), currency);
@@ -87,7 +113,7 @@ export function toCustomerScores(input: {
       ? (fit?.reason ?? 'no model fitted yet: run POST /v1/scores/recompute')
       : row.pAlive === null
         ? 'no purchase history: the model describes buyers only'
-        : null;
+        : horizonProblem;
   return {
     customerId,
     asOf: row?.asOf ?? null,

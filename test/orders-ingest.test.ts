@@ -168,6 +168,44 @@ describe('deduplication by (source, externalId)', () => {
     const got = (await client.get(`/v1/orders/${paid.id}`)).json();
     expect(got).toMatchObject({ status: 'paid', version: 1, sourceUpdatedAt: '2026-01-02T12:00:00.000Z' });
   });
+
+  it('never creates the customer of a version that changes nothing (stale, or superseded in its batch)', async () => {
+    const { client } = await t.newTenant();
+    const customer = await newCustomer(client);
+    const paid = await newOrder(client, {
+      customerId: customer.id,
+      externalId: 'ghost-1',
+      sourceUpdatedAt: '2026-01-02T12:00:00Z',
+    });
+    const ghost = (email: string, at: string, externalId = 'ghost-1') =>
+      orderBody({ customer: { email }, customerId: undefined, externalId, sourceUpdatedAt: at });
+
+    const stale = await client.post('/v1/orders', ghost('ghost-a@example.com', '2026-01-02T11:00:00Z'));
+    expect(stale.json()).toMatchObject({
+      result: 'unchanged',
+      order: { id: paid.id, customerId: customer.id },
+    });
+    const batch = await client.post('/v1/orders/batch', {
+      items: [
+        ghost('ghost-b@example.com', '2026-01-02T10:00:00Z'), // stale against the recorded one
+        ghost('ghost-c@example.com', '2026-01-03T10:00:00Z', 'ghost-2'), // superseded by the next
+        ghost('ghost-d@example.com', '2026-01-03T11:00:00Z', 'ghost-2'),
+      ],
+    });
+    expect(batch.statusCode, batch.body).toBe(200);
+    const [old, superseded, newest] = batch.json().results;
+    expect(old).toMatchObject({ status: 'unchanged', id: paid.id, customerId: customer.id });
+    expect(newest.status).toBe('created');
+    expect(superseded).toMatchObject({ status: 'unchanged', customerId: newest.customerId });
+    for (const email of ['ghost-a@example.com', 'ghost-b@example.com', 'ghost-c@example.com']) {
+      expect(await customersWithEmail(client, email)).toHaveLength(0);
+    }
+    expect(await customersWithEmail(client, 'ghost-d@example.com')).toHaveLength(1);
+    const created = (await client.get('/v1/events?type=customer.created&limit=100')).json().data;
+    expect(created.map((e: any) => e.data.email).filter((m: string) => m?.startsWith('ghost'))).toEqual([
+      'ghost-d@example.com',
+    ]);
+  });
 });
 
 describe('cancellations and refunds are updates', () => {

@@ -260,47 +260,53 @@ export class OrdersService {
       else pending.push(i);
     });
 
+    // The newest version of each (source, externalId) in the batch is the one considered (as across
+    // requests, of equal versions the first stays); the others are superseded. Then the versions not
+    // newer than the recorded order change nothing. Both are settled before any buyer is resolved, so
+    // an order that changes nothing never creates its customer.
+    const versionOf = (i: number) => Date.parse(inputs[i]!.sourceUpdatedAt ?? inputs[i]!.placedAt);
+    const keyOf = (i: number) => orderKey(inputs[i]!.source, inputs[i]!.externalId);
+    const newest = new Map<string, number>();
+    const superseded: number[] = [];
+    for (const i of pending) {
+      const previous = newest.get(keyOf(i));
+      if (previous !== undefined && versionOf(previous) >= versionOf(i)) {
+        superseded.push(i);
+        continue;
+      }
+      if (previous !== undefined) superseded.push(previous);
+      newest.set(keyOf(i), i);
+    }
+    const recorded = await repo.findByKeys(
+      tx,
+      [...newest.values()].map((i) => inputs[i]!),
+    );
+    const recordedByKey = new Map(recorded.map((e) => [orderKey(e.source, e.external_id), e]));
+    const fresh = [...newest.values()].filter((i) => {
+      const before = recordedByKey.get(keyOf(i));
+      if (!before || new Date(before.source_updated_at).getTime() < versionOf(i)) return true;
+      outcomes[i] = { status: 'unchanged', id: before.id, customerId: before.customer_id, reason: UNCHANGED };
+      return false;
+    });
+
     const buyers = await this.#customers.resolveBuyers(
       tx,
       actor,
-      pending.map((i) => {
+      fresh.map((i) => {
         const o = inputs[i]!;
         return o.customerId ? { id: o.customerId } : { identity: o.customer!, path: 'customer' };
       }),
     );
-    // the newest version of each (source, externalId) in the batch is written; the others are superseded
-    const latest = new Map<string, { index: number; write: OrderWrite }>();
-    pending.forEach((i, k) => {
+    const latest: { index: number; write: OrderWrite }[] = [];
+    fresh.forEach((i, k) => {
       const buyer = buyers[k]!;
-      if (isAppError(buyer)) {
-        outcomes[i] = { status: 'error', appError: buyer };
-        return;
-      }
-      const write = toWrite(inputs[i]!, buyer, currency);
-      const key = orderKey(write.source, write.externalId);
-      const previous = latest.get(key);
-      // as across requests, an equal version changes nothing: the first one stays
-      if (previous && previous.write.sourceUpdatedAt >= write.sourceUpdatedAt) {
-        outcomes[i] = {
-          status: 'unchanged',
-          reason: 'a newer version of this order is in the same batch',
-          customerId: buyer,
-        };
-        return;
-      }
-      if (previous) {
-        outcomes[previous.index] = {
-          status: 'unchanged',
-          reason: 'a newer version of this order is in the same batch',
-          customerId: previous.write.customerId,
-        };
-      }
-      latest.set(key, { index: i, write });
+      if (isAppError(buyer)) outcomes[i] = { status: 'error', appError: buyer };
+      else latest.push({ index: i, write: toWrite(inputs[i]!, buyer, currency) });
     });
 
     // customers given by id were locked while resolving them; lock the others every write touches
     const locked = new Set(
-      pending.flatMap((i) => (inputs[i]!.customerId ? [inputs[i]!.customerId!.toLowerCase()] : [])),
+      fresh.flatMap((i) => (inputs[i]!.customerId ? [inputs[i]!.customerId!.toLowerCase()] : [])),
     );
     // customers whose orders are only added get their aggregates incremented in the write itself; any
     // other change (an update, an order moving between customers) recomputes the customer from its orders
@@ -309,13 +315,17 @@ export class OrdersService {
     // An update applies only to the version of the row looked up (whose customers are locked and will
     // be recomputed). A row another writer recorded or changed since the look-up is not touched: it is
     // looked up again and written in another round, so its previous customer is never left counting it.
-    let todo = [...latest.values()];
+    let todo = latest;
     for (let round = 1; todo.length; round++) {
       if (round > WRITE_ROUNDS) throw conflict();
-      const existing = await repo.findByKeys(
-        tx,
-        todo.map((w) => w.write),
-      );
+      // the first round's look-up is the one made above
+      const existing =
+        round === 1
+          ? todo.flatMap((w) => recordedByKey.get(keyOf(w.index)) ?? [])
+          : await repo.findByKeys(
+              tx,
+              todo.map((w) => w.write),
+            );
       const existingByKey = new Map(existing.map((e) => [orderKey(e.source, e.external_id), e]));
       const touched = new Set([
         ...todo.map((w) => w.write.customerId),
@@ -364,6 +374,14 @@ export class OrdersService {
         }
       }
       todo = again;
+    }
+    // a superseded version names the customer the order went to (or stays with)
+    for (const i of superseded) {
+      outcomes[i] = {
+        status: 'unchanged',
+        reason: 'a newer version of this order is in the same batch',
+        customerId: outcomes[newest.get(keyOf(i))!]!.customerId,
+      };
     }
     changes.push(...(await repo.recomputeAggregates(tx, [...recompute])));
     // per customer: the count before the first change, the state after the last

@@ -219,6 +219,29 @@ describe('batch sizes and customers', () => {
     expect(await customersWithEmail(client, 'pilar@example.com')).toHaveLength(1);
   });
 
+  it('matches a phone whatever its spacing, and concurrent orders of one new phone create one customer', async () => {
+    const { client } = await t.newTenant();
+    // one batch: two spellings of one phone
+    const { results } = await batch(client, [
+      orderBody({ customer: { phone: '+34 699 000 111' } }),
+      orderBody({ customer: { phone: '+34699000111' } }),
+    ]);
+    expect(results[0]!.customerId).toBe(results[1]!.customerId);
+    // another request, another spelling
+    const [third] = (await batch(client, [orderBody({ customer: { phone: '+34-699-000-111' } })])).results;
+    expect(third!.customerId).toBe(results[0]!.customerId);
+    expect((await client.get(`/v1/customers/${third!.customerId}`)).json().phone).toBe('+34 699 000 111');
+
+    // six concurrent requests for one new phone-only buyer: one customer
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        client.post('/v1/orders', orderBody({ customer: { phone: '+34 600 222 333' } })),
+      ),
+    );
+    for (const a of answers) expect(a.statusCode, a.body).toBe(201);
+    expect(new Set(answers.map((a) => a.json().order.customerId)).size).toBe(1);
+  });
+
   it('accepts a customerId in upper case as the same customer', async () => {
     const { client } = await t.newTenant();
     const customer = await newCustomer(client);

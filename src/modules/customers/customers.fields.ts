@@ -134,12 +134,17 @@ export function referenceProblem(input: Input, prefix: string, refs: References)
 
 export type Identity = { externalId?: string | null; email?: string | null; phone?: string | null };
 export const normalEmail = (email: string) => email.trim().toLowerCase();
+/**
+ * What a phone is matched by: its digits and a leading +, so `+34 699 000 111`, `+34-699-000-111` and
+ * `+34699000111` are one phone (stored as given); customers_phone_idx indexes the same expression.
+ */
+export const phoneKey = (phone: string) => phone.replace(/[^0-9+]/g, '');
 /** The keys an identity matches by, in priority order. */
 export const identityKeys = (i: Identity) =>
   [
     i.externalId && `x:${i.externalId}`,
     i.email && `e:${normalEmail(i.email)}`,
-    i.phone && `p:${i.phone}`,
+    i.phone && `p:${phoneKey(i.phone)}`,
   ].filter((k): k is string => Boolean(k));
 
 export type Defs = Awaited<ReturnType<AttributesService['definitions']>>;

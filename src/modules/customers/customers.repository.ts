@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gt, gte, or, type SQL, sql } from 'drizzle-orm';
 import { before, PgCode, type Position, pgErrorOf, prepared, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { customerConsentHistory } from './consent-history.table.ts';
+import { phoneKey } from './customers.fields.ts';
 import type { ListCustomersFilter } from './customers.schemas.ts';
 import { customers } from './customers.table.ts';
 import { customerStatusHistory } from './status-history.table.ts';
@@ -116,11 +117,26 @@ export const customersRepository = {
         or(
           sql`${customers.externalId} = ANY(${sql.param(externalIds)}::text[])`,
           sql`${customers.email} = ANY(${sql.param(emails)}::text[])`,
-          sql`${customers.phone} = ANY(${sql.param(phones)}::text[])`,
+          // the expression of customers_phone_idx
+          sql`regexp_replace(${customers.phone}, '[^0-9+]', '', 'g') = ANY(${sql.param(phones.map(phoneKey))}::text[])`,
         ),
       )
       .orderBy(asc(customers.id));
     return lock ? query.for('update') : query;
+  },
+
+  /**
+   * Serializes the writers that may create customers for these phones until the transaction ends: a
+   * transaction lock per bucket of (tenant, phone) — 128 buckets, taken in order, so a batch of
+   * phone-only identities holds at most 128 locks and two writers never deadlock on them.
+   */
+  async lockPhones(tx: Tx, tenantId: string, keys: string[]): Promise<void> {
+    if (!keys.length) return;
+    await tx.execute(sql`
+      SELECT pg_advisory_xact_lock(7202, b) FROM (
+        SELECT DISTINCT hashtext(${tenantId}::text || ':' || k) & 127 AS b FROM unnest(${sql.param(keys)}::text[]) AS k
+        ORDER BY 1
+      ) buckets`);
   },
 
   /** Creates many customers in one statement; rows whose email or externalId exists are skipped. */

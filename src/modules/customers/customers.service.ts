@@ -19,6 +19,7 @@ import {
   identityKeys,
   normalEmail,
   path,
+  phoneKey,
   type References,
   referenceProblem,
   toCustomer,
@@ -243,6 +244,13 @@ export class CustomersService {
       identityKeys(i)
         .map((k) => byKey.get(k))
         .find(Boolean);
+    // a phone has no unique index (two customers may share one): two writers creating a customer for
+    // the same new phone-only identity are serialized here, so the second finds the first's
+    await repo.lockPhones(
+      tx,
+      actor.tenantId,
+      identities.flatMap((i) => (i.phone && !i.email && !i.externalId ? [phoneKey(i.phone)] : [])),
+    );
     await lookup(identities);
 
     const defs = identities.length ? await this.#attributes.definitions(tx) : new Map();

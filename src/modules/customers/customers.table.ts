@@ -76,7 +76,8 @@ export const customers = pgTable(
     uniqueIndex('customers_email_key').on(t.tenantId, t.email),
     uniqueIndex('customers_external_id_key').on(t.tenantId, t.externalId),
     index('customers_updated_at_idx').on(t.tenantId, t.updatedAt),
-    index('customers_phone_idx').on(t.tenantId, t.phone),
+    // phones match by their digits (customers.fields phoneKey / PHONE_KEY_SQL)
+    index('customers_phone_idx').on(t.tenantId, sql`regexp_replace(${t.phone}, '[^0-9+]', '', 'g')`),
     // the referencing side of each foreign key, so deleting a referenced row never scans the tenant
     index('customers_referred_by_customer_idx')
       .on(t.tenantId, t.referredByCustomerId)

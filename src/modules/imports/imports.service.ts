@@ -272,8 +272,6 @@ export class ImportsService {
     await this.#db.withTenant(
       actor.tenantId,
       async (tx) => {
-        // an erasure that stopped the import (its file held the erased customer) wins over what is left
-        await this.#stillRunning(tx, job.id);
         const good = rows.filter((r): r is Extract<Row, { body: unknown }> => 'body' in r);
         const results =
           job.type === 'customers'
@@ -317,6 +315,10 @@ export class ImportsService {
           tx,
           problems.map((p) => ({ tenantId: actor.tenantId, importId: job.id, ...p })),
         );
+        // last, after the customers' locks (as an erasure takes them: customer, then the import): an
+        // erasure that stopped the import (its file held the erased customer) meanwhile rolls this
+        // batch back
+        await this.#stillRunning(tx, job.id);
         await repo.progress(tx, job.id, {
           rows: rows.length,
           ok: rows.length - problems.length,

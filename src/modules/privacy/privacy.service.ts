@@ -114,39 +114,43 @@ export class PrivacyService {
    * the tenant's totals do not change. A second request answers the same.
    */
   erase(actor: TenantActor, customerId: string): Promise<Erasure> {
-    return this.#db.withTenant(actor.tenantId, async (tx) => {
-      await this.#customers.lockCustomers(tx, [customerId]);
-      const values = await this.#customers.contactValuesOf(tx, customerId);
-      if (!values) {
-        const done = await repo.erasure(tx, customerId);
-        if (done) return toErasure(done);
-        throw new AppError('customer_not_found', `no customer ${customerId} in this tenant`);
-      }
-      const at = this.#clock.now();
-      await this.#segments.forgetCustomer(tx, customerId);
-      await this.#scores.forgetCustomer(tx, customerId);
-      await this.#interactions.forgetCustomer(tx, customerId);
-      await this.#feedback.forgetCustomer(tx, customerId);
-      await this.#campaigns.forgetCustomer(tx, customerId);
-      await this.#events.scrub(tx, customerId, values);
-      // a stored response about the customer names its id (a UUID: safe to match as text)
-      await forgetResponses(tx, [customerId, ...values]);
-      if (values.length) {
-        await this.#imports.forgetValues(tx, values);
-        await this.#segments.forgetValues(tx, values);
-        await this.#campaigns.forgetValues(tx, values);
-      }
-      await this.#customers.erase(tx, customerId, at);
-      const row = await repo.recordErasure(tx, {
-        tenantId: actor.tenantId,
-        customerId,
-        erasedAt: at,
-        requestedBy: actor.sub,
-      });
-      await this.#events.emit(tx, actor.tenantId, [
-        { type: 'customer.erased', data: { customerId }, occurredAt: at },
-      ]);
-      return toErasure(row);
-    });
+    return this.#db.withTenant(
+      actor.tenantId,
+      async (tx) => {
+        await this.#customers.lockCustomers(tx, [customerId]);
+        const values = await this.#customers.contactValuesOf(tx, customerId);
+        if (!values) {
+          const done = await repo.erasure(tx, customerId);
+          if (done) return toErasure(done);
+          throw new AppError('customer_not_found', `no customer ${customerId} in this tenant`);
+        }
+        const at = this.#clock.now();
+        await this.#segments.forgetCustomer(tx, customerId);
+        await this.#scores.forgetCustomer(tx, customerId);
+        await this.#interactions.forgetCustomer(tx, customerId);
+        await this.#feedback.forgetCustomer(tx, customerId);
+        await this.#campaigns.forgetCustomer(tx, customerId);
+        await this.#events.scrub(tx, customerId, values);
+        // a stored response about the customer names its id (a UUID: safe to match as text)
+        await forgetResponses(tx, [customerId, ...values]);
+        if (values.length) {
+          await this.#imports.forgetValues(tx, values);
+          await this.#segments.forgetValues(tx, values);
+          await this.#campaigns.forgetValues(tx, values);
+        }
+        await this.#customers.erase(tx, customerId, at);
+        const row = await repo.recordErasure(tx, {
+          tenantId: actor.tenantId,
+          customerId,
+          erasedAt: at,
+          requestedBy: actor.sub,
+        });
+        await this.#events.emit(tx, actor.tenantId, [
+          { type: 'customer.erased', data: { customerId }, occurredAt: at },
+        ]);
+        return toErasure(row);
+      },
+      { retryConflicts: true },
+    );
   }
 }

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { newCustomer, orderBody } from './helpers/factories.ts';
 
@@ -156,6 +157,21 @@ describe('scores through the API and the workers', () => {
       expect(bad.json().errors.map((e: any) => e.path)).toContain(path);
     }
     expect((await client.get('/v1/settings')).json().scores.weights.amount).toBe(1);
+
+    // weights stored before the punctuality rule still read and still take other changes
+    const owner = new pg.Client({ connectionString: inject('ownerUrl') });
+    await owner.connect();
+    const tenantId = (await client.get('/v1/settings')).json().tenantId;
+    await owner.query(
+      `UPDATE tenants SET settings = jsonb_set(settings, '{scores,weights}',
+        '{"volume":0,"frequency":0,"amount":0,"punctuality":1,"seniority":0}') WHERE id = $1`,
+      [tenantId],
+    );
+    await owner.end();
+    const stored = await client.get('/v1/settings');
+    expect(stored.statusCode, stored.body).toBe(200);
+    expect(stored.json().scores.weights.punctuality).toBe(1);
+    expect((await client.patch('/v1/settings', { scores: { nightlyAt: '04:00' } })).statusCode).toBe(200);
   });
 
   it('scopes, unknown and cross-tenant customers, bad queries', async () => {

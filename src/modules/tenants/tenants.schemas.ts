@@ -121,12 +121,7 @@ const ScoreSettingsFields = {
     .strictObject(
       Object.fromEntries(VALUE_DIMENSIONS.map((d) => [d, Weight])) as Record<ValueDimension, typeof Weight>,
     )
-    // punctuality is unknown for a buyer without due dates: on its own it would leave most buyers
-    // without a score
-    .refine(
-      (w) => VALUE_DIMENSIONS.some((d) => d !== 'punctuality' && w[d] > 0),
-      'at least one weight other than punctuality must be above 0 (punctuality is unknown for buyers without due dates)',
-    )
+    .refine((w) => Object.values(w).some((v) => v > 0), 'at least one weight must be above 0')
     .describe(
       'Weight of each value dimension (≥ 0, and one of volume, frequency, amount or seniority above 0); the score is their weighted mean',
     ),
@@ -181,7 +176,14 @@ export const ScoreSettings = z.object(ScoreSettingsFields).describe('How scores 
 export type ScoreSettings = z.infer<typeof ScoreSettings>;
 export const ScoreSettingsPatch = z
   .strictObject({
-    weights: ScoreSettingsFields.weights.optional(),
+    // on a change only (weights stored before this rule still read): punctuality is unknown for a
+    // buyer without due dates, so on its own it would leave most buyers without a score
+    weights: ScoreSettingsFields.weights
+      .refine(
+        (w) => VALUE_DIMENSIONS.some((d) => d !== 'punctuality' && w[d] > 0),
+        'at least one weight other than punctuality must be above 0 (punctuality is unknown for buyers without due dates)',
+      )
+      .optional(),
     tiers: ScoreSettingsFields.tiers.optional(),
     status: ScoreSettingsFields.status.optional(),
     monthlyDiscountRate: ScoreSettingsFields.monthlyDiscountRate.optional(),

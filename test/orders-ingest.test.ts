@@ -201,6 +201,28 @@ describe('deduplication by (source, externalId)', () => {
       expect(await customersWithEmail(client, email)).toHaveLength(0);
     }
     expect(await customersWithEmail(client, 'ghost-d@example.com')).toHaveLength(1);
+    // the newest version refused (an unknown customer): the older one says so, and writes nothing
+    const refused = await client.post('/v1/orders/batch', {
+      items: [
+        ghost('ghost-e@example.com', '2026-01-04T10:00:00Z', 'ghost-3'),
+        orderBody({
+          externalId: 'ghost-3',
+          customerId: randomUUID(),
+          sourceUpdatedAt: '2026-01-04T11:00:00Z',
+        }),
+      ],
+    });
+    const [older, newer] = refused.json().results;
+    expect(newer).toMatchObject({ status: 'error', error: { code: 'invalid_reference' } });
+    expect(older).toEqual({
+      index: 0,
+      status: 'unchanged',
+      reason: 'the newest version of this order in the same batch was refused',
+    });
+    expect(await customersWithEmail(client, 'ghost-e@example.com')).toHaveLength(0);
+    expect(await ordersWhere(client, 'source=shop&limit=100')).not.toContainEqual(
+      expect.objectContaining({ externalId: 'ghost-3' }),
+    );
     const created = (await client.get('/v1/events?type=customer.created&limit=100')).json().data;
     expect(created.map((e: any) => e.data.email).filter((m: string) => m?.startsWith('ghost'))).toEqual([
       'ghost-d@example.com',

@@ -127,8 +127,9 @@ export const customersRepository = {
 
   /**
    * Serializes the writers that may create customers for these phones until the transaction ends: a
-   * transaction lock per bucket of (tenant, phone) — 128 buckets, taken in order, so a batch of
-   * phone-only identities holds at most 128 locks and two writers never deadlock on them.
+   * transaction lock per bucket of (tenant, phone) — 128 buckets, taken in order and before any
+   * customer row, so a batch of phone-only identities holds at most 128 locks and two writers do not
+   * deadlock on them.
    */
   async lockPhones(tx: Tx, tenantId: string, keys: string[]): Promise<void> {
     if (!keys.length) return;

@@ -221,12 +221,20 @@ export class CustomersService {
     actor: TenantActor,
     buyers: ({ id: string } | { identity: CreateCustomerInput; path: string })[],
   ): Promise<(string | AppError)[]> {
+    const identities = buyers.flatMap((b) => ('identity' in b ? [b.identity] : []));
+    // a phone has no unique index (two customers may share one): two writers creating a customer for
+    // the same new phone-only identity are serialized here, so the second finds the first's (first
+    // of this transaction's locks, so that no writer holds a customer while it waits for a phone)
+    await repo.lockPhones(
+      tx,
+      actor.tenantId,
+      identities.flatMap((i) => (i.phone && !i.email && !i.externalId ? [phoneKey(i.phone)] : [])),
+    );
     // customers named by id are locked now, as lockCustomers would
     const known = await repo.lockExisting(
       tx,
       buyers.flatMap((b) => ('id' in b ? [b.id] : [])),
     );
-    const identities = buyers.flatMap((b) => ('identity' in b ? [b.identity] : []));
     const byKey = new Map<string, string>();
     const remember = (row: CustomerRow) => {
       for (const key of identityKeys(row)) if (!byKey.has(key)) byKey.set(key, row.id);
@@ -244,13 +252,6 @@ export class CustomersService {
       identityKeys(i)
         .map((k) => byKey.get(k))
         .find(Boolean);
-    // a phone has no unique index (two customers may share one): two writers creating a customer for
-    // the same new phone-only identity are serialized here, so the second finds the first's
-    await repo.lockPhones(
-      tx,
-      actor.tenantId,
-      identities.flatMap((i) => (i.phone && !i.email && !i.externalId ? [phoneKey(i.phone)] : [])),
-    );
     await lookup(identities);
 
     const defs = identities.length ? await this.#attributes.definitions(tx) : new Map();

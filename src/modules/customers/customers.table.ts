@@ -76,7 +76,7 @@ export const customers = pgTable(
     uniqueIndex('customers_email_key').on(t.tenantId, t.email),
     uniqueIndex('customers_external_id_key').on(t.tenantId, t.externalId),
     index('customers_updated_at_idx').on(t.tenantId, t.updatedAt),
-    // phones match by their digits (customers.fields phoneKey / PHONE_KEY_SQL)
+    // phones match by their digits and a leading + (phoneKey in customers.fields.ts)
     index('customers_phone_idx').on(t.tenantId, sql`regexp_replace(${t.phone}, '[^0-9+]', '', 'g')`),
     // the referencing side of each foreign key, so deleting a referenced row never scans the tenant
     index('customers_referred_by_customer_idx')

@@ -375,13 +375,25 @@ export class OrdersService {
       }
       todo = again;
     }
-    // a superseded version names the customer the order went to (or stays with)
+    // a superseded version names the order and the customer it went to (or stays with); when the
+    // newest version was refused, the order as recorded, if it is
     for (const i of superseded) {
-      outcomes[i] = {
-        status: 'unchanged',
-        reason: 'a newer version of this order is in the same batch',
-        customerId: outcomes[newest.get(keyOf(i))!]!.customerId,
-      };
+      const winner = outcomes[newest.get(keyOf(i))!]!;
+      const before = recordedByKey.get(keyOf(i));
+      outcomes[i] =
+        winner.status === 'error'
+          ? {
+              status: 'unchanged',
+              reason: 'the newest version of this order in the same batch was refused',
+              id: before?.id,
+              customerId: before?.customer_id,
+            }
+          : {
+              status: 'unchanged',
+              reason: 'a newer version of this order is in the same batch',
+              id: winner.id,
+              customerId: winner.customerId,
+            };
     }
     changes.push(...(await repo.recomputeAggregates(tx, [...recompute])));
     // per customer: the count before the first change, the state after the last

@@ -353,9 +353,16 @@ const isReactivation = (h: string) =>
  * (`reactivated`, `recovered`, `purchased_again`) only when the last purchase day moved forward since
  * `o`; otherwise the rules or the model changed (`reassessed`, or the at-risk reason that now holds).
  */
-function statusSql(rules: ScoreSettings['status'], day: SQL): { status: SQL; reason: SQL } {
+function statusSql(
+  rules: ScoreSettings['status'],
+  day: SQL,
+  zoneChanged: boolean,
+): { status: SQL; reason: SQL } {
   const status = statusOf(rules);
-  const bought = sql`(s.recency_days IS NOT NULL
+  // days of two time zones do not compare: right after a change of zone no move is a comeback
+  const bought = zoneChanged
+    ? sql`false`
+    : sql`(s.recency_days IS NOT NULL
     AND (o.recency_days IS NULL OR ${day}::date - s.recency_days > o.as_of - o.recency_days))`;
   const reason = sql`CASE
     WHEN n.status = 'potential' THEN 'no_counted_orders'
@@ -642,15 +649,22 @@ export const scoresRepository = {
   async apply(
     tx: Tx,
     at: AsOf,
-    options: { settings: ScoreSettings; modelVersion: number | null; rewriteAll: boolean; emit: Emit },
+    options: {
+      settings: ScoreSettings;
+      modelVersion: number | null;
+      rewriteAll: boolean;
+      emit: Emit;
+      /** The stored rows' days are another time zone's (the tenant's changed since they were written). */
+      zoneChanged: boolean;
+    },
   ) {
-    const { settings, modelVersion, rewriteAll, emit } = options;
+    const { settings, modelVersion, rewriteAll, emit, zoneChanged } = options;
     // the planner's estimates for what follows (a refresh stages a thousand rows, a re-run none)
     await tx.execute(sql`ANALYZE score_staged`);
     const staged = (await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM score_staged`))
       .rows[0]!.n;
     const probeScores = staged < 50_000;
-    const { status, reason } = statusSql(settings.status, sql`${at.day}`);
+    const { status, reason } = statusSql(settings.status, sql`${at.day}`, zoneChanged);
     const moved = await tx.execute<{ n: number }>(sql`
       WITH n AS (
         SELECT s.customer_id, ${status} AS status FROM score_staged s

@@ -151,6 +151,7 @@ export class ScoresService {
           modelVersion: fit.bgnbd ? version : null,
           rewriteAll: false,
           emit: (type, source) => this.#events.insertFrom(type, source),
+          zoneChanged: state.timezone !== at.timezone,
         });
         await repo.saveState(tx, {
           modelVersion: version,
@@ -205,10 +206,12 @@ export class ScoresService {
         if (!changed.length) return 0;
         // rows written in another time zone than the last recompute's: the next one reads every
         // customer's purchase days from the orders
-        if (state.timezone && state.timezone !== at.timezone) await repo.saveState(tx, { timezone: null });
+        const zoneChanged = state.timezone !== at.timezone;
+        if (state.timezone && zoneChanged) await repo.saveState(tx, { timezone: null });
         await this.#refreshIn(
           tx,
           at,
+          zoneChanged,
           settings.scores,
           state.fit,
           state.modelVersion,
@@ -231,6 +234,7 @@ export class ScoresService {
   async #refreshIn(
     tx: Tx,
     at: AsOf,
+    zoneChanged: boolean,
     settings: ScoreSettings,
     fit: ModelFit,
     modelVersion: number,
@@ -248,6 +252,7 @@ export class ScoresService {
       modelVersion: fit.bgnbd ? modelVersion : null,
       rewriteAll: true,
       emit: (type, source) => this.#events.insertFrom(type, source),
+      zoneChanged,
     });
   }
 

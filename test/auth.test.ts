@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { LightMyRequestResponse } from 'fastify';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createVerifier } from '../src/platform/auth.ts';
 import { AUDIENCE, createTestApp, ISSUER, TEST_SECRET, type TestApp, testConfig } from './helpers/app.ts';
 
 const encode = (s: string) => new TextEncoder().encode(s);
@@ -151,6 +152,39 @@ describe('JWT matrix (REST)', () => {
 
   it('a platform token (no tid) on a tenant route → 403', async () => {
     expectForbidden(await bearer(await t.token(null, ['platform:admin', 'customers:read'])));
+  });
+
+  it('a tenant token carrying platform:admin is still a tenant token: the platform routes refuse it', async () => {
+    const both = await t.token({ id: tenantId, slug: '' }, ['platform:admin', 'customers:read']);
+    const listed = await t.as(both).get('/v1/tenants');
+    expectForbidden(listed);
+    expect(listed.json().detail).toMatch(/platform token/);
+    expect((await t.as(await t.token(null, ['platform:admin'])).get('/v1/tenants')).statusCode).toBe(200);
+  });
+
+  it('does not remember a token verified at its expiry (a ttl of 0 would keep it forever)', async () => {
+    const verify = createVerifier({
+      secret: TEST_SECRET,
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      clockToleranceSeconds: 30,
+    });
+    const exp = nowSeconds() + 3600;
+    const token = await sign({ tid: tenantId, exp });
+    vi.useFakeTimers({ now: exp * 1000, toFake: ['Date'] });
+    try {
+      await expect(verify(token)).resolves.toMatchObject({ tenantId });
+      vi.setSystemTime(exp * 1000 + 30 * 86_400_000);
+      await expect(verify(token)).rejects.toMatchObject({ code: 'invalid_token' });
+      // a token remembered earlier is not served past its expiry either
+      vi.setSystemTime(exp * 1000 - 10 * 60_000);
+      const fresh = await sign({ tid: tenantId, exp });
+      await expect(verify(fresh)).resolves.toMatchObject({ tenantId });
+      vi.setSystemTime(exp * 1000 + 60_000);
+      await expect(verify(fresh)).rejects.toMatchObject({ code: 'invalid_token' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a tenant token on POST /v1/tenants (needs platform:admin) → 403, nothing created', async () => {

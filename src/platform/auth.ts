@@ -54,6 +54,8 @@ export type AuthOptions = {
 
 export type Verifier = (token: string) => Promise<Actor>;
 
+const MAX_REMEMBERED_MS = 3_600_000;
+
 /** Builds the token verifier: explicit algorithm allow-list, issuer, audience, expiry required. */
 export function createVerifier(options: AuthOptions): Verifier {
   let key: Uint8Array | JWTVerifyGetKey;
@@ -69,13 +71,16 @@ export function createVerifier(options: AuthOptions): Verifier {
     throw new Error('auth: a secret or a JWKS URL is required');
   }
   // Verifying a signature costs far more than the rest of a read; a token already verified is
-  // remembered (by its exact text) until it expires.
-  const verified = new LRUCache<string, Actor>({ max: 10_000 });
+  // remembered (by its exact text) until it expires, an hour at most. A token within a second of its
+  // expiry (or past it, inside the clock tolerance) is not remembered: lru-cache reads a ttl of 0 as
+  // "forever". A remembered one is checked against its expiry again on every use.
+  const verified = new LRUCache<string, Actor & { expiresAt: number }>({ max: 10_000 });
   return async (token) => {
     const known = verified.get(token);
-    if (known) return known;
+    if (known && known.expiresAt > Date.now()) return known;
     const actor = await verifyOnce(token);
-    verified.set(token, actor, { ttl: actor.expiresAt - Date.now() });
+    const ttl = Math.floor(Math.min(actor.expiresAt - Date.now(), MAX_REMEMBERED_MS));
+    if (ttl >= 1000) verified.set(token, actor, { ttl });
     return actor;
   };
 
@@ -138,6 +143,12 @@ export function requireTenant(actor: Actor): TenantActor {
   if (!actor.tenantId)
     throw new AppError('insufficient_scope', 'this requires a tenant token (a `tid` claim)');
   return actor as TenantActor;
+}
+
+/** For the platform's own routes: a token without a tenant (a tenant's token is refused whatever its scopes). */
+export function requirePlatform(actor: Actor): void {
+  if (actor.tenantId)
+    throw new AppError('insufficient_scope', 'this requires a platform token (no `tid` claim)');
 }
 
 export type MintOptions = {

@@ -1,7 +1,15 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
-import { type Actor, bearerToken, requireScopes, requireTenant, type Scope, type Verifier } from './auth.ts';
+import {
+  type Actor,
+  bearerToken,
+  requirePlatform,
+  requireScopes,
+  requireTenant,
+  type Scope,
+  type Verifier,
+} from './auth.ts';
 import { isWriteConflict } from './db.ts';
 import { AppError, type ErrorCode, isAppError, validationError } from './errors.ts';
 import { fieldErrorsOf, PROBLEM_CONTENT_TYPE, problemFrom } from './problem.ts';
@@ -127,7 +135,8 @@ export const httpPlatform = fp(
       const actor = await opts.verify(bearerToken(request.headers.authorization));
       // known before the checks, so that a refused request is audited with who made it
       request.actor = actor;
-      if (config.tenant !== false) requireTenant(actor);
+      if (config.tenant === false) requirePlatform(actor);
+      else requireTenant(actor);
       requireScopes(actor, config.scopes);
     });
   },

@@ -407,6 +407,12 @@ describe('GraphQL limits', () => {
         n: 200,
       });
       expect(viaVariable.body.errors?.map((e) => e.extensions?.code)).toContain('graphql_cost_exceeded');
+      // a negative page size costs no less than one node: it cannot cancel its siblings' cost
+      const siblings = Array.from({ length: 5 }, (_, i) => `b${i}: customers(first: 50) { nodes { id } }`);
+      const cancelled = await client.graphql(
+        `{ a: customers(first: -2000000000) { nodes { id } } ${siblings.join(' ')} }`,
+      );
+      expect(cancelled.body.errors?.map((e) => e.extensions?.code)).toContain('graphql_cost_exceeded');
     } finally {
       await limited.close();
     }

@@ -148,14 +148,21 @@ const JSONScalar = new GraphQLScalarType({
   },
 });
 
-/** A connection costs its page size times what each node asks for. */
+/**
+ * A connection costs its page size times what each node asks for. The size is counted within
+ * 1–MAX_LIMIT whatever was asked (the resolver refuses the rest): a negative `first` must not cost
+ * less than nothing, which would cancel its siblings' cost and let them run.
+ */
 const connectionEstimator = ({
   args,
   childComplexity,
 }: {
   args: Record<string, unknown>;
   childComplexity: number;
-}) => (typeof args.first === 'number' ? 1 + args.first * Math.max(childComplexity, 1) : undefined);
+}) =>
+  typeof args.first === 'number'
+    ? 1 + Math.min(Math.max(args.first, 1), MAX_LIMIT) * Math.max(childComplexity, 1)
+    : undefined;
 
 // graphql ships CommonJS and ESM builds; should a bundler load both, Mercurius' errors would be of
 // another GraphQLError class than the one imported here, so the check does not rely on `instanceof`.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
@@ -45,6 +45,32 @@ export const REDACTED_PATHS = [
   '*.*.phone',
 ];
 
+/** Query parameters whose values are logged; any other value (email, phone, q, externalId, …) is not. */
+const LOGGED_QUERY_PARAMS = new Set([
+  'limit',
+  'type',
+  'status',
+  'source',
+  'kinds',
+  'groupBy',
+  'from',
+  'to',
+  'placedFrom',
+  'placedTo',
+  'horizonDays',
+]);
+
+/** A request's URL for the log: the path, and the query with the values of other parameters redacted. */
+export function loggedUrl(url: string): string {
+  const at = url.indexOf('?');
+  if (at === -1) return url;
+  const query = new URLSearchParams(url.slice(at + 1));
+  const shown = [...query].map(
+    ([k, v]) => `${k}=${LOGGED_QUERY_PARAMS.has(k) ? encodeURIComponent(v) : '[redacted]'}`,
+  );
+  return `${url.slice(0, at)}?${shown.join('&')}`;
+}
+
 function mergeResolvers(parts: IResolvers[]): IResolvers {
   const merged: Record<string, Record<string, unknown>> = {};
   for (const part of parts) {
@@ -63,6 +89,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logger: {
       level: config.LOG_LEVEL,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      // search filters (an email, a phone, a name) travel in the query string: it is logged without them
+      serializers: {
+        req: (req: FastifyRequest) => ({
+          method: req.method,
+          url: loggedUrl(req.url),
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+        }),
+      },
       ...(deps.logStream ? { stream: deps.logStream } : {}),
       ...(!deps.logStream && process.stdout.isTTY && !production && config.NODE_ENV !== 'test'
         ? {

@@ -114,6 +114,10 @@ describe('logs', () => {
       const res = await client.get(`/v1/customers/${customer.id}`, { 'x-request-id': 'req-abc-123' });
       expect(res.statusCode).toBe(200);
       expect((await client.graphql('{ viewer { subject } }')).status).toBe(200);
+      // a search by email or phone: the query string is logged without their values
+      const found = await client.get('/v1/customers?email=secret.person%40example.com&limit=5');
+      expect(found.json().data).toHaveLength(1);
+      expect((await client.get('/v1/customers?q=secret.person')).statusCode).toBe(200);
 
       expect(lines.length).toBeGreaterThan(0);
       const withReq = records().filter((r) => r.req || r.res);
@@ -125,7 +129,10 @@ describe('logs', () => {
       expect(all).not.toContain(token);
       expect(all).not.toContain(token.split('.')[2]!);
       expect(all).not.toContain('secret.person@example.com');
+      expect(all).not.toContain('secret.person%40example.com');
+      expect(all).not.toContain('q=secret.person');
       expect(all).not.toContain('600 999 888');
+      expect(records().some((r) => r.req?.url === '/v1/customers?email=[redacted]&limit=5')).toBe(true);
     } finally {
       await logged.close();
     }

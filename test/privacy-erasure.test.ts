@@ -77,6 +77,21 @@ describe('erasure: DELETE /v1/customers/:id', () => {
     expect(again.statusCode).toBe(201);
     await client.patch(`/v1/customers/${c.id}`, { tags: ['vip'] }, { 'idempotency-key': `p-${suffix}` });
     const otherCustomer = again.json().id as string;
+    // another customer's complaint and comment that quote the erased one (in another case)
+    const quoting = await client.post(
+      '/v1/interactions',
+      complaintBody(otherCustomer, {
+        body: `Mi vecina ${email.toUpperCase()} (tel. ${phone}) tampoco recibió nada`,
+      }),
+    );
+    expect(quoting.statusCode, quoting.body).toBe(201);
+    await client.post('/v1/feedback', {
+      customerId: otherCustomer,
+      dimension: 'overall',
+      expectation: 5,
+      perception: 4,
+      comment: `como ${email}, tarde`,
+    });
     await newOrder(client, {
       customerId: otherCustomer,
       total: { amount: 4200, currency: 'EUR' },
@@ -150,6 +165,12 @@ describe('erasure: DELETE /v1/customers/:id', () => {
     const others = events.filter((e) => e.data.customerId === otherCustomer && e.type === 'order.recorded');
     expect(others).toHaveLength(1);
     expect(others[0]!.data.erased).toBeUndefined();
+    // the other customer's complaint and comment keep their text, without the erased one's values
+    expect((await client.get(`/v1/interactions/${quoting.json().id}`)).json().body).toBe(
+      'Mi vecina [erased] (tel. [erased]) tampoco recibió nada',
+    );
+    const comments = (await client.get(`/v1/feedback?customerId=${otherCustomer}`)).json().data;
+    expect(comments.map((f: any) => f.comment)).toEqual(['como [erased], tarde']);
     // the import that held the email was stopped
     const stopped = (await client.get(`/v1/imports/${importId}`)).json();
     expect(stopped).toMatchObject({ status: 'failed' });

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm';
 import { before, PgCode, type Position, pgErrorOf, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
+import { anyOf, erasedIn } from '../../platform/redaction.ts';
 import type { ListFeedbackFilter } from './feedback.schemas.ts';
 import { feedback } from './feedback.table.ts';
 
@@ -87,6 +88,15 @@ export const feedbackRepository = {
         ${from ? sql`AND f.occurred_at >= ${from}` : sql``} ${to ? sql`AND f.occurred_at < ${to}` : sql``}
       GROUP BY 1 ORDER BY 1 NULLS LAST`);
     return result.rows;
+  },
+
+  /** Erasure: other customers' comments that quote one of these values keep the rest of their text. */
+  async replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
+    if (!values.length) return;
+    const pattern = anyOf(values);
+    await tx.execute(sql`
+      UPDATE feedback SET comment = ${erasedIn(sql`${feedback.comment}`, pattern)}
+      WHERE ${feedback.comment} ~* ${pattern}`);
   },
 
   /** Erasure: the scores stay for the tenant's statistics, the comments go. */

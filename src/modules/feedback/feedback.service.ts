@@ -186,6 +186,11 @@ export class FeedbackService {
     return repo.timeline(tx, customerId, before, limit);
   }
 
+  /** Erasure: other customers' answers that quote the erased customer's email or phone lose those values. */
+  forgetValues(tx: Tx, values: readonly string[]): Promise<void> {
+    return repo.replaceValues(tx, values);
+  }
+
   /** Erasure: the customer's answers lose their comments. */
   forgetCustomer(tx: Tx, customerId: string): Promise<void> {
     return repo.scrubCustomer(tx, customerId);

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, type SQL, sql } from 'drizzle-orm';
 import { before, PgCode, type Position, pgErrorOf, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
+import { anyOf, erasedIn } from '../../platform/redaction.ts';
 import type { ListInteractionsFilter } from './interactions.schemas.ts';
 import { interactions } from './interactions.table.ts';
 
@@ -179,6 +180,22 @@ export const interactionsRepository = {
   },
 
   /** Erasure: the customer's interactions keep their kind, channel and case times, not their words. */
+  /**
+   * Erasure: other customers' interactions that quote one of these values (an email, a phone) keep
+   * their text with the value replaced by [erased].
+   */
+  async replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
+    if (!values.length) return;
+    const pattern = anyOf(values);
+    const t = interactions;
+    await tx.execute(sql`
+      UPDATE interactions SET subject = ${erasedIn(sql`${t.subject}`, pattern)},
+        body = ${erasedIn(sql`${t.body}`, pattern)},
+        resolution_note = ${erasedIn(sql`${t.resolutionNote}`, pattern)},
+        metadata = ${erasedIn(sql`${t.metadata}::text`, pattern)}::jsonb, updated_at = now()
+      WHERE concat_ws(' ', ${t.subject}, ${t.body}, ${t.resolutionNote}, ${t.metadata}::text) ~* ${pattern}`);
+  },
+
   async scrubCustomer(tx: Tx, customerId: string): Promise<void> {
     await tx
       .update(interactions)

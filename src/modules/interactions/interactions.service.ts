@@ -378,6 +378,11 @@ export class InteractionsService {
     return row;
   }
 
+  /** Erasure: other customers' interactions that quote the erased customer's email or phone lose those values. */
+  forgetValues(tx: Tx, values: readonly string[]): Promise<void> {
+    return repo.replaceValues(tx, values);
+  }
+
   /** Erasure: the customer's interactions lose their words (subject, body, notes, metadata). */
   forgetCustomer(tx: Tx, customerId: string): Promise<void> {
     return repo.scrubCustomer(tx, customerId);

@@ -135,6 +135,8 @@ export class PrivacyService {
         await forgetResponses(tx, [customerId, ...values]);
         if (values.length) {
           await this.#imports.forgetValues(tx, values);
+          await this.#interactions.forgetValues(tx, values);
+          await this.#feedback.forgetValues(tx, values);
           await this.#segments.forgetValues(tx, values);
           await this.#campaigns.forgetValues(tx, values);
         }

@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import type { DestinationStream } from 'pino';
 import { type Config, isProduction, webhookOptions } from './config.ts';
@@ -145,7 +146,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     );
     app.addHook('onClose', stopListening);
   }
-  const verify =
+  const verifySignature =
     deps.verify ??
     createVerifier({
       secret: config.AUTH_JWT_SECRET,
@@ -155,6 +156,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       algorithms: config.AUTH_ALGORITHMS?.split(','),
       clockToleranceSeconds: config.AUTH_CLOCK_TOLERANCE_SECONDS,
     });
+  // a well-signed token whose `tid` names no tenant here is refused as such (it met foreign keys
+  // later: a 422 or a 500); tenants found are remembered, unknown ones looked up again
+  const knownTenants = new LRUCache<string, true>({ max: 10_000, ttl: 300_000 });
+  const verify: Verifier = async (token) => {
+    const actor = await verifySignature(token);
+    if (actor.tenantId && !knownTenants.has(actor.tenantId)) {
+      if (!(await services.tenants.find(actor.tenantId)))
+        throw new AppError('invalid_token', 'the token names a tenant (tid) that does not exist');
+      knownTenants.set(actor.tenantId, true);
+    }
+    return actor;
+  };
 
   await app.register(httpPlatform, { verify });
   // probes and scrapes are never rate-limited (this hook must run before the rate limiter's own)

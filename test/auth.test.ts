@@ -154,6 +154,17 @@ describe('JWT matrix (REST)', () => {
     expectForbidden(await bearer(await t.token(null, ['platform:admin', 'customers:read'])));
   });
 
+  it('a well-signed token naming no tenant of this service → 401, on every route and in GraphQL', async () => {
+    const ghost = await sign({ tid: randomUUID(), scope: 'customers:read customers:write webhooks:manage' });
+    expectUnauthorized(await bearer(ghost), 'invalid_token');
+    const hook = await t.as(ghost).post('/v1/webhooks', { url: 'https://example.com/h', events: ['*'] });
+    expectUnauthorized(hook, 'invalid_token');
+    expect(hook.json().detail).toMatch(/tenant/);
+    expectUnauthorized(await t.as(ghost).post('/v1/customers', { email: 'x@example.com' }), 'invalid_token');
+    const gql = await t.as(ghost).graphql('{ viewer { subject } }');
+    expect(gql.status).toBe(401);
+  });
+
   it('a tenant token carrying platform:admin is still a tenant token: the platform routes refuse it', async () => {
     const both = await t.token({ id: tenantId, slug: '' }, ['platform:admin', 'customers:read']);
     const listed = await t.as(both).get('/v1/tenants');

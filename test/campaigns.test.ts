@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inHoldout } from '../src/modules/campaigns/campaigns.sending.ts';
+import { nextRun } from '../src/modules/campaigns/campaigns.service.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { newCustomer, orderBody } from './helpers/factories.ts';
 import { startReceiver } from './helpers/receiver.ts';
@@ -184,6 +185,31 @@ describe('campaigns: sending', () => {
     expect((await client.post(`/v1/campaigns/${c.id}/complete`)).json().status).toBe('completed');
     expect((await client.patch(`/v1/campaigns/${c.id}`, { holdoutPercent: 5 })).statusCode).toBe(409);
     expect((await client.post(`/v1/campaigns/${c.id}/archive`)).json().status).toBe('archived');
+  });
+
+  it('refuses a repeat shorter than an hour; a long-past start finds its next run at once', async () => {
+    const { client } = await t.newTenant();
+    for (const every of ['P0D', 'PT0S', 'PT30M']) {
+      const res = await client.post('/v1/campaigns', {
+        name: `every-${every}`,
+        kind: 'custom',
+        channel: 'email',
+        trigger: { type: 'scheduled', every },
+        variants: [{ key: 'a', body: 'Hola' }],
+      });
+      expect(res.statusCode, every).toBe(400);
+      expect(res.json().errors.map((e: { path: string }) => e.path)).toEqual(['trigger.every']);
+    }
+    const from = new Date('1970-01-01T00:00:00Z');
+    const at = new Date('2026-05-01T10:30:00Z');
+    expect(nextRun(from, 'PT1H', at).toISOString()).toBe('2026-05-01T11:00:00.000Z');
+    expect(nextRun(from, 'P1W', at).toISOString()).toBe('2026-05-07T00:00:00.000Z');
+    expect(nextRun(new Date('2026-01-31T09:00:00Z'), 'P1M', at).toISOString()).toBe(
+      '2026-05-28T09:00:00.000Z',
+    );
+    expect(nextRun(new Date('2027-01-01T00:00:00Z'), 'P1D', at).toISOString()).toBe(
+      '2027-01-01T00:00:00.000Z',
+    );
   });
 });
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
 import { timestampOut } from '../../platform/schemas.ts';
 import { CUSTOMER_STATUSES } from '../customers/customers.schemas.ts';
+import { shift } from '../segments/segments.compiler.ts';
 import { TIERS } from '../tenants/tenants.schemas.ts';
 import { CAMPAIGN_KINDS, CAMPAIGN_STATUSES, CHANNELS, MESSAGE_STATUSES } from './campaigns.table.ts';
 
@@ -12,12 +13,19 @@ const Duration = z
     'must be an ISO 8601 duration such as P1W',
   );
 
+const REFERENCE = new Date('2001-01-01T00:00:00Z');
+
 export const TriggerSchema = z
   .discriminatedUnion('type', [
     z.object({
       type: z.literal('scheduled'),
       at: z.iso.datetime({ offset: true }).optional().describe('When to send (default: at launch)'),
-      every: Duration.optional().describe('Repeat this often after `at` (e.g. P1M)'),
+      every: Duration.refine(
+        (d) => shift(REFERENCE, d, 1).getTime() - REFERENCE.getTime() >= 3_600_000,
+        'must be at least an hour (PT1H)',
+      )
+        .optional()
+        .describe('Repeat this often after `at` (e.g. P1M; at least PT1H)'),
     }),
     z.object({ type: z.literal('segment_entered'), segmentId: z.uuid().describe('The segment') }),
     z.object({

@@ -95,6 +95,24 @@ export const toMessage = (row: MessageRow): Message => ({
 
 const notFound = (id: string) => new AppError('campaign_not_found', `no campaign ${id} in this tenant`);
 
+/**
+ * The first run after `now` of a schedule that started at `from` and repeats `every` (at least an
+ * hour, by the schema): fixed-length steps (weeks, days, hours…) are skipped arithmetically, calendar
+ * ones (months, years) one at a time, so an old start never makes this a long loop.
+ */
+export function nextRun(from: Date, every: string, now: Date): Date {
+  const [datePart] = every.split('T');
+  if (!/[YM]/.test(datePart!)) {
+    const step = shift(from, every, 1).getTime() - from.getTime();
+    if (step <= 0) throw new Error(`not a forward duration: ${every}`);
+    const steps = Math.max(0, Math.floor((now.getTime() - from.getTime()) / step) + 1);
+    return new Date(from.getTime() + steps * step);
+  }
+  let next = from;
+  while (next <= now) next = shift(next, every, 1);
+  return next;
+}
+
 /** Does an event start this campaign for a customer? The customer when it does. */
 function customerEntering(trigger: Trigger, event: Event): string | undefined {
   const d = event.data as Record<string, unknown>;
@@ -505,10 +523,8 @@ export class CampaignsService {
           after = ids.at(-1);
         }
         let next: Date | null = null;
-        if (trigger.type === 'scheduled' && trigger.every) {
-          next = campaign.nextRunAt!;
-          while (next <= now) next = shift(next, trigger.every, 1);
-        }
+        if (trigger.type === 'scheduled' && trigger.every)
+          next = nextRun(campaign.nextRunAt!, trigger.every, now);
         await repo.update(tx, campaign.id, { nextRunAt: next });
       }
     });

@@ -155,6 +155,26 @@ describe('campaigns: sending', () => {
       to: fresh.email,
       body: `Your address on file: ${fresh.email}`,
     });
+    // however the template reaches the customer's personal data, the reader does not see it
+    for (const body of [
+      '{{ customer["email"] }}',
+      '{{ customer | json }}',
+      '{% assign c = customer %}{{ c.phone }}',
+      '{% for f in customer %}{{ f }}{% endfor %}',
+    ]) {
+      const sly = await campaign(client, { segmentIds: [audience], variants: [{ key: 'default', body }] });
+      const seen = (await reader.post(`/v1/campaigns/${sly.id}/preview`, { customerId: fresh.id })).json();
+      expect(seen.body, body).toBeNull();
+      expect(JSON.stringify(seen)).not.toContain(fresh.email);
+    }
+    // a template of names only is shown
+    const names = await campaign(client, {
+      segmentIds: [audience],
+      variants: [{ key: 'default', body: 'Hola {{ customer["firstName"] }}' }],
+    });
+    expect(
+      (await reader.post(`/v1/campaigns/${names.id}/preview`, { customerId: fresh.id })).json().body,
+    ).toBe('Hola Gala');
   });
 
   it('refuses templates that do not parse, illegal transitions, and unknown segments', async () => {

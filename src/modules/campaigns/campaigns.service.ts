@@ -26,7 +26,7 @@ import type {
 } from './campaigns.schemas.ts';
 import { CONSENT_OF, type Entry, type Sender } from './campaigns.sending.ts';
 import type { Trigger } from './campaigns.table.ts';
-import { templateErrors } from './campaigns.templates.ts';
+import { showsPersonalData, templateErrors } from './campaigns.templates.ts';
 
 export const INBOX_TASK = 'campaigns_inbox';
 export const RUN_TASK = 'campaigns_run';
@@ -69,9 +69,7 @@ const toCampaign = (row: CampaignRow): Campaign => ({
 });
 
 /** A template that shows personal data (contact, birth date, address) is shown only to customers:pii. */
-const PII_FIELD = /customer\.(email|phone|birthDate|city|country)\b/;
-const showsPii = (campaign: CampaignRow) =>
-  campaign.variants.some((v) => PII_FIELD.test(`${v.subject ?? ''} ${v.body}`));
+const showsPii = (campaign: CampaignRow) => showsPersonalData(campaign.variants);
 const hideText = <T extends { subject: string | null; body: string | null }>(m: T): T => ({
   ...m,
   subject: null,

@@ -55,3 +55,30 @@ export async function render(variant: Variant, context: Record<string, unknown>)
     return { error: `template: ${(error as Error).message}` };
   }
 }
+
+/** The customer fields a template sees that are personal data (shown only to `customers:pii`). */
+const PERSONAL = new Set(['email', 'phone', 'birthDate', 'city', 'country']);
+
+/**
+ * Whether a template can show personal data, from liquidjs' static analysis of the variables it
+ * reads (any spelling: `customer.email`, `customer["email"]`, an `assign` or a `for` over `customer`):
+ * a personal field, the whole customer (`customer | json`), or a key only known when it renders.
+ */
+export function showsPersonalData(variants: readonly Variant[]): boolean {
+  const reads = (template: string) => {
+    try {
+      return engine.globalVariableSegmentsSync(template);
+    } catch {
+      return [['customer']]; // not analysable: assume the worst
+    }
+  };
+  return variants.some((v) =>
+    [v.subject, v.body].some(
+      (template) =>
+        template !== undefined &&
+        reads(template).some(
+          ([root, field]) => root === 'customer' && (typeof field !== 'string' || PERSONAL.has(field)),
+        ),
+    ),
+  );
+}

@@ -207,6 +207,24 @@ describe('campaigns: sending', () => {
     expect((await client.post(`/v1/campaigns/${c.id}/archive`)).json().status).toBe('archived');
   });
 
+  it('keeps a segment a live campaign names (audience, exclusion, variant, trigger) from being deleted', async () => {
+    const { client } = await t.newTenant();
+    const audience = await staticSegment(client, 'audience', []);
+    const excluded = await staticSegment(client, 'do not contact', []);
+    const c = await campaign(client, { segmentIds: [audience], excludeSegmentIds: [excluded] });
+    const refused = await client.delete(`/v1/segments/${excluded}`);
+    expect(refused.statusCode, refused.body).toBe(409);
+    expect(refused.json()).toMatchObject({ code: 'segment_in_use' });
+    expect(refused.json().detail).toMatch(/campaign "c-/);
+    expect((await client.delete(`/v1/segments/${audience}`)).statusCode).toBe(409);
+    const entering = await staticSegment(client, 'entering', []);
+    await campaign(client, { segmentIds: [], trigger: { type: 'segment_entered', segmentId: entering } });
+    expect((await client.delete(`/v1/segments/${entering}`)).statusCode).toBe(409);
+    // once the campaign is over, the segment can go
+    expect((await client.post(`/v1/campaigns/${c.id}/archive`)).json().status).toBe('archived');
+    expect((await client.delete(`/v1/segments/${excluded}`)).statusCode).toBe(204);
+  });
+
   it('refuses a repeat shorter than an hour; a long-past start finds its next run at once', async () => {
     const { client } = await t.newTenant();
     for (const every of ['P0D', 'PT0S', 'PT30M']) {

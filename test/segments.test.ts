@@ -400,6 +400,30 @@ describe('segments: partners', () => {
     const preview = await writer.post('/v1/segments/preview', { definition: { version: 1, all: [] } });
     expect(preview.statusCode).toBe(403);
     expect(preview.json().code).toBe('insufficient_scope');
+    // nor does segments:write let a partner change its segments (the answers carried the definition
+    // and the full count)
+    const staticMine = await segment(client, { name: 'list', kind: 'static' });
+    const listWriter = t.as(
+      await t.token(tenant, ['segments:read', 'segments:write'], { segments: [mine.id, staticMine.id] }),
+    );
+    for (const res of [
+      await listWriter.patch(`/v1/segments/${mine.id}`, { name: 'renamed' }),
+      await listWriter.post(`/v1/segments/${staticMine.id}/members`, { customerIds: [sharing.id] }),
+      await listWriter.delete(`/v1/segments/${mine.id}`),
+      await listWriter.post(`/v1/segments/${mine.id}/refresh`, {}),
+    ]) {
+      expect(res.statusCode, res.body).toBe(403);
+      expect(res.json().detail).toMatch(/only read/);
+    }
+    const renamed = await listWriter.graphql(
+      `mutation { updateSegment(id: "${mine.id}", input: { name: "x" }) { id } }`,
+    );
+    expect(renamed.body.errors?.[0]?.extensions?.code).toBe('insufficient_scope');
+    expect((await client.get(`/v1/segments/${mine.id}`)).json()).toMatchObject({
+      name: 'spain',
+      memberCount: 2,
+    });
+    expect((await client.get(`/v1/segments/${staticMine.id}`)).json().memberCount).toBe(0);
 
     const reads = (await client.get(`/v1/segments/${mine.id}/reads`)).json().data;
     expect(reads.map((r: { format: string; rows: number }) => [r.format, r.rows])).toEqual([

@@ -94,6 +94,9 @@ export function createServices(deps: ServiceDeps) {
   });
   const sender = new Sender({ customers, scores, segments, events, tenants });
   const campaigns = new CampaignsService({ ...deps, segments, customers, events, sender, tenants });
+  segments.onUsedBy(async (tx, segmentId) =>
+    (await campaigns.referring(tx, segmentId)).map((c) => ({ ...c, kind: 'campaign' })),
+  );
   const privacy = new PrivacyService({
     ...deps,
     events,

@@ -143,6 +143,18 @@ export const campaignsRepository = {
       .where(eq(campaignMessages.customerId, customerId));
   },
 
+  /** The campaigns not yet over whose audience, exclusions, variants or trigger name this segment. */
+  async referring(tx: Tx, segmentId: string): Promise<{ id: string; name: string }[]> {
+    const result = await tx.execute<{ id: string; name: string }>(sql`
+      SELECT id, name FROM campaigns
+      WHERE status IN ('draft', 'scheduled', 'running', 'paused')
+        AND (${segmentId}::uuid = ANY(segment_ids) OR ${segmentId}::uuid = ANY(exclude_segment_ids)
+          OR trigger ->> 'segmentId' = ${segmentId}::text
+          OR EXISTS (SELECT 1 FROM jsonb_array_elements(variants) v WHERE v ->> 'segmentId' = ${segmentId}::text))
+      ORDER BY name`);
+    return result.rows;
+  },
+
   /** Erasure: variants that quote one of these values (as a JSON string) quote "erased" instead. */
   async replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
     for (const v of values)

@@ -603,6 +603,11 @@ export class CampaignsService {
     return repo.replaceValues(tx, values);
   }
 
+  /** For the segments module: the campaigns not yet over that name this segment. */
+  referring(tx: Tx, segmentId: string) {
+    return repo.referring(tx, segmentId);
+  }
+
   /** Erasure: the customer's rendered messages go (the decisions stay, for the reports). */
   forgetCustomer(tx: Tx, customerId: string): Promise<void> {
     return repo.forgetCustomer(tx, customerId);

@@ -66,6 +66,21 @@ function refusePartner(actor: Actor): void {
     );
 }
 
+/** Partners read their segments; they change none (names, members, refreshes, deletion included). */
+function refusePartnerWrite(actor: Actor): void {
+  if (isPartner(actor))
+    throw new AppError(
+      'insufficient_scope',
+      'a partner token (one with a segments claim) can only read its segments',
+    );
+}
+
+/** Who else refers to a segment (campaigns register theirs): it cannot be deleted while they do. */
+export type SegmentUsers = (
+  tx: Tx,
+  segmentId: string,
+) => Promise<{ id: string; name: string; kind: string }[]>;
+
 export type ExportFormat = 'csv' | 'ndjson';
 const EXPORT_PAGE = 2000;
 
@@ -77,6 +92,7 @@ export class SegmentsService {
   readonly #events: EventsService;
   readonly #jobRuns: JobRunsService;
   readonly membership: Membership;
+  readonly #users: SegmentUsers[] = [];
 
   constructor(deps: {
     db: Database;
@@ -151,10 +167,16 @@ export class SegmentsService {
     });
   }
 
+  /** For other modules: reports who refers to a segment, so that it is not deleted under them. */
+  onUsedBy(users: SegmentUsers): void {
+    this.#users.push(users);
+  }
+
   update(actor: TenantActor, id: string, input: UpdateSegmentInput, ifMatch?: string): Promise<Segment> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
       const current = await repo.findById(tx, id, true);
       if (!current || !mayRead(actor, id)) throw notFound(id);
+      refusePartnerWrite(actor);
       if (!ifMatchSatisfied(ifMatch, current.version))
         throw new AppError('precondition_failed', `the segment is at version ${current.version}`);
       if (input.definition !== undefined) refusePartner(actor);
@@ -187,12 +209,21 @@ export class SegmentsService {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
       const current = await repo.findById(tx, id, true);
       if (!current || !mayRead(actor, id)) throw notFound(id);
+      refusePartnerWrite(actor);
       const dependents = await repo.dependents(tx, id);
       if (dependents.length)
         throw new AppError(
           'segment_in_use',
           `segments ${dependents.map((d) => `"${d.name}"`).join(', ')} refer to this segment`,
           { extra: { segmentIds: dependents.map((d) => d.id) } },
+        );
+      // a campaign's audience or exclusion that vanished would send to the wrong people
+      const users = (await Promise.all(this.#users.map((u) => u(tx, id)))).flat();
+      if (users.length)
+        throw new AppError(
+          'segment_in_use',
+          `${users.map((u) => `${u.kind} "${u.name}"`).join(', ')} refer to this segment`,
+          { extra: { users } },
         );
       await repo.remove(tx, id);
     });
@@ -425,6 +456,7 @@ export class SegmentsService {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
       const row = await repo.findById(tx, id, true);
       if (!row || !mayRead(actor, id)) throw notFound(id);
+      refusePartnerWrite(actor);
       if (row.kind !== 'static')
         throw new AppError('segment_not_static', 'members of a dynamic segment follow its definition');
       const ids = [...new Set(customerIds)];
@@ -458,6 +490,7 @@ export class SegmentsService {
   /** Starts a full refresh of one segment as a job (`GET /v1/jobs/:id`). */
   async requestRefresh(actor: TenantActor, id: string) {
     await this.#read(actor, (tx) => this.#segment(tx, actor, id));
+    refusePartnerWrite(actor);
     return this.#jobRuns.start(actor, 'segments.refresh', REFRESH_TASK, { segmentId: id });
   }
 

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { newCustomer, orderBody } from './helpers/factories.ts';
 
@@ -346,6 +347,36 @@ describe('segment definitions: validation', () => {
     expect(fields).toEqual(
       expect.arrayContaining(['country', 'scores.tier', 'attributes.shoeSize', 'birthday']),
     );
+  });
+});
+
+describe('segments: a write that overlaps a pass', () => {
+  it('is evaluated after it commits, even when its customer was already pending', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const x = await newCustomer(client, { address: { country: 'FR' } });
+    const spain = await segment(client, {
+      name: 'spain',
+      definition: { version: 1, all: [{ field: 'country', op: 'eq', value: 'ES' }] },
+    });
+    expect(spain.memberCount).toBe(0);
+    const { membership } = t.app.services.segments;
+    // x is pending (a change no pass has looked at yet)
+    expect((await client.patch(`/v1/customers/${x.id}`, { tags: ['a'] })).statusCode).toBe(200);
+    // another writer moves x to Spain and has not committed when the pass runs
+    const writer = new pg.Client({ connectionString: inject('ownerUrl') });
+    await writer.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
+      await writer.query(`UPDATE customers SET country = 'ES' WHERE id = $1`, [x.id]);
+      // the pass leaves x's mark to the writer (it would have evaluated x as it was)
+      expect((await membership.evaluatePending(tenantId)).customers).toBe(0);
+      await writer.query('COMMIT');
+    } finally {
+      await writer.end();
+    }
+    expect((await membership.evaluatePending(tenantId)).customers).toBe(1);
+    expect((await client.get(`/v1/segments/${spain.id}`)).json().memberCount).toBe(1);
   });
 });
 

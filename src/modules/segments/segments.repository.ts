@@ -157,7 +157,9 @@ export const segmentsRepository = {
     if (!customerIds.length) return;
     await tx.execute(sql`
       INSERT INTO segment_pending (tenant_id, customer_id)
-      SELECT vinculo_current_tenant(), unnest(${sql.param(customerIds)}::uuid[]) ON CONFLICT DO NOTHING`);
+      SELECT DISTINCT vinculo_current_tenant(), unnest(${sql.param(customerIds)}::uuid[])
+      -- locked until this transaction commits, as the triggers' marks (migration 0030): a pass leaves it
+      ON CONFLICT (tenant_id, customer_id) DO UPDATE SET customer_id = EXCLUDED.customer_id`);
   },
 
   /** Takes up to `limit` pending customers (removed in this transaction; kept if it rolls back). */

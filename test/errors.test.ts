@@ -27,6 +27,43 @@ function expectProblem(res: LightMyRequestResponse, status: number, code: string
 }
 
 describe('problem+json for every error', () => {
+  it('refuses dates and times in year 0000 (PostgreSQL has none) with a 400 naming the field, nothing written', async () => {
+    const { client } = await t.newTenant();
+    expect(
+      (await client.post('/v1/attributes', { key: 'since', label: 'Since', type: 'date' })).statusCode,
+    ).toBe(201);
+    const attribute = expectProblem(
+      await client.post('/v1/customers', { email: 'y0@example.com', attributes: { since: '0000-06-01' } }),
+      400,
+      'invalid_attribute',
+    );
+    expect(attribute.errors?.map((e) => e.path)).toEqual(['attributes.since']);
+    expect((await client.get('/v1/customers?email=y0@example.com')).json().data).toEqual([]);
+    const segment = expectProblem(
+      await client.post('/v1/segments/preview', {
+        definition: { version: 1, all: [{ field: 'birthDate', op: 'eq', value: '0000-01-01' }] },
+      }),
+      400,
+      'validation_failed',
+    );
+    expect(JSON.stringify(segment.errors)).toContain('value');
+    const order = expectProblem(
+      await client.post('/v1/orders', {
+        source: 'shop',
+        externalId: 'y0',
+        customer: { email: 'y0@example.com' },
+        placedAt: '0000-01-01T00:00:00Z',
+        status: 'paid',
+        total: { amount: 100, currency: 'EUR' },
+      }),
+      400,
+      'validation_failed',
+    );
+    expect(new Set(order.errors?.map((e) => e.path))).toEqual(new Set(['placedAt']));
+    expect(order.errors?.map((e) => e.message)).toContain('the year must be 0001 or later');
+    expectProblem(await client.get('/v1/orders?placedFrom=0000-01-01T00:00:00Z'), 400, 'validation_failed');
+  });
+
   it('answers a deadlock or serialization failure that outlived its retries with 503 write_conflict and Retry-After', async () => {
     const app = Fastify();
     await app.register(httpPlatform, { verify: (async () => null) as unknown as Verifier });

@@ -33,9 +33,16 @@ export function ifMatchSatisfied(header: string | undefined, version: number): b
 /** Clocks drift: a time up to five minutes ahead is accepted, later ones are refused. */
 export const FUTURE_SKEW_MS = 5 * 60_000;
 
+/** PostgreSQL has no year 0: an ISO date or time in year 0000 is refused here rather than by the database. */
+const fromYearOne = (v: string) => !v.startsWith('0000');
+const YEAR_ONE = 'the year must be 0001 or later';
+/** An ISO 8601 time with an offset. */
+export const isoDateTime = () => z.iso.datetime({ offset: true }).refine(fromYearOne, YEAR_ONE);
+/** An ISO 8601 day (one that exists: not 2021-02-30). */
+export const isoDate = () => z.iso.date().refine(fromYearOne, YEAR_ONE);
+
 /** A time that has happened (ISO 8601 with an offset). */
 export const pastTimestamp = (what: string) =>
-  z.iso
-    .datetime({ offset: true })
+  isoDateTime()
     .refine((t) => Date.parse(t) <= Date.now() + FUTURE_SKEW_MS, 'must not be in the future')
     .describe(`${what} (ISO 8601)`);

@@ -4,6 +4,7 @@ import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, type FieldError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
+import { isoDate } from '../../platform/schemas.ts';
 import { type AttributeRow, attributesRepository as repo } from './attributes.repository.ts';
 import type { Attribute, CreateAttributeInput, UpdateAttributeInput } from './attributes.schemas.ts';
 
@@ -33,8 +34,8 @@ export function attributeProblem(def: AttributeRow, value: unknown): string | nu
     case 'boolean':
       return typeof value === 'boolean' ? null : 'must be true or false';
     case 'date':
-      // z.iso.date() refuses days that do not exist (2021-02-30), which Date.parse rolls over
-      return typeof value === 'string' && z.iso.date().safeParse(value).success
+      // isoDate() refuses days that do not exist (2021-02-30), which Date.parse rolls over
+      return typeof value === 'string' && isoDate().safeParse(value).success
         ? null
         : 'must be a date (YYYY-MM-DD)';
     case 'enum':

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, timestampOut } from '../../platform/schemas.ts';
 import { CUSTOMER_STATUSES } from '../customers/customers.schemas.ts';
 import { shift } from '../segments/segments.compiler.ts';
 import { TIERS } from '../tenants/tenants.schemas.ts';
@@ -19,7 +19,7 @@ export const TriggerSchema = z
   .discriminatedUnion('type', [
     z.object({
       type: z.literal('scheduled'),
-      at: z.iso.datetime({ offset: true }).optional().describe('When to send (default: at launch)'),
+      at: isoDateTime().optional().describe('When to send (default: at launch)'),
       every: Duration.refine(
         (d) => shift(REFERENCE, d, 1).getTime() - REFERENCE.getTime() >= 3_600_000,
         'must be at least an hour (PT1H)',
@@ -82,8 +82,8 @@ const CampaignFields = {
     .min(1)
     .max(365)
     .describe('Orders this many days after a message count as its conversions'),
-  startsAt: z.iso.datetime({ offset: true }).nullable(),
-  endsAt: z.iso.datetime({ offset: true }).nullable(),
+  startsAt: isoDateTime().nullable(),
+  endsAt: isoDateTime().nullable(),
 };
 
 export const CreateCampaignBody = z
@@ -213,7 +213,7 @@ export const MessageEventsBody = z
           .object({
             messageId: z.uuid(),
             type: z.enum(MESSAGE_EVENT_TYPES),
-            occurredAt: z.iso.datetime({ offset: true }),
+            occurredAt: isoDateTime(),
           })
           .strict(),
       )

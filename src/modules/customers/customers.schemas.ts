@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
 import { ProblemSchema } from '../../platform/problem.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, timestampOut } from '../../platform/schemas.ts';
 
 export const CUSTOMER_STATUSES = ['potential', 'active', 'at_risk', 'inactive'] as const;
 export const LIFECYCLE_PHASES = ['acquisition', 'retention', 'recovery'] as const;
@@ -42,7 +42,7 @@ export const AddressSchema = z
 
 const ConsentInput = z.strictObject({
   granted: z.boolean().describe('Whether consent is given (true) or withdrawn (false)'),
-  at: z.iso.datetime({ offset: true }).optional().describe('When; defaults to the time of the request'),
+  at: isoDateTime().optional().describe('When; defaults to the time of the request'),
   source: z
     .string()
     .trim()
@@ -212,7 +212,7 @@ export const ListCustomersQuery = z.strictObject({
     .optional()
     .describe('Exact email (case-insensitive; needs `customers:pii`)'),
   externalId: z.string().min(1).max(200).optional().describe('Exact externalId'),
-  updatedSince: z.iso.datetime({ offset: true }).optional().describe('Only customers changed at or after'),
+  updatedSince: isoDateTime().optional().describe('Only customers changed at or after'),
   limit: limitParam,
   cursor: cursorParam,
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { pastTimestamp, timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, pastTimestamp, timestampOut } from '../../platform/schemas.ts';
 import { FEEDBACK_DIMENSIONS } from './feedback.table.ts';
 
 export { FEEDBACK_DIMENSIONS };
@@ -64,8 +64,8 @@ export type Feedback = z.infer<typeof FeedbackSchema>;
 export const ListFeedbackQuery = z.strictObject({
   customerId: z.uuid().optional().describe('Only this customer'),
   dimension: z.enum(FEEDBACK_DIMENSIONS).optional().describe('Only this dimension'),
-  from: z.iso.datetime({ offset: true }).optional().describe('Given at or after'),
-  to: z.iso.datetime({ offset: true }).optional().describe('Given before'),
+  from: isoDateTime().optional().describe('Given at or after'),
+  to: isoDateTime().optional().describe('Given before'),
   limit: limitParam,
   cursor: cursorParam,
 });
@@ -77,8 +77,8 @@ export const SatisfactionQuery = z.strictObject({
     .enum(['dimension', 'month', 'channel', 'intermediary'])
     .default('dimension')
     .describe('How to group'),
-  from: z.iso.datetime({ offset: true }).optional().describe('Given at or after'),
-  to: z.iso.datetime({ offset: true }).optional().describe('Given before'),
+  from: isoDateTime().optional().describe('Given at or after'),
+  to: isoDateTime().optional().describe('Given before'),
 });
 export const SatisfactionSchema = z
   .object({

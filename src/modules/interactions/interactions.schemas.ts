@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { pastTimestamp, timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, pastTimestamp, timestampOut } from '../../platform/schemas.ts';
 import {
   CASE_STATUSES,
   INTERACTION_CHANNELS,
@@ -150,8 +150,8 @@ export const ListInteractionsQuery = z.strictObject({
   channel: z.enum(INTERACTION_CHANNELS).optional().describe('Only this channel'),
   status: z.enum(CASE_STATUSES).optional().describe('Only cases in this status'),
   intermediaryId: z.uuid().optional().describe('Only those handled by this intermediary'),
-  from: z.iso.datetime({ offset: true }).optional().describe('Occurred at or after'),
-  to: z.iso.datetime({ offset: true }).optional().describe('Occurred before'),
+  from: isoDateTime().optional().describe('Occurred at or after'),
+  to: isoDateTime().optional().describe('Occurred before'),
   limit: limitParam,
   cursor: cursorParam,
 });
@@ -169,8 +169,8 @@ export const CustomerVoiceSchema = z
   .meta({ id: 'CustomerVoice' });
 
 export const VoiceInsightsQuery = z.strictObject({
-  from: z.iso.datetime({ offset: true }).optional().describe('Cases opened at or after'),
-  to: z.iso.datetime({ offset: true }).optional().describe('Cases opened before'),
+  from: isoDateTime().optional().describe('Cases opened at or after'),
+  to: isoDateTime().optional().describe('Cases opened before'),
 });
 const Count = z.object({ key: z.string(), cases: z.number().int() });
 export const VoiceInsightsSchema = z

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { MoneySchema } from '../../platform/money.ts';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
 import { ProblemSchema } from '../../platform/problem.ts';
-import { pastTimestamp, timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, pastTimestamp, timestampOut } from '../../platform/schemas.ts';
 import { CreateCustomerBody } from '../customers/customers.schemas.ts';
 
 export const ORDER_STATUSES = [
@@ -84,7 +84,7 @@ export const RecordOrderBody = z
     payment: z
       .strictObject({
         method: z.string().trim().min(1).max(50).optional().describe('e.g. card, transfer, invoice'),
-        dueAt: z.iso.datetime({ offset: true }).optional().describe('When payment is due (invoices)'),
+        dueAt: isoDateTime().optional().describe('When payment is due (invoices)'),
         paidAt: Timestamp('When it was paid').optional(),
       })
       .optional()
@@ -252,8 +252,8 @@ export const ListOrdersQuery = z.strictObject({
   customerId: z.uuid().optional().describe('Only this customer’s orders'),
   source: z.string().min(1).max(100).optional().describe('Only this source'),
   status: z.enum(ORDER_STATUSES).optional().describe('Only this status'),
-  placedFrom: z.iso.datetime({ offset: true }).optional().describe('Placed at or after'),
-  placedTo: z.iso.datetime({ offset: true }).optional().describe('Placed before'),
+  placedFrom: isoDateTime().optional().describe('Placed at or after'),
+  placedTo: isoDateTime().optional().describe('Placed before'),
   limit: limitParam,
   cursor: cursorParam,
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, timestampOut } from '../../platform/schemas.ts';
 
 export const AUDIT_KINDS = ['write', 'read', 'export', 'erasure', 'auth_failure'] as const;
 
@@ -31,8 +31,8 @@ export const ListAuditQuery = z.strictObject({
     .optional()
     .describe('Only actions starting with this, e.g. `DELETE /v1/customers`'),
   resource: z.string().max(200).optional().describe('Only this resource id'),
-  from: z.iso.datetime({ offset: true }).optional().describe('From this time'),
-  to: z.iso.datetime({ offset: true }).optional().describe('Up to this time'),
+  from: isoDateTime().optional().describe('From this time'),
+  to: isoDateTime().optional().describe('Up to this time'),
   limit: limitParam,
   cursor: cursorParam,
 });

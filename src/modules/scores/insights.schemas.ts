@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MoneySchema } from '../../platform/money.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, timestampOut } from '../../platform/schemas.ts';
 import { CUSTOMER_STATUSES, LIFECYCLE_PHASES } from '../customers/customers.schemas.ts';
 import { RFM_CELLS } from './scores.rfm.ts';
 
@@ -29,7 +29,7 @@ export const LifecycleQuery = z.strictObject({
     .datetime({ offset: true })
     .optional()
     .describe('Start of the period (default: 30 days before `to`)'),
-  to: z.iso.datetime({ offset: true }).optional().describe('End of the period, exclusive (default: now)'),
+  to: isoDateTime().optional().describe('End of the period, exclusive (default: now)'),
 });
 
 export const LifecycleInsightsSchema = z

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FieldError } from '../../platform/errors.ts';
+import { isoDate, isoDateTime } from '../../platform/schemas.ts';
 import {
   ACTIVITY,
   type ActivityKind,
@@ -38,8 +39,8 @@ const DURATION = /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S
 const isDuration = (v: unknown): v is string =>
   typeof v === 'string' && DURATION.test(v) && durationDays(v) <= 36_600;
 const isUuid = (v: unknown) => z.uuid().safeParse(v).success;
-const isDate = (v: unknown) => z.iso.date().safeParse(v).success;
-const isTimestamp = (v: unknown) => isDate(v) || z.iso.datetime({ offset: true }).safeParse(v).success;
+const isDate = (v: unknown) => isoDate().safeParse(v).success;
+const isTimestamp = (v: unknown) => isDate(v) || isoDateTime().safeParse(v).success;
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { TenantActor } from '../../platform/auth.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, type FieldError } from '../../platform/errors.ts';

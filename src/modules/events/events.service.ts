@@ -137,7 +137,7 @@ export class EventsService {
         ? await this.#db.withTenant(actor.tenantId, (tx) => positionOf(tx, named), { readOnly: true })
         : null;
     const type = filter.type?.endsWith('.*')
-      ? like(events.type, `${filter.type.slice(0, -1)}%`)
+      ? like(events.type, `${filter.type.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`)
       : filter.type
         ? eq(events.type, filter.type)
         : undefined;

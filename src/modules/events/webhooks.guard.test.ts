@@ -19,6 +19,9 @@ describe('the SSRF guard', () => {
     ['::ffff:10.0.0.1', true],
     ['::7f00:1', true],
     ['2002:7f00:1::1', true],
+    ['64:ff9b:1::a00:1', true],
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', true],
+    ['::ffff:0:a00:1', true],
     ['93.184.216.34', false],
     ['2606:4700:4700::1111', false],
   ])('%s refused: %s', (address, refused) => {

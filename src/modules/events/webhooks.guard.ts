@@ -33,6 +33,10 @@ for (const [net, prefix] of [
   ['::', 96],
   ['2002::', 16],
   ['64:ff9b::', 96],
+  // local-use NAT64 (RFC 8215), Teredo and SIIT's IPv4-translated addresses also embed IPv4
+  ['64:ff9b:1::', 48],
+  ['2001::', 32],
+  ['::ffff:0:0:0', 96],
   ['100::', 64],
   ['2001:db8::', 32],
   ['fc00::', 7],

@@ -34,7 +34,17 @@ export async function post(
 ): Promise<Outcome> {
   const started = performance.now();
   const latency = () => Math.round(performance.now() - started);
-  const refused = await urlRefusal(url, options);
+  // the address check resolves the host: bounded by the timeout too (it counts in the claim's lease)
+  let timer: NodeJS.Timeout | undefined;
+  const refused = await Promise.race([
+    urlRefusal(url, options),
+    new Promise<string>((resolve) => {
+      timer = setTimeout(
+        () => resolve(`resolving the host took more than ${options.timeoutMs} ms`),
+        options.timeoutMs,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
   if (refused) return { error: `url refused: ${refused}`, latencyMs: latency() };
   const target = new URL(url);
   const client = target.protocol === 'https:' ? https : http;

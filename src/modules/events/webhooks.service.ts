@@ -25,7 +25,11 @@ export const RETRY_SCHEDULE = [5, 300, 1800, 7200, 18_000, 36_000, 36_000, 50_40
 export const ROTATION_HOURS = 24;
 /** A subscription whose deliveries have failed without a success for this long is switched off. */
 export const DISABLE_AFTER_DAYS = 5;
-const LEASE_MS = 60_000;
+/**
+ * How long a claimed delivery is another worker's to leave alone: the address check and the request
+ * (each bounded by the timeout) and the recording, with a margin — never less than a minute.
+ */
+const leaseMs = (timeoutMs: number) => Math.max(60_000, 2 * timeoutMs + 30_000);
 const CLAIM_BATCH = 20;
 
 export type WebhookOptions = {
@@ -275,7 +279,7 @@ export class WebhooksService {
     let attempted = 0;
     for (;;) {
       const claimed = await this.#db.withTenant(tenantId, (tx) =>
-        repo.claim(tx, this.#clock.now(), LEASE_MS, CLAIM_BATCH),
+        repo.claim(tx, this.#clock.now(), leaseMs(this.#options.timeoutMs), CLAIM_BATCH),
       );
       if (!claimed.length) break;
       await Promise.all(claimed.map((c) => this.#attempt(tenantId, c)));

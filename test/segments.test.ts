@@ -70,6 +70,8 @@ describe('segments: definitions, membership and history', () => {
     // without admin, the preview has no SQL
     const writer = t.as(await t.token({ id: (await t.newTenant()).id, slug: '' }, ['segments:write']));
     const plain = await writer.post('/v1/segments/preview', { definition: SHOE_LOVERS });
+    expect(plain.statusCode, plain.body).toBe(200);
+    expect(plain.json()).toMatchObject({ count: expect.any(Number) });
     expect(plain.json().sql).toBeUndefined();
   });
 

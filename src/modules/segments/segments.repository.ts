@@ -160,6 +160,8 @@ export const segmentsRepository = {
       SELECT DISTINCT vinculo_current_tenant(), unnest(${sql.param(customerIds)}::uuid[])
       -- locked until this transaction commits, as the triggers' marks (migration 0030): a pass leaves it
       ON CONFLICT (tenant_id, customer_id) DO UPDATE SET customer_id = EXCLUDED.customer_id`);
+    // as the triggers do: the listeners enqueue the incremental pass at once, not at the next sweep
+    await tx.execute(sql`SELECT pg_notify('vinculo_segments', vinculo_current_tenant()::text)`);
   },
 
   /** Takes up to `limit` pending customers (removed in this transaction; kept if it rolls back). */

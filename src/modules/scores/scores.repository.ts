@@ -673,7 +673,8 @@ export const scoresRepository = {
           c.lifecycle_phase AS from_phase, ${reason} AS reason
         FROM score_staged s JOIN n USING (customer_id)
         JOIN customers c ON c.tenant_id = vinculo_current_tenant() AND c.id = s.customer_id
-        ${storedScores(probeScores)}
+        -- probes (only for the rows whose status moves, usually few: never a pass over every row)
+        ${storedScores(true)}
         -- the full recompute stages the status it read: rows whose status and phase stay are skipped
         -- (a change committed since is the refresh's, which follows every write)
         WHERE s.current_status IS NULL

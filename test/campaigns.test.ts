@@ -227,7 +227,7 @@ describe('campaigns: sending', () => {
 
   it('refuses a repeat shorter than an hour; a long-past start finds its next run at once', async () => {
     const { client } = await t.newTenant();
-    for (const every of ['P0D', 'PT0S', 'PT30M']) {
+    for (const every of ['P0D', 'PT0S', 'PT30M', 'garbage']) {
       const res = await client.post('/v1/campaigns', {
         name: `every-${every}`,
         kind: 'custom',
@@ -241,6 +241,9 @@ describe('campaigns: sending', () => {
     const from = new Date('1970-01-01T00:00:00Z');
     const at = new Date('2026-05-01T10:30:00Z');
     expect(nextRun(from, 'PT1H', at).toISOString()).toBe('2026-05-01T11:00:00.000Z');
+    // a repeat stored before the rule (no longer accepted) runs hourly rather than looping
+    expect(nextRun(from, 'P0D', at).toISOString()).toBe('2026-05-01T11:00:00.000Z');
+    expect(nextRun(from, 'P0M', at).toISOString()).toBe('2026-05-01T11:00:00.000Z');
     expect(nextRun(from, 'P1W', at).toISOString()).toBe('2026-05-07T00:00:00.000Z');
     expect(nextRun(new Date('2026-01-31T09:00:00Z'), 'P1M', at).toISOString()).toBe(
       '2026-05-28T09:00:00.000Z',

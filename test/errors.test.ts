@@ -62,6 +62,13 @@ describe('problem+json for every error', () => {
     expect(new Set(order.errors?.map((e) => e.path))).toEqual(new Set(['placedAt']));
     expect(order.errors?.map((e) => e.message)).toContain('the year must be 0001 or later');
     expectProblem(await client.get('/v1/orders?placedFrom=0000-01-01T00:00:00Z'), 400, 'validation_failed');
+    // year 1 with an offset is year 0 in UTC
+    expectProblem(
+      await client.get(`/v1/orders?placedFrom=${encodeURIComponent('0001-01-01T00:30:00+01:00')}`),
+      400,
+      'validation_failed',
+    );
+    expect((await client.get('/v1/orders?placedFrom=0001-01-01T00:00:00Z')).statusCode).toBe(200);
   });
 
   it('answers a deadlock or serialization failure that outlived its retries with 503 write_conflict and Retry-After', async () => {

@@ -33,8 +33,12 @@ export function ifMatchSatisfied(header: string | undefined, version: number): b
 /** Clocks drift: a time up to five minutes ahead is accepted, later ones are refused. */
 export const FUTURE_SKEW_MS = 5 * 60_000;
 
-/** PostgreSQL has no year 0: an ISO date or time in year 0000 is refused here rather than by the database. */
-const fromYearOne = (v: string) => !v.startsWith('0000');
+/**
+ * PostgreSQL has no year 0: a date or time before 0001-01-01 UTC (which an offset can make of
+ * `0001-01-01T00:30:00+01:00`) is refused here rather than by the database.
+ */
+const YEAR_ONE_MS = Date.parse('0001-01-01T00:00:00Z');
+const fromYearOne = (v: string) => Date.parse(v) >= YEAR_ONE_MS;
 const YEAR_ONE = 'the year must be 0001 or later';
 /** An ISO 8601 time with an offset. */
 export const isoDateTime = () => z.iso.datetime({ offset: true }).refine(fromYearOne, YEAR_ONE);

@@ -6,26 +6,28 @@ import { shift } from '../segments/segments.compiler.ts';
 import { TIERS } from '../tenants/tenants.schemas.ts';
 import { CAMPAIGN_KINDS, CAMPAIGN_STATUSES, CHANNELS, MESSAGE_STATUSES } from './campaigns.table.ts';
 
-const Duration = z
-  .string()
-  .regex(
-    /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/,
-    'must be an ISO 8601 duration such as P1W',
-  );
+const DURATION_RE = /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/;
+const Duration = z.string().regex(DURATION_RE, 'must be an ISO 8601 duration such as P1W');
 
 const REFERENCE = new Date('2001-01-01T00:00:00Z');
+
+/**
+ * On a create or a change only (a campaign stored before the rule still reads): a repeat of at
+ * least an hour. A malformed duration is the format check's to report.
+ */
+const repeatAtLeastAnHour = (body: { trigger?: { type: string; every?: string } }, ctx: z.RefinementCtx) => {
+  const every = body.trigger?.type === 'scheduled' ? body.trigger.every : undefined;
+  if (!every || !DURATION_RE.test(every)) return;
+  if (shift(REFERENCE, every, 1).getTime() - REFERENCE.getTime() < 3_600_000)
+    ctx.addIssue({ code: 'custom', path: ['trigger', 'every'], message: 'must be at least an hour (PT1H)' });
+};
 
 export const TriggerSchema = z
   .discriminatedUnion('type', [
     z.object({
       type: z.literal('scheduled'),
       at: isoDateTime().optional().describe('When to send (default: at launch)'),
-      every: Duration.refine(
-        (d) => shift(REFERENCE, d, 1).getTime() - REFERENCE.getTime() >= 3_600_000,
-        'must be at least an hour (PT1H)',
-      )
-        .optional()
-        .describe('Repeat this often after `at` (e.g. P1M; at least PT1H)'),
+      every: Duration.optional().describe('Repeat this often after `at` (e.g. P1M; at least PT1H)'),
     }),
     z.object({ type: z.literal('segment_entered'), segmentId: z.uuid().describe('The segment') }),
     z.object({
@@ -97,6 +99,7 @@ export const CreateCampaignBody = z
     endsAt: CampaignFields.endsAt.optional(),
   })
   .strict()
+  .superRefine(repeatAtLeastAnHour)
   .meta({
     id: 'CreateCampaign',
     examples: [
@@ -126,6 +129,7 @@ export const UpdateCampaignBody = z
     },
   )
   .strict()
+  .superRefine(repeatAtLeastAnHour)
   .meta({ id: 'UpdateCampaign', examples: [{ holdoutPercent: 20 }] });
 export type UpdateCampaignInput = z.infer<typeof UpdateCampaignBody>;
 

@@ -100,11 +100,12 @@ const notFound = (id: string) => new AppError('campaign_not_found', `no campaign
  */
 export function nextRun(from: Date, every: string, now: Date): Date {
   const [datePart] = every.split('T');
-  if (!/[YM]/.test(datePart!)) {
-    const step = shift(from, every, 1).getTime() - from.getTime();
-    if (step <= 0) throw new Error(`not a forward duration: ${every}`);
-    const steps = Math.max(0, Math.floor((now.getTime() - from.getTime()) / step) + 1);
-    return new Date(from.getTime() + steps * step);
+  const step = shift(from, every, 1).getTime() - from.getTime();
+  if (!/[YM]/.test(datePart!) || step <= 0) {
+    // a repeat stored before the one-hour rule runs hourly
+    const hourly = Math.max(step, 3_600_000);
+    const steps = Math.max(0, Math.floor((now.getTime() - from.getTime()) / hourly) + 1);
+    return new Date(from.getTime() + steps * hourly);
   }
   let next = from;
   while (next <= now) next = shift(next, every, 1);

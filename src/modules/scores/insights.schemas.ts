@@ -25,10 +25,7 @@ export const RfmInsightsSchema = z
   .meta({ id: 'RfmInsights' });
 
 export const LifecycleQuery = z.strictObject({
-  from: z.iso
-    .datetime({ offset: true })
-    .optional()
-    .describe('Start of the period (default: 30 days before `to`)'),
+  from: isoDateTime().optional().describe('Start of the period (default: 30 days before `to`)'),
   to: isoDateTime().optional().describe('End of the period, exclusive (default: now)'),
 });
 

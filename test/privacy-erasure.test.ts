@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { anyOf } from '../src/platform/redaction.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { complaintBody, newCustomer, newOrder } from './helpers/factories.ts';
 
@@ -41,6 +42,15 @@ async function tablesHolding(value: string): Promise<string[]> {
 }
 
 describe('erasure: DELETE /v1/customers/:id', () => {
+  it('replaces whole values only, in any case (the pattern of other customers’ texts)', async () => {
+    const pattern = anyOf(['600123456', 'ana@x.es', '+34 600 1']);
+    const { rows } = await owner.query<{ out: string }>(
+      `SELECT regexp_replace($1, $2, '[erased]', 'gi') AS out`,
+      ['tel 600123456, ref 9600123456, ANA@X.ES, juana@x.es, +34 600 1', pattern],
+    );
+    expect(rows[0]!.out).toBe('tel [erased], ref 9600123456, [erased], juana@x.es, [erased]');
+  });
+
   it('removes the personal data from every table, events and delivery logs included; orders stay', async () => {
     const { id: tenantId, client } = await t.newTenant();
     const suffix = Math.random().toString(36).slice(2, 10);
@@ -82,6 +92,7 @@ describe('erasure: DELETE /v1/customers/:id', () => {
       '/v1/interactions',
       complaintBody(otherCustomer, {
         body: `Mi vecina ${email.toUpperCase()} (tel. ${phone}) tampoco recibió nada`,
+        metadata: { contact: phone, ticket: 42 },
       }),
     );
     expect(quoting.statusCode, quoting.body).toBe(201);
@@ -166,9 +177,10 @@ describe('erasure: DELETE /v1/customers/:id', () => {
     expect(others).toHaveLength(1);
     expect(others[0]!.data.erased).toBeUndefined();
     // the other customer's complaint and comment keep their text, without the erased one's values
-    expect((await client.get(`/v1/interactions/${quoting.json().id}`)).json().body).toBe(
-      'Mi vecina [erased] (tel. [erased]) tampoco recibió nada',
-    );
+    const quoted = (await client.get(`/v1/interactions/${quoting.json().id}`)).json();
+    // whole values only: the reference number that merely contains the phone's digits stays
+    expect(quoted.body).toBe('Mi vecina [erased] (tel. [erased]) tampoco recibió nada');
+    expect(quoted.metadata).toEqual({});
     const comments = (await client.get(`/v1/feedback?customerId=${otherCustomer}`)).json().data;
     expect(comments.map((f: any) => f.comment)).toEqual(['como [erased], tarde']);
     // the import that held the email was stopped

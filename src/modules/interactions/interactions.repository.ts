@@ -182,7 +182,7 @@ export const interactionsRepository = {
   /** Erasure: the customer's interactions keep their kind, channel and case times, not their words. */
   /**
    * Erasure: other customers' interactions that quote one of these values (an email, a phone) keep
-   * their text with the value replaced by [erased].
+   * their text with the value replaced by [erased]; their metadata, if it quotes one, is cleared.
    */
   async replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
     if (!values.length) return;
@@ -192,7 +192,9 @@ export const interactionsRepository = {
       UPDATE interactions SET subject = ${erasedIn(sql`${t.subject}`, pattern)},
         body = ${erasedIn(sql`${t.body}`, pattern)},
         resolution_note = ${erasedIn(sql`${t.resolutionNote}`, pattern)},
-        metadata = ${erasedIn(sql`${t.metadata}::text`, pattern)}::jsonb, updated_at = now()
+        -- metadata is structured: one that quotes a value is cleared rather than edited as text
+        metadata = CASE WHEN ${t.metadata}::text ~* ${pattern} THEN '{}'::jsonb ELSE ${t.metadata} END,
+        updated_at = now()
       WHERE concat_ws(' ', ${t.subject}, ${t.body}, ${t.resolutionNote}, ${t.metadata}::text) ~* ${pattern}`);
   },
 

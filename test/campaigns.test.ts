@@ -218,8 +218,13 @@ describe('campaigns: sending', () => {
     expect(refused.json().detail).toMatch(/campaign "c-/);
     expect((await client.delete(`/v1/segments/${audience}`)).statusCode).toBe(409);
     const entering = await staticSegment(client, 'entering', []);
-    await campaign(client, { segmentIds: [], trigger: { type: 'segment_entered', segmentId: entering } });
+    // named in upper case, deleted in lower case (and the other way round): the same segment
+    await campaign(client, {
+      segmentIds: [],
+      trigger: { type: 'segment_entered', segmentId: entering.toUpperCase() },
+    });
     expect((await client.delete(`/v1/segments/${entering}`)).statusCode).toBe(409);
+    expect((await client.delete(`/v1/segments/${entering.toUpperCase()}`)).statusCode).toBe(409);
     // once the campaign is over, the segment can go
     expect((await client.post(`/v1/campaigns/${c.id}/archive`)).json().status).toBe('archived');
     expect((await client.delete(`/v1/segments/${excluded}`)).statusCode).toBe(204);

@@ -149,8 +149,9 @@ export const campaignsRepository = {
       SELECT id, name FROM campaigns
       WHERE status IN ('draft', 'scheduled', 'running', 'paused')
         AND (${segmentId}::uuid = ANY(segment_ids) OR ${segmentId}::uuid = ANY(exclude_segment_ids)
-          OR trigger ->> 'segmentId' = ${segmentId}::text
-          OR EXISTS (SELECT 1 FROM jsonb_array_elements(variants) v WHERE v ->> 'segmentId' = ${segmentId}::text))
+          -- as uuids, whatever the case each was written in
+          OR (trigger ->> 'segmentId')::uuid = ${segmentId}::uuid
+          OR EXISTS (SELECT 1 FROM jsonb_array_elements(variants) v WHERE (v ->> 'segmentId')::uuid = ${segmentId}::uuid))
       ORDER BY name`);
     return result.rows;
   },

@@ -58,13 +58,14 @@ export const segmentsRepository = {
     return row;
   },
 
-  findByIds(tx: Tx, ids: readonly string[]): Promise<SegmentRow[]> {
-    return ids.length
-      ? tx
-          .select()
-          .from(segments)
-          .where(inArray(segments.id, [...ids]))
-      : Promise.resolve([]);
+  /** Segments by id; `share` locks them until the transaction ends (against a concurrent delete). */
+  findByIds(tx: Tx, ids: readonly string[], lock?: 'share'): Promise<SegmentRow[]> {
+    if (!ids.length) return Promise.resolve([]);
+    const query = tx
+      .select()
+      .from(segments)
+      .where(inArray(segments.id, [...ids]));
+    return lock ? query.for('share') : query;
   },
 
   list(

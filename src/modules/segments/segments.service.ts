@@ -522,10 +522,14 @@ export class SegmentsService {
     return repo.sample(tx, selectIds(compile(result.ast, { ...evaluation.ctx, only }), only), 1_000_000);
   }
 
-  /** Whether these segments exist in the tenant (the ones that do not). */
+  /**
+   * For a writer that will refer to these segments: the ones that do not exist in the tenant. The
+   * others stay locked (shared) until the writer commits, so a concurrent delete waits and then sees
+   * the reference (and refuses) instead of removing a segment the writer is about to name.
+   */
   async missingIn(tx: Tx, ids: readonly string[]): Promise<string[]> {
-    const found = new Set((await repo.findByIds(tx, ids)).map((r) => r.id));
-    return ids.filter((id) => !found.has(id));
+    const found = new Set((await repo.findByIds(tx, ids, 'share')).map((r) => r.id));
+    return ids.filter((id) => !found.has(id.toLowerCase()));
   }
 
   /** Erasure: definitions that name one of these values (an email in a list) name "erased" instead. */

@@ -38,7 +38,11 @@ export const FUTURE_SKEW_MS = 5 * 60_000;
  * `0001-01-01T00:30:00+01:00`) is refused here rather than by the database.
  */
 const YEAR_ONE_MS = Date.parse('0001-01-01T00:00:00Z');
-const fromYearOne = (v: string) => Date.parse(v) >= YEAR_ONE_MS;
+// a string that is no date at all is the format check's to report, once
+const fromYearOne = (v: string) => {
+  const t = Date.parse(v);
+  return Number.isNaN(t) || t >= YEAR_ONE_MS;
+};
 const YEAR_ONE = 'the year must be 0001 or later';
 /** An ISO 8601 time with an offset. */
 export const isoDateTime = () => z.iso.datetime({ offset: true }).refine(fromYearOne, YEAR_ONE);

@@ -207,6 +207,31 @@ describe('campaigns: sending', () => {
     expect((await client.post(`/v1/campaigns/${c.id}/archive`)).json().status).toBe('archived');
   });
 
+  it('hides a message’s text from readers without customers:pii by the template it was rendered from', async () => {
+    now = T0;
+    const { id: tenantId, client } = await t.newTenant();
+    const ana = await newCustomer(client, { firstName: 'Ana', ...consenting });
+    const audience = await staticSegment(client, 'audience', [ana.id]);
+    const c = await campaign(client, {
+      segmentIds: [audience],
+      variants: [{ key: 'default', body: 'Your address: {{ customer.email }}' }],
+    });
+    expect((await client.post(`/v1/campaigns/${c.id}/launch`)).statusCode).toBe(200);
+    // the template changes afterwards to one without personal data
+    const patched = await client.patch(
+      `/v1/campaigns/${c.id}`,
+      { variants: [{ key: 'default', body: 'Hola {{ customer.firstName }}' }] },
+      { 'if-match': (await client.get(`/v1/campaigns/${c.id}`)).headers.etag as string },
+    );
+    expect(patched.statusCode, patched.body).toBe(200);
+    const reader = t.as(await t.token({ id: tenantId, slug: '' }, ['campaigns:read']));
+    const seen = (await reader.get(`/v1/campaigns/${c.id}/messages`)).json().data;
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ status: 'queued', body: null });
+    expect(JSON.stringify(seen)).not.toContain(ana.email);
+    expect((await messagesOf(client, c.id))[0]!.body).toBe(`Your address: ${ana.email}`);
+  });
+
   it('keeps a segment a live campaign names (audience, exclusion, variant, trigger) from being deleted', async () => {
     const { client } = await t.newTenant();
     const audience = await staticSegment(client, 'audience', []);

@@ -13,7 +13,7 @@ import type { SegmentsService } from '../segments/segments.service.ts';
 import type { TenantsService } from '../tenants/tenants.service.ts';
 import { type CampaignRow, type MessageInsert, campaignsRepository as repo } from './campaigns.repository.ts';
 import type { CHANNELS, Variant } from './campaigns.table.ts';
-import { render } from './campaigns.templates.ts';
+import { render, showsPersonalData } from './campaigns.templates.ts';
 
 type Channel = (typeof CHANNELS)[number];
 
@@ -240,6 +240,7 @@ export class Sender {
             variant: d.variant?.key ?? null,
             subject: d.subject,
             body: d.body,
+            showsPersonalData: d.variant ? showsPersonalData([d.variant]) : false,
             statusAtEntry: d.customer.status,
             enteredAt: now,
           },

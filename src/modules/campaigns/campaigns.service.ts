@@ -333,14 +333,15 @@ export class CampaignsService {
     const scope = { tenantId: actor.tenantId, list: `campaign-messages:${id}`, filters: { status } };
     const before = cursor ? this.#cursors.decode(scope, cursor) : undefined;
     return this.#read(actor, async (tx): Promise<Page<Message>> => {
-      const campaign = await this.#find(tx, id);
-      const hide = !actor.scopes.has('customers:pii') && showsPii(campaign);
+      await this.#find(tx, id);
+      // by the template each message was rendered from (the campaign's variants may have changed since)
+      const pii = actor.scopes.has('customers:pii');
       return this.#cursors.page(
         scope,
         await repo.messages(tx, id, status, before, limit),
         limit,
         (r) => r.id,
-        (r) => (hide ? hideText(toMessage(r)) : toMessage(r)),
+        (r) => (!pii && r.showsPersonalData ? hideText(toMessage(r)) : toMessage(r)),
       );
     });
   }

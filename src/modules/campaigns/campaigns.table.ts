@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  boolean,
   foreignKey,
   index,
   integer,
@@ -115,6 +116,9 @@ export const campaignMessages = pgTable(
     variant: text('variant'),
     subject: text('subject'),
     body: text('body'),
+    // whether the template it was rendered from can show personal data (its text is then shown only
+    // to customers:pii); rows from before this was recorded count as showing it
+    showsPersonalData: boolean('shows_personal_data').notNull().default(true),
     // the customer's status when they entered (reactivation and recovery reports)
     statusAtEntry: text('status_at_entry').notNull(),
     enteredAt: at('entered_at').notNull(),

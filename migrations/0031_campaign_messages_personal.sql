@@ -1,0 +1,1 @@
+ALTER TABLE "campaign_messages" ADD COLUMN "shows_personal_data" boolean DEFAULT true NOT NULL;

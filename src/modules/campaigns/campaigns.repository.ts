@@ -61,6 +61,23 @@ export const campaignsRepository = {
     return tx.insert(campaignMessages).values(rows).onConflictDoNothing().returning();
   },
 
+  /** The entries not yet recorded: an occurrence a customer already entered is not decided again. */
+  async unrecorded(
+    tx: Tx,
+    campaignId: string,
+    entries: readonly { customerId: string; occurrence: string }[],
+  ): Promise<{ customerId: string; occurrence: string }[]> {
+    if (!entries.length) return [];
+    const result = await tx.execute<{ customer_id: string; occurrence: string }>(sql`
+      SELECT m.customer_id, m.occurrence FROM campaign_messages m
+      JOIN unnest(${sql.param(entries.map((e) => e.customerId))}::uuid[],
+                  ${sql.param(entries.map((e) => e.occurrence))}::text[]) AS e(customer_id, occurrence)
+        ON m.customer_id = e.customer_id AND m.occurrence = e.occurrence
+      WHERE m.campaign_id = ${campaignId}::uuid`);
+    const done = new Set(result.rows.map((r) => `${r.customer_id} ${r.occurrence}`));
+    return entries.filter((e) => !done.has(`${e.customerId.toLowerCase()} ${e.occurrence}`));
+  },
+
   /** Messages sent to each customer since a time, across campaigns (the frequency cap). */
   async sentSince(tx: Tx, customerIds: readonly string[], since: Date): Promise<Map<string, number>> {
     const result = await tx.execute<{ customer_id: string; n: number }>(sql`

@@ -217,7 +217,10 @@ export class Sender {
     counts: Record<string, number>,
   ) {
     for (let i = 0; i < entries.length; i += CHUNK) {
-      const chunk = entries.slice(i, i + CHUNK);
+      // an occurrence already recorded (a birthday wished, a segment entry handled) is not decided
+      // and rendered again only to be dropped by the unique key
+      const chunk = await repo.unrecorded(tx, campaign.id, entries.slice(i, i + CHUNK));
+      if (!chunk.length) continue;
       const decisions = await this.decide(
         tx,
         tenantId,

@@ -6,7 +6,6 @@ import { newId } from '../../platform/ids.ts';
 import { drain, type Jobs } from '../../platform/jobs.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { ifMatchSatisfied } from '../../platform/schemas.ts';
-import { EVENT_VIEW } from '../customers/customers.fields.ts';
 import type { CustomersService } from '../customers/customers.service.ts';
 import type { Event } from '../events/events.schemas.ts';
 import type { EventsService } from '../events/events.service.ts';
@@ -549,9 +548,9 @@ export class CampaignsService {
         });
         // the occurrence is the birthday itself: the year it falls in, in the tenant's calendar
         const today = wallClock(now, (await this.#tenants.settingsIn(tx, tenantId)).timezone).day;
-        const births = await this.#customers.viewsIn(tx, EVENT_VIEW, ids);
+        const births = await this.#customers.birthDatesIn(tx, ids);
         const entries = ids.flatMap((customerId) => {
-          const birth = births.get(customerId)?.birthDate;
+          const birth = births.get(customerId);
           if (!birth) return [];
           const year = Number(today.slice(0, 4)) + (birth.slice(5) >= today.slice(5) ? 0 : 1);
           return [{ customerId, occurrence: `birthday:${year}` }];

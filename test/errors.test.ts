@@ -27,6 +27,30 @@ function expectProblem(res: LightMyRequestResponse, status: number, code: string
 }
 
 describe('problem+json for every error', () => {
+  it('refuses text holding U+0000 (PostgreSQL cannot store it) with a 400 naming where, nothing written', async () => {
+    const { client } = await t.newTenant();
+    const nul = 'a\u0000b';
+    const create = expectProblem(
+      await client.post('/v1/customers', { firstName: nul }),
+      400,
+      'validation_failed',
+    );
+    expect(create.errors?.map((e) => e.path)).toEqual(['firstName']);
+    const search = expectProblem(await client.get('/v1/customers?q=a%00b'), 400, 'validation_failed');
+    expect(search.errors?.map((e) => e.path)).toEqual(['querystring.q']);
+    const batch = expectProblem(
+      await client.post('/v1/customers/batch', { items: [{ firstName: 'ok' }, { tags: ['x', nul] }] }),
+      400,
+      'validation_failed',
+    );
+    expect(batch.errors?.map((e) => e.path)).toEqual(['items[1].tags[1]']);
+    expect((await client.get('/v1/customers')).json().data).toEqual([]);
+    // GraphQL: a string literal in the query itself reaches the database, which refuses it
+    const gql = await client.graphql(`mutation { createCustomer(input: { firstName: "x\\u0000y" }) { id } }`);
+    expect(gql.body.errors?.[0]?.extensions?.code).toBe('validation_failed');
+    expect((await client.get('/v1/customers')).json().data).toEqual([]);
+  });
+
   it('refuses dates and times in year 0000 (PostgreSQL has none) with a 400 naming the field, nothing written', async () => {
     const { client } = await t.newTenant();
     expect(

@@ -150,6 +150,22 @@ describe('imports', () => {
       (await upload(t, token, 'customers', 'application/x-ndjson', ndjson)).json().id,
     );
     expect(done).toMatchObject({ status: 'completed', rowsRead: 2, succeeded: 2, failed: 0 });
+    // a row holding U+0000 (which PostgreSQL cannot store) is refused on its own
+    const nul = [
+      JSON.stringify({ externalId: 'nul1', firstName: 'a\u0000b' }),
+      JSON.stringify({ externalId: 'nul2' }),
+    ].join('\n');
+    const withNul = await waitFor(
+      client,
+      (await upload(t, token, 'customers', 'application/x-ndjson', nul)).json().id,
+    );
+    expect(withNul).toMatchObject({ status: 'completed', rowsRead: 2, succeeded: 1, failed: 1 });
+    const [problem] = (await client.get(`/v1/imports/${withNul.id}/errors`)).json().data;
+    expect(problem).toMatchObject({
+      line: 1,
+      code: 'validation_failed',
+      detail: expect.stringMatching(/firstName/),
+    });
   });
 
   it('never runs again an import an erasure stopped, and one stopped while running writes no further batch', async () => {

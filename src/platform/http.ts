@@ -10,7 +10,7 @@ import {
   type Scope,
   type Verifier,
 } from './auth.ts';
-import { isWriteConflict } from './db.ts';
+import { isWriteConflict, pgErrorOf } from './db.ts';
 import { AppError, type ErrorCode, isAppError, validationError } from './errors.ts';
 import { fieldErrorsOf, PROBLEM_CONTENT_TYPE, problemFrom } from './problem.ts';
 
@@ -41,6 +41,37 @@ const STATUS_CODES: Record<number, ErrorCode> = {
 };
 
 /** Every error that reaches Fastify becomes a coded AppError; anything unknown is a 500 without details. */
+/** character_not_in_repertoire, untranslatable_character: PostgreSQL text cannot hold U+0000. */
+const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
+const UNSTORABLE_MESSAGE = 'text must not contain the NUL character (U+0000)';
+
+// parsed JSON and query strings only (fast-querystring's objects have a prototype-less prototype):
+// a streamed upload (imports) is not walked
+const isPlain = (v: object) => {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null;
+};
+
+/** The path of the first string holding U+0000 in a parsed body, query or params, if any. */
+export function nulPath(value: unknown, path: (string | number)[] = []): (string | number)[] | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const found = nulPath(v, [...path, i]);
+      if (found) return found;
+    }
+  } else if (value && typeof value === 'object' && isPlain(value)) {
+    for (const [k, v] of Object.entries(value)) {
+      const found = nulPath(k, [...path, k]) ?? nulPath(v, [...path, k]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+const pathText = (path: (string | number)[]) =>
+  path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
+
 export function toAppError(error: unknown): AppError {
   if (isAppError(error)) return error;
   if (hasZodFastifySchemaValidationErrors(error)) {
@@ -70,6 +101,9 @@ export function toAppError(error: unknown): AppError {
       'other requests were writing the same rows; nothing was written, retry',
     );
   }
+  // a NUL (or a byte the database encoding cannot hold) that reached a text column
+  if (UNSTORABLE_TEXT.has(pgErrorOf(error)?.code ?? ''))
+    return validationError([{ path: '', message: UNSTORABLE_MESSAGE }], UNSTORABLE_MESSAGE);
   const e = error as Partial<FastifyError> & { status?: number };
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -107,6 +141,21 @@ export const httpPlatform = fp(
     app.decorateRequest('actor', null);
     // JSON only: a text/plain body is refused with 415 rather than handed to validation as a string
     app.removeContentTypeParser('text/plain');
+
+    // PostgreSQL text cannot hold U+0000: refused with its path before any handler runs
+    app.addHook('preValidation', async (request) => {
+      for (const [where, value] of [
+        ['', request.body],
+        ['querystring', request.query],
+        ['params', request.params],
+      ] as const) {
+        const found = nulPath(value);
+        if (found)
+          throw validationError([
+            { path: pathText(where ? [where, ...found] : found), message: UNSTORABLE_MESSAGE },
+          ]);
+      }
+    });
 
     app.setErrorHandler((error, request, reply) => {
       const appError = toAppError(error);

@@ -4,6 +4,7 @@ import { parse } from 'csv-parse';
 import { TENANT_SCOPES, type TenantActor } from '../../platform/auth.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
+import { nulPath } from '../../platform/http.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Jobs } from '../../platform/jobs.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
@@ -22,10 +23,23 @@ const BATCH_ROWS = 1000;
 
 type Row = { line: number; body: unknown; bytes: number } | { line: number; error: AppError; bytes: number };
 
+/** A row's body, or its problem (the row is reported, the import goes on): text PostgreSQL cannot store. */
+function checked(body: unknown): { body: unknown } | { error: AppError } {
+  const nul = nulPath(body);
+  return nul
+    ? {
+        error: new AppError(
+          'validation_failed',
+          `${nul.join('.') || 'the row'}: text must not contain U+0000`,
+        ),
+      }
+    : { body };
+}
+
 /** A row's body, or the problem a converter found in it (the row is reported, the import goes on). */
 function bodyOf(toBody: (r: Record_) => unknown, record: Record_): { body: unknown } | { error: AppError } {
   try {
-    return { body: toBody(record) };
+    return checked(toBody(record));
   } catch (error) {
     return {
       error: new AppError('validation_failed', `the row could not be read: ${(error as Error).message}`),
@@ -353,7 +367,7 @@ export class ImportsService {
         if (!text.trim()) continue;
         try {
           // a byte-order mark opens some exported files; it is not part of the first row
-          yield { line, body: JSON.parse(line === 1 ? text.replace(/^\uFEFF/, '') : text), bytes };
+          yield { line, ...checked(JSON.parse(line === 1 ? text.replace(/^\uFEFF/, '') : text)), bytes };
         } catch {
           yield { line, error: new AppError('invalid_json', 'the line is not valid JSON'), bytes };
         }

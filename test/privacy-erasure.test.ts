@@ -206,5 +206,21 @@ describe('erasure: DELETE /v1/customers/:id', () => {
       total: { amount: 100, currency: 'EUR' },
     });
     expect(late.statusCode).toBe(422);
+    // nor can anything new be recorded about them
+    const complaint = await tenant.client.post(
+      '/v1/interactions',
+      complaintBody(c.id, { body: 'my email is again late@example.com' }),
+    );
+    expect(complaint.statusCode, complaint.body).toBe(422);
+    expect(complaint.json()).toMatchObject({ code: 'invalid_reference', errors: [{ path: 'customerId' }] });
+    const answer = await tenant.client.post('/v1/feedback', {
+      customerId: c.id,
+      dimension: 'overall',
+      expectation: 5,
+      perception: 5,
+      comment: 'late@example.com',
+    });
+    expect(answer.statusCode, answer.body).toBe(422);
+    expect(await tablesHolding('late@example.com')).toEqual([]);
   });
 });

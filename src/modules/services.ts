@@ -82,6 +82,7 @@ export function createServices(deps: ServiceDeps) {
       interaction: (tx, id) => interactions.customerOf(tx, id),
       order: (tx, id) => orders.customerOf(tx, id),
     },
+    requireCustomer: (tx, id) => customers.requireReference(tx, id),
   });
   const membership = new Membership({ ...deps, tenants, attributes, events, jobRuns });
   const segments = new SegmentsService({ ...deps, customers, events, jobRuns, membership });

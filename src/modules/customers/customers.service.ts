@@ -146,7 +146,10 @@ export class CustomersService {
    * validated and written on its own (a savepoint each), so a bad item never rejects the others.
    */
   batchUpsert(actor: TenantActor, items: unknown[]): Promise<BatchResult[]> {
-    return this.#db.withTenant(actor.tenantId, (tx) => this.batchUpsertIn(tx, actor, items));
+    // two batches crossing each other's customers can deadlock: the loser runs again, as order writes do
+    return this.#db.withTenant(actor.tenantId, (tx) => this.batchUpsertIn(tx, actor, items), {
+      retryConflicts: true,
+    });
   }
 
   /** The batch upsert in the caller's transaction (imports use it chunk by chunk). */
@@ -327,6 +330,17 @@ export class CustomersService {
   async viewsIn(tx: Tx, actor: Actor, ids: readonly string[]): Promise<Map<string, Customer>> {
     if (!ids.length) return new Map();
     return new Map((await repo.findByIds(tx, ids)).map((r) => [r.id, toCustomer(r, actor)]));
+  }
+
+  /**
+   * For other modules writing about a customer: 422 invalid_reference unless it exists. An erased
+   * customer does not (its row is hidden from every read, but a foreign key still finds it).
+   */
+  async requireReference(tx: Tx, id: string, path = 'customerId'): Promise<void> {
+    if (!(await repo.findById(tx, id)))
+      throw new AppError('invalid_reference', `${path}: no customer ${id} in this tenant`, {
+        errors: [{ path, message: 'no such customer in this tenant' }],
+      });
   }
 
   async assertExists(tx: Tx, id: string): Promise<void> {

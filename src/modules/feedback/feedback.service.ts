@@ -39,6 +39,7 @@ export class FeedbackService {
   readonly #tenants: TenantsService;
   readonly #events: EventsService;
 
+  readonly #requireCustomer: (tx: Tx, id: string) => Promise<void>;
   readonly #ownerOf: {
     interaction: (tx: Tx, id: string) => Promise<string | undefined>;
     order: (tx: Tx, id: string) => Promise<string | undefined>;
@@ -52,7 +53,10 @@ export class FeedbackService {
     events: EventsService;
     /** The customer an interaction or an order belongs to (through those modules' services). */
     ownerOf: FeedbackService['ownerOf'];
+    /** 422 unless the customer exists (an erased one does not): the customers module's check. */
+    requireCustomer: (tx: Tx, id: string) => Promise<void>;
   }) {
+    this.#requireCustomer = deps.requireCustomer;
     this.#db = deps.db;
     this.#cursors = deps.cursors;
     this.#clock = deps.clock;
@@ -84,6 +88,7 @@ export class FeedbackService {
 
   create(actor: TenantActor, input: CreateFeedbackInput): Promise<Feedback> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
+      await this.#requireCustomer(tx, input.customerId);
       await this.#checkTargets(tx, input);
       const given = toFeedback(
         await repo.insert(tx, {

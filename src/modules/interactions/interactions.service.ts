@@ -108,6 +108,7 @@ export class InteractionsService {
   /** Records an interaction; an inbound complaint, claim, suggestion or inquiry opens a case with its SLA. */
   create(actor: TenantActor, input: CreateInteractionInput): Promise<Interaction> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
+      await this.#customers.requireReference(tx, input.customerId);
       const now = this.#clock.now();
       const occurredAt = input.occurredAt ? new Date(input.occurredAt) : now;
       const opensCase =

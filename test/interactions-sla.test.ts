@@ -155,6 +155,9 @@ describe('resolution against the SLA', () => {
       status: 'closed',
       slaBreached: false,
     });
+    // and the voice insight counts it answered on time, as the case does
+    const voice = (await client.get(`/v1/insights/voice?from=${plus(t0, -1).toISOString()}`)).json();
+    expect(voice).toMatchObject({ cases: 1, answeredWithinSla: 1 });
   });
 });
 

@@ -152,8 +152,11 @@ export const interactionsRepository = {
         median_resolution: number | null;
       }>(sql`
         SELECT count(*)::int AS cases,
-          count(*) FILTER (WHERE i.first_response_at <= i.first_response_due_at)::int AS answered_on_time,
-          count(*) FILTER (WHERE i.first_response_at IS NOT NULL OR i.first_response_due_at < ${now})::int AS answerable,
+          -- a resolution without a reply is the first response, as the case's slaBreached counts it
+          count(*) FILTER (WHERE coalesce(i.first_response_at, i.resolved_at) <= i.first_response_due_at)::int
+            AS answered_on_time,
+          count(*) FILTER (WHERE coalesce(i.first_response_at, i.resolved_at) IS NOT NULL
+            OR i.first_response_due_at < ${now})::int AS answerable,
           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.first_response_at - i.occurred_at) / 3600)
             FILTER (WHERE i.first_response_at IS NOT NULL) AS median_first,
           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.resolved_at - i.occurred_at) / 3600)

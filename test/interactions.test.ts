@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TRANSITIONS } from '../src/modules/interactions/interactions.service.ts';
 import { SLA_SWEEP_TASK, tasksOf } from '../src/modules/services.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { complaintBody, newCustomer } from './helpers/factories.ts';
@@ -101,6 +100,14 @@ describe('the case state machine', () => {
     closed: ['resolved', 'closed'],
     reopened: ['resolved', 'reopened'],
   };
+  // the legal moves, written out (as the README lists them): the service's own table is not the oracle
+  const LEGAL: Record<string, readonly string[]> = {
+    open: ['in_progress', 'resolved'],
+    in_progress: ['resolved'],
+    resolved: ['closed', 'reopened'],
+    closed: ['reopened'],
+    reopened: ['in_progress', 'resolved'],
+  };
   const body = (to: string) =>
     to === 'resolved' ? { to, resolution: { outcome: 'resolved', note: 'ok' } } : { to };
 
@@ -115,7 +122,7 @@ describe('the case state machine', () => {
           expect((await client.post(`/v1/interactions/${id}/transitions`, body(step))).statusCode).toBe(200);
         }
         const res = await client.post(`/v1/interactions/${id}/transitions`, body(to));
-        if (TRANSITIONS[from]!.includes(to)) {
+        if (LEGAL[from]!.includes(to)) {
           expect(res.statusCode, `${from} → ${to}`).toBe(200);
           expect(res.json().case.status).toBe(to);
         } else {

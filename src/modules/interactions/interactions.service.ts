@@ -59,7 +59,7 @@ export function toInteraction(row: InteractionRow): Interaction {
 }
 
 /** The case state machine: where each status may go. */
-export const TRANSITIONS: Record<string, readonly string[]> = {
+const TRANSITIONS: Record<string, readonly string[]> = {
   open: ['in_progress', 'resolved'],
   in_progress: ['resolved'],
   resolved: ['closed', 'reopened'],

@@ -62,6 +62,29 @@ describe('consent history', () => {
     });
   });
 
+  it('keeps the latest consent current whatever the arrival order; a consent dated in the future is refused', async () => {
+    const tenant = await t.newTenant();
+    const c = await newCustomer(tenant.client, {
+      consent: { email: { granted: false, at: '2026-02-01T08:00:00.000Z', source: 'unsubscribe_link' } },
+    });
+    // a grant from a year before, arriving late (an import of old records, a delayed sync)
+    const late = await tenant.client.patch(`/v1/customers/${c.id}`, {
+      consent: { email: { granted: true, at: '2025-01-01T00:00:00.000Z', source: 'old_crm' } },
+    });
+    expect(late.statusCode, late.body).toBe(200);
+    expect(late.json().consent.email).toMatchObject({ granted: false, at: '2026-02-01T08:00:00.000Z' });
+    const history = (await tenant.client.get(`/v1/customers/${c.id}/consent-history`)).json().data;
+    expect(history.map((h: any) => [h.granted, h.at])).toEqual([
+      [true, '2025-01-01T00:00:00.000Z'],
+      [false, '2026-02-01T08:00:00.000Z'],
+    ]);
+    const future = await tenant.client.patch(`/v1/customers/${c.id}`, {
+      consent: { email: { granted: true, at: new Date(Date.now() + 86_400_000).toISOString() } },
+    });
+    expect(future.statusCode).toBe(400);
+    expect(future.json().errors.map((e: any) => e.path)).toEqual(['consent.email.at']);
+  });
+
   it('records the consent of customers created by a batch upsert and by an order’s buyer identity', async () => {
     const tenant = await t.newTenant();
     const batch = await tenant.client.post('/v1/customers/batch', {

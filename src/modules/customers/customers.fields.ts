@@ -100,8 +100,13 @@ export function columnsOf(
   if (input.consent !== undefined) {
     const merged: ConsentMap = { ...(current?.consent ?? {}) };
     for (const [channel, c] of Object.entries(input.consent)) {
-      if (c)
-        merged[channel as keyof ConsentMap] = { granted: c.granted, at: new Date(c.at ?? now).toISOString() };
+      if (!c) continue;
+      const at = new Date(c.at ?? now).toISOString();
+      const held = merged[channel as keyof ConsentMap];
+      // the history records every change; the current state is the latest one, whatever the order
+      // they arrive in (a grant dated before a later withdrawal does not undo it)
+      if (held?.at && Date.parse(held.at) > Date.parse(at)) continue;
+      merged[channel as keyof ConsentMap] = { granted: c.granted, at };
     }
     cols.consent = merged;
   }

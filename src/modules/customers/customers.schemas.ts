@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
 import { ProblemSchema } from '../../platform/problem.ts';
-import { isoDateTime, timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, pastTimestamp, timestampOut } from '../../platform/schemas.ts';
 
 export const CUSTOMER_STATUSES = ['potential', 'active', 'at_risk', 'inactive'] as const;
 export const LIFECYCLE_PHASES = ['acquisition', 'retention', 'recovery'] as const;
@@ -42,7 +42,7 @@ export const AddressSchema = z
 
 const ConsentInput = z.strictObject({
   granted: z.boolean().describe('Whether consent is given (true) or withdrawn (false)'),
-  at: isoDateTime().optional().describe('When; defaults to the time of the request'),
+  at: pastTimestamp('When; defaults to the time of the request').optional(),
   source: z
     .string()
     .trim()

@@ -454,8 +454,10 @@ export class CustomersService {
                   id: newId(),
                   customerId,
                   channel: channel as keyof ConsentMap,
-                  granted: now.granted,
-                  at: new Date(now.at),
+                  // what was given (a late one stays in the history without becoming current);
+                  // without its own time it was dated by this request, as the stored state is
+                  granted: given.granted,
+                  at: new Date(given.at ?? now.at),
                   source: given.source ?? null,
                   recordedBy: actor.sub,
                 },

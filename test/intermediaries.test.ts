@@ -77,6 +77,22 @@ describe('intermediaries', () => {
     });
   });
 
+  it('an account manager stays an employee while customers have it: another kind → 409 intermediary_in_use', async () => {
+    const { client } = await t.newTenant();
+    const e = await newIntermediary(client, { kind: 'employee' });
+    const managed = await client.post('/v1/customers', { email: 'm@example.com', accountManagerId: e.id });
+    expect(managed.statusCode, managed.body).toBe(201);
+    const refused = await client.patch(`/v1/intermediaries/${e.id}`, { kind: 'supplier' });
+    expect(refused.statusCode, refused.body).toBe(409);
+    expect(refused.json().code).toBe('intermediary_in_use');
+    expect((await client.get(`/v1/intermediaries/${e.id}`)).json().kind).toBe('employee');
+    // reassigned, it may change
+    expect(
+      (await client.patch(`/v1/customers/${managed.json().id}`, { accountManagerId: null })).statusCode,
+    ).toBe(200);
+    expect((await client.patch(`/v1/intermediaries/${e.id}`, { kind: 'supplier' })).statusCode).toBe(200);
+  });
+
   it('validation: bad kind, missing name, bad email, unknown field → 400 with the path; nothing written', async () => {
     const { client } = await t.newTenant();
     const cases: [Record<string, unknown>, string][] = [

@@ -73,6 +73,7 @@ export function createServices(deps: ServiceDeps) {
     attributes,
     tenants,
   });
+  intermediaries.onManaged((tx, id) => customers.managedBy(tx, id));
   const interactions = new InteractionsService({ ...deps, events, tenants, customers });
   const feedback = new FeedbackService({
     ...deps,

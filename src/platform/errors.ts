@@ -46,6 +46,7 @@ const catalogue = {
   segment_not_found: { status: 404, title: 'Segment not found' },
   segment_name_taken: { status: 409, title: 'Another segment has this name' },
   segment_in_use: { status: 409, title: 'Other segments refer to this segment' },
+  intermediary_in_use: { status: 409, title: 'Customers depend on this intermediary being an employee' },
   segment_not_static: { status: 409, title: 'Only static segments have hand-kept members' },
   not_a_case: { status: 409, title: 'The interaction is not a case' },
   case_transition_invalid: { status: 409, title: 'The case cannot move to that status from its current one' },

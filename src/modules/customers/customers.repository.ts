@@ -140,6 +140,12 @@ export const customersRepository = {
       ) buckets`);
   },
 
+  async managedBy(tx: Tx, intermediaryId: string): Promise<number> {
+    const result = await tx.execute<{ n: number }>(sql`
+      SELECT count(*)::int AS n FROM customers WHERE account_manager_id = ${intermediaryId}::uuid`);
+    return result.rows[0]!.n;
+  },
+
   async birthDates(tx: Tx, ids: readonly string[]): Promise<Map<string, string>> {
     if (!ids.length) return new Map();
     const result = await tx.execute<{ id: string; birth_date: string }>(sql`

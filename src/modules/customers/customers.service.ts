@@ -321,6 +321,11 @@ export class CustomersService {
     });
   }
 
+  /** For the intermediaries module: how many customers have this employee as account manager. */
+  managedBy(tx: Tx, intermediaryId: string): Promise<number> {
+    return repo.managedBy(tx, intermediaryId);
+  }
+
   /** For other modules (birthday campaigns): the birth dates of these customers, those who gave one. */
   birthDatesIn(tx: Tx, ids: readonly string[]): Promise<Map<string, string>> {
     return repo.birthDates(tx, ids);
@@ -503,7 +508,11 @@ export class CustomersService {
     const customerIds = inputs.flatMap((i) => (i.referredBy?.kind === 'customer' ? [i.referredBy.id] : []));
     return {
       intermediaries: new Map(
-        (await this.#intermediaries.findByIds(tx, [...new Set(intermediaryIds)])).map((i) => [i.id, i.kind]),
+        // shared until commit: an account manager cannot stop being an employee meanwhile
+        (await this.#intermediaries.findByIds(tx, [...new Set(intermediaryIds)], 'share')).map((i) => [
+          i.id,
+          i.kind,
+        ]),
       ),
       customers: new Set((await repo.findByIds(tx, [...new Set(customerIds)])).map((c) => c.id)),
     };

@@ -31,12 +31,13 @@ export const intermediariesRepository = {
     return row;
   },
 
-  async findByIds(tx: Tx, ids: readonly string[]): Promise<IntermediaryRow[]> {
+  async findByIds(tx: Tx, ids: readonly string[], lock?: 'share'): Promise<IntermediaryRow[]> {
     if (!ids.length) return [];
-    return tx
+    const query = tx
       .select()
       .from(intermediaries)
       .where(sql`${intermediaries.id} = ANY(${sql.param([...ids])}::uuid[])`);
+    return lock ? query.for('share') : query;
   },
 
   async update(tx: Tx, id: string, patch: Partial<Insert>): Promise<IntermediaryRow> {

@@ -31,6 +31,7 @@ const notFound = (id: string) =>
   new AppError('intermediary_not_found', `no intermediary ${id} in this tenant`);
 
 export class IntermediariesService {
+  #managed: ((tx: Tx, intermediaryId: string) => Promise<number>) | undefined;
   readonly #db: Database;
   readonly #cursors: Cursors;
 
@@ -74,6 +75,14 @@ export class IntermediariesService {
       if (!ifMatchSatisfied(ifMatch, current.version)) {
         throw new AppError('precondition_failed', `the intermediary is at version ${current.version}`);
       }
+      if (input.kind && input.kind !== 'employee' && current.kind === 'employee') {
+        const managed = (await this.#managed?.(tx, id)) ?? 0;
+        if (managed)
+          throw new AppError(
+            'intermediary_in_use',
+            `${managed} customer(s) have this employee as account manager: reassign them before changing its kind`,
+          );
+      }
       const row = await repo.update(tx, id, {
         ...input,
         email: input.email === undefined ? undefined : (input.email?.toLowerCase() ?? null),
@@ -107,8 +116,16 @@ export class IntermediariesService {
     );
   }
 
-  /** For other modules: the intermediaries with these ids, in the caller's transaction. */
-  findByIds(tx: Tx, ids: readonly string[]): Promise<IntermediaryRow[]> {
-    return repo.findByIds(tx, ids);
+  /**
+   * For other modules: the intermediaries with these ids, in the caller's transaction; `share` keeps
+   * them (their kind) from changing until it commits.
+   */
+  findByIds(tx: Tx, ids: readonly string[], lock?: 'share'): Promise<IntermediaryRow[]> {
+    return repo.findByIds(tx, ids, lock);
+  }
+
+  /** For the customers module: how many customers an intermediary manages (it must stay an employee). */
+  onManaged(count: (tx: Tx, intermediaryId: string) => Promise<number>): void {
+    this.#managed = count;
   }
 }

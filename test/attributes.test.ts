@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
@@ -119,6 +120,36 @@ describe('attribute definitions', () => {
       ).toContain(path);
     }
     expect(await keys(client)).toEqual([]);
+  });
+
+  it('null removes a value even when its definition is gone; an unknown key with a value is still refused', async () => {
+    const { client } = await t.newTenant();
+    const c = (await client.post('/v1/customers', { email: 'orphan@example.com' })).json();
+    expect((await client.patch(`/v1/customers/${c.id}`, { attributes: { gone: null } })).statusCode).toBe(
+      200,
+    );
+    const refused = await client.patch(`/v1/customers/${c.id}`, { attributes: { gone: 1 } });
+    expect(refused.statusCode).toBe(400);
+  });
+
+  it('a definition is not removed while a value it allows is being written (the delete waits, then refuses)', async () => {
+    const { client, id: tenantId } = await t.newTenant();
+    const def = (await client.post('/v1/attributes', { key: 'kids', label: 'Kids', type: 'number' })).json();
+    const c = (await client.post('/v1/customers', { email: 'racing@example.com' })).json();
+    let settled = false;
+    let removal: Promise<{ statusCode: number }> | undefined;
+    await t.db.withTenant(tenantId, async (tx) => {
+      // a writer of the value, as a customer write runs
+      await t.app.services.attributes.definitionsForWrite(tx);
+      removal = client.delete(`/v1/attributes/${def.id}`).finally(() => {
+        settled = true;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false);
+      await tx.execute(sql`UPDATE customers SET attributes = '{"kids": 2}' WHERE id = ${c.id}::uuid`);
+    });
+    expect((await removal!).statusCode).toBe(409);
+    expect((await client.get(`/v1/customers/${c.id}`)).json().attributes).toEqual({ kids: 2 });
   });
 
   it('a duplicate key → 409 attribute_key_taken; another tenant may use it', async () => {

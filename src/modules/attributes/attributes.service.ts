@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import type { TenantActor } from '../../platform/auth.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, type FieldError } from '../../platform/errors.ts';
@@ -22,6 +23,13 @@ export function toAttribute(row: AttributeRow): Attribute {
 
 const notFound = (id: string) =>
   new AppError('attribute_not_found', `no attribute definition ${id} in this tenant`);
+
+/** The advisory lock class of a tenant's attribute definitions (shared by writers of values). */
+const DEFINITIONS_LOCK = 7203;
+const lockDefinitions = (tx: Tx) =>
+  tx.execute(
+    sql`SELECT pg_advisory_xact_lock(${DEFINITIONS_LOCK}, hashtext(vinculo_current_tenant()::text))`,
+  );
 
 /** Why a value does not fit its definition, or null when it fits. */
 export function attributeProblem(def: AttributeRow, value: unknown): string | null {
@@ -94,6 +102,7 @@ export class AttributesService {
 
   update(actor: TenantActor, id: string, input: UpdateAttributeInput): Promise<Attribute> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
+      await lockDefinitions(tx);
       const current = await repo.findById(tx, id);
       if (!current) throw notFound(id);
       if (input.values) {
@@ -118,6 +127,7 @@ export class AttributesService {
 
   remove(actor: TenantActor, id: string): Promise<void> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
+      await lockDefinitions(tx);
       const current = await repo.findById(tx, id);
       if (!current) throw notFound(id);
       const used = await repo.usage(tx, current.key);
@@ -131,11 +141,25 @@ export class AttributesService {
     return new Map((await repo.all(tx)).map((d) => [d.key, d]));
   }
 
+  /**
+   * For writers of attribute values: the definitions, held until the writer commits (a shared lock
+   * of the tenant's definitions, in memory), so that a definition is not removed or narrowed while a
+   * value it no longer allows is being written. Changes of definitions take the lock exclusively.
+   */
+  async definitionsForWrite(tx: Tx): Promise<Map<string, AttributeRow>> {
+    await tx.execute(
+      sql`SELECT pg_advisory_xact_lock_shared(${DEFINITIONS_LOCK}, hashtext(vinculo_current_tenant()::text))`,
+    );
+    return this.definitions(tx);
+  }
+
   /** Checks custom attribute values against the definitions; each problem names the attribute. */
   static check(defs: Map<string, AttributeRow>, attributes: Record<string, unknown>, prefix = 'attributes') {
     const errors: FieldError[] = [];
     for (const [key, value] of Object.entries(attributes)) {
       const def = defs.get(key);
+      // null removes a value, even one whose definition is gone
+      if (!def && value === null) continue;
       if (!def) {
         errors.push({
           path: `${prefix}.${key}`,

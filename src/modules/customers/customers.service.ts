@@ -67,7 +67,7 @@ export class CustomersService {
 
   create(actor: TenantActor, input: CreateCustomerInput): Promise<Customer> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
-      const row = await this.#insert(tx, actor, input, await this.#attributes.definitions(tx));
+      const row = await this.#insert(tx, actor, input, await this.#attributes.definitionsForWrite(tx));
       return toCustomer(row, actor);
     });
   }
@@ -109,7 +109,13 @@ export class CustomersService {
           `the customer is at version ${current.version} (ETag "v${current.version}")`,
         );
       }
-      const row = await this.#update(tx, actor, current, input, await this.#attributes.definitions(tx));
+      const row = await this.#update(
+        tx,
+        actor,
+        current,
+        input,
+        await this.#attributes.definitionsForWrite(tx),
+      );
       return toCustomer(row, actor);
     });
   }
@@ -165,7 +171,7 @@ export class CustomersService {
           results[index] = { index, status: 'error', error: problemFrom(error) };
         }
       });
-      const defs = await this.#attributes.definitions(tx);
+      const defs = await this.#attributes.definitionsForWrite(tx);
       const existing = await repo.findByIdentities(
         tx,
         {
@@ -257,7 +263,7 @@ export class CustomersService {
         .find(Boolean);
     await lookup(identities);
 
-    const defs = identities.length ? await this.#attributes.definitions(tx) : new Map();
+    const defs = identities.length ? await this.#attributes.definitionsForWrite(tx) : new Map();
     // new customers' references are checked like a create's, so a bad one fails its own item only
     const refs = await this.#loadReferences(tx, identities);
     const pending = new Map<string, CustomerInsert>();
@@ -533,7 +539,7 @@ export class CustomersService {
     const input = {
       consent: { [channel]: { granted: false, at: at.toISOString(), source } },
     } as UpdateCustomerInput;
-    await this.#update(tx, actor, current, input, await this.#attributes.definitions(tx));
+    await this.#update(tx, actor, current, input, await this.#attributes.definitionsForWrite(tx));
   }
 
   /** Erasure, in the caller's transaction: false when there is no such (visible) customer. */

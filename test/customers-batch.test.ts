@@ -155,6 +155,40 @@ describe('POST /v1/customers/batch', () => {
     expect(await countAll(client)).toBe(1);
   });
 
+  it('concurrent batches with the same new customer: one creates it, the others update it, none errors', async () => {
+    const { client } = await t.newTenant();
+    for (let round = 0; round < 4; round++) {
+      const items = [{ externalId: `race-${round}`, email: `race-${round}@example.com`, firstName: 'Ana' }];
+      const answers = await Promise.all(
+        Array.from({ length: 3 }, () => client.post('/v1/customers/batch', { items })),
+      );
+      for (const a of answers) expect(a.statusCode, a.body).toBe(200);
+      const statuses = answers.map((a) => a.json().results[0].status).sort();
+      expect(statuses, JSON.stringify(answers.map((a) => a.json().results[0]))).toEqual([
+        'created',
+        'updated',
+        'updated',
+      ]);
+      expect(new Set(answers.map((a) => a.json().results[0].id)).size).toBe(1);
+    }
+  });
+
+  it('two batches crossing each other’s new customers both succeed (a deadlock is run again)', async () => {
+    const { client } = await t.newTenant();
+    for (let round = 0; round < 3; round++) {
+      const a = { externalId: `x-${round}-a` };
+      const b = { externalId: `x-${round}-b` };
+      const answers = await Promise.all([
+        client.post('/v1/customers/batch', { items: [a, b] }),
+        client.post('/v1/customers/batch', { items: [b, a] }),
+      ]);
+      for (const res of answers) {
+        expect(res.statusCode, res.body).toBe(200);
+        expect(res.json().results.every((r: { status: string }) => r.status !== 'error')).toBe(true);
+      }
+    }
+  });
+
   it('an item taking another customer’s email errors with customer_email_taken; the others succeed', async () => {
     const { client } = await t.newTenant();
     const ana = await newCustomer(client, { externalId: 'ana', email: 'ana@example.com' });

@@ -41,6 +41,9 @@ import type { ConsentMap } from './customers.table.ts';
 
 const notFound = (id: string) => new AppError('customer_not_found', `no customer ${id} in this tenant`);
 
+/** The conflicts of a new customer's unique identities (externalId, email). */
+const TAKEN = new Set(['customer_external_id_taken', 'customer_email_taken']);
+
 export class CustomersService {
   readonly #db: Database;
   readonly #cursors: Cursors;
@@ -201,16 +204,41 @@ export class CustomersService {
           results[index] = { index, status: 'error', error: problemFrom(error) };
           continue;
         }
+        const prefix = `items[${index}]`;
         try {
-          const row = match
-            ? await this.#update(tx, actor, match, input, defs, `items[${index}]`)
-            : await this.#insert(tx, actor, input, defs, `items[${index}]`);
+          let updated = match;
+          let row: CustomerRow;
+          try {
+            row = match
+              ? await this.#update(tx, actor, match, input, defs, prefix)
+              : await this.#insert(tx, actor, input, defs, prefix);
+          } catch (error) {
+            // created meanwhile by a concurrent request (it committed while this insert waited on
+            // it): the item updates that customer, as it would have had it come second
+            const raced =
+              !match && isAppError(error) && TAKEN.has(error.code)
+                ? (
+                    await repo.findByIdentities(
+                      tx,
+                      {
+                        externalIds: input.externalId ? [input.externalId] : [],
+                        emails: email ? [email] : [],
+                      },
+                      true,
+                    )
+                  )[0]
+                : undefined;
+            if (!raced || (input.externalId && raced.externalId && raced.externalId !== input.externalId))
+              throw error;
+            updated = raced;
+            row = await this.#update(tx, actor, raced, input, defs, prefix);
+          }
           // later items in the same batch see this one
-          if (match?.externalId) byExternalId.delete(match.externalId);
-          if (match?.email) byEmail.delete(match.email);
+          if (updated?.externalId) byExternalId.delete(updated.externalId);
+          if (updated?.email) byEmail.delete(updated.email);
           if (row.externalId) byExternalId.set(row.externalId, row);
           if (row.email) byEmail.set(row.email, row);
-          results[index] = { index, status: match ? 'updated' : 'created', id: row.id };
+          results[index] = { index, status: updated ? 'updated' : 'created', id: row.id };
         } catch (error) {
           if (!isAppError(error)) throw error;
           results[index] = { index, status: 'error', error: problemFrom(error) };

@@ -212,6 +212,9 @@ export function createPool(
 }
 
 /** PostgreSQL error codes the repositories translate. */
+/** A LIKE pattern matching what starts with `text`, taken literally (`%`, `_` and `\` escaped). */
+export const likePrefix = (text: string): string => `${text.replace(/[\\%_]/g, '\\$&')}%`;
+
 export const PgCode = {
   uniqueViolation: '23505',
   foreignKeyViolation: '23503',

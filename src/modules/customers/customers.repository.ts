@@ -1,5 +1,13 @@
 import { and, asc, desc, eq, gt, gte, or, type SQL, sql } from 'drizzle-orm';
-import { before, PgCode, type Position, pgErrorOf, prepared, type Tx } from '../../platform/db.ts';
+import {
+  before,
+  likePrefix,
+  PgCode,
+  type Position,
+  pgErrorOf,
+  prepared,
+  type Tx,
+} from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { customerConsentHistory } from './consent-history.table.ts';
 import { phoneKey } from './customers.fields.ts';
@@ -257,7 +265,7 @@ export const customersRepository = {
     if (filter.externalId) conditions.push(eq(customers.externalId, filter.externalId));
     if (filter.updatedSince) conditions.push(gte(customers.updatedAt, new Date(filter.updatedSince)));
     if (filter.q) {
-      const prefix = `${filter.q.toLowerCase().replace(/[\\%_]/g, '\\$&')}%`;
+      const prefix = likePrefix(filter.q.toLowerCase());
       conditions.push(
         or(
           sql`lower(${customers.firstName}) LIKE ${prefix}`,

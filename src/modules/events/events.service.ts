@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, like, lt, type SQL, sql } from 'drizzle-orm';
 import type { TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
-import type { Database, Tx } from '../../platform/db.ts';
+import { type Database, likePrefix, type Tx } from '../../platform/db.ts';
 import { idFloor, newId } from '../../platform/ids.ts';
 import type { CursorScope, Cursors, Page } from '../../platform/pagination.ts';
 import { EVENT_RETENTION_DAYS, type Event, type EventType, type ListEventsFilter } from './events.schemas.ts';
@@ -137,7 +137,7 @@ export class EventsService {
         ? await this.#db.withTenant(actor.tenantId, (tx) => positionOf(tx, named), { readOnly: true })
         : null;
     const type = filter.type?.endsWith('.*')
-      ? like(events.type, `${filter.type.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`)
+      ? like(events.type, likePrefix(filter.type.slice(0, -1)))
       : filter.type
         ? eq(events.type, filter.type)
         : undefined;

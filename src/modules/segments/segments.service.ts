@@ -57,21 +57,17 @@ const notFound = (id: string) => new AppError('segment_not_found', `no segment $
 /** A partner token (one with a `segments` claim) sees only its segments, and only consenting members. */
 const isPartner = (actor: Actor) => actor.segments !== null;
 const mayRead = (actor: Actor, id: string) => !isPartner(actor) || actor.segments!.includes(id);
-/** Definitions run over the whole customer base: not for partner tokens, whatever their scopes. */
-function refusePartner(actor: Actor): void {
+/**
+ * Partners read their segments, whatever their scopes: definitions run over the whole customer base
+ * (`define`), and they change no segment (`write`: names, members, refreshes, deletion).
+ */
+function refusePartner(actor: Actor, what: 'define' | 'write' = 'define'): void {
   if (isPartner(actor))
     throw new AppError(
       'insufficient_scope',
-      'a partner token (one with a segments claim) cannot define or preview segments',
-    );
-}
-
-/** Partners read their segments; they change none (names, members, refreshes, deletion included). */
-function refusePartnerWrite(actor: Actor): void {
-  if (isPartner(actor))
-    throw new AppError(
-      'insufficient_scope',
-      'a partner token (one with a segments claim) can only read its segments',
+      what === 'define'
+        ? 'a partner token (one with a segments claim) cannot define or preview segments'
+        : 'a partner token (one with a segments claim) can only read its segments',
     );
 }
 
@@ -176,7 +172,7 @@ export class SegmentsService {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
       const current = await repo.findById(tx, id, true);
       if (!current || !mayRead(actor, id)) throw notFound(id);
-      refusePartnerWrite(actor);
+      refusePartner(actor, 'write');
       if (!ifMatchSatisfied(ifMatch, current.version))
         throw new AppError('precondition_failed', `the segment is at version ${current.version}`);
       if (input.definition !== undefined) refusePartner(actor);
@@ -209,7 +205,7 @@ export class SegmentsService {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
       const current = await repo.findById(tx, id, true);
       if (!current || !mayRead(actor, id)) throw notFound(id);
-      refusePartnerWrite(actor);
+      refusePartner(actor, 'write');
       const dependents = await repo.dependents(tx, id);
       if (dependents.length)
         throw new AppError(
@@ -456,7 +452,7 @@ export class SegmentsService {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
       const row = await repo.findById(tx, id, true);
       if (!row || !mayRead(actor, id)) throw notFound(id);
-      refusePartnerWrite(actor);
+      refusePartner(actor, 'write');
       if (row.kind !== 'static')
         throw new AppError('segment_not_static', 'members of a dynamic segment follow its definition');
       const ids = [...new Set(customerIds)];
@@ -490,7 +486,7 @@ export class SegmentsService {
   /** Starts a full refresh of one segment as a job (`GET /v1/jobs/:id`). */
   async requestRefresh(actor: TenantActor, id: string) {
     await this.#read(actor, (tx) => this.#segment(tx, actor, id));
-    refusePartnerWrite(actor);
+    refusePartner(actor, 'write');
     return this.#jobRuns.start(actor, 'segments.refresh', REFRESH_TASK, { segmentId: id });
   }
 

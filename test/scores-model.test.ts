@@ -1,5 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { expectedPurchases, probabilityAlive } from '../src/modules/scores/scores.model.ts';
+import { recomputeWork, scoresRepository, TEMP_WORK } from '../src/modules/scores/scores.repository.ts';
+import { createServices } from '../src/modules/services.ts';
+import { createPool, Database } from '../src/platform/db.ts';
+import { Cursors } from '../src/platform/pagination.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { orderBody } from './helpers/factories.ts';
 
@@ -182,5 +188,77 @@ describe('fitted models', () => {
     });
     expect(s.model.reason).toMatch(/not fitted/);
     expect(s.rfm.r).not.toBeNull();
+  });
+
+  it('the recompute reads its working tables with parallel workers, gets the same rows, and leaves none behind', async () => {
+    const [a, b] = await Promise.all([seed(120), seed(120)]);
+    // two tenants at once: each recompute has its own working tables
+    await Promise.all([
+      t.app.services.scores.recompute(a.tenant.id),
+      t.app.services.scores.recompute(b.tenant.id),
+    ]);
+    const rowsOf = (db: Database, tenantId: string) =>
+      db.withTenant(
+        tenantId,
+        async (tx) => (await tx.execute(sql`SELECT * FROM customer_scores ORDER BY customer_id`)).rows,
+      );
+    const before = await rowsOf(t.db, a.tenant.id);
+    expect(before).toHaveLength(120);
+
+    // a session whose planner picks parallel plans even for these small tables
+    const forcing = ['parallel_setup_cost=0', 'parallel_tuple_cost=0', 'min_parallel_table_scan_size=0']
+      .map((o) => `-c ${o}`)
+      .join(' ');
+    const url = new URL(inject('appUrl'));
+    url.searchParams.set('options', forcing);
+    const parallel = new Database(createPool(url.toString(), 2));
+    try {
+      const at = { now: new Date(NOW), day: '2026-03-31', timezone: 'Europe/Madrid' };
+      const plans = await parallel.withTenant(a.tenant.id, async (tx) => {
+        const work = recomputeWork(a.tenant.id);
+        await scoresRepository.createAllFeatures(tx, work, at, false);
+        await scoresRepository.createAllFeatures(tx, TEMP_WORK, at, false);
+        const plan = async (table: string) =>
+          (await tx.execute<{ 'QUERY PLAN': string }>(sql.raw(`EXPLAIN SELECT count(*) FROM ${table}`))).rows
+            .map((r) => r['QUERY PLAN'])
+            .join('\n');
+        const plans = {
+          unlogged: await plan(`vinculo_work.score_features_${a.tenant.id.replaceAll('-', '')}`),
+        };
+        await scoresRepository.dropWork(tx, work);
+        return { ...plans, temporary: await plan('score_features') };
+      });
+      expect(plans.unlogged).toMatch(/Gather/);
+      // what the working tables were before: a temporary table is never read in parallel
+      expect(plans.temporary).not.toMatch(/Gather/);
+
+      const services = createServices({
+        db: parallel,
+        cursors: new Cursors('parallel-cursor-secret-parallel-cursor'),
+        clock: { now: () => new Date(NOW) },
+      });
+      // every customer's purchase days read again from the orders, in parallel: nothing differs
+      const summary = await services.scores.recompute(a.tenant.id, { rebuild: true });
+      expect(summary).toMatchObject({
+        customers: 120,
+        featuresFromOrders: 120,
+        written: 0,
+        statusChanges: 0,
+      });
+      expect(await rowsOf(parallel, a.tenant.id)).toEqual(before);
+    } finally {
+      await parallel.close();
+    }
+    // nothing of any run was committed
+    const owner = new pg.Client({ connectionString: inject('ownerUrl') });
+    await owner.connect();
+    try {
+      const left = await owner.query(
+        `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'vinculo_work'`,
+      );
+      expect(left.rows).toEqual([]);
+    } finally {
+      await owner.end();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scoresRepository as repo } from '../src/modules/scores/scores.repository.ts';
+import { scoresRepository as repo, TEMP_WORK } from '../src/modules/scores/scores.repository.ts';
 import { DEFAULT_SCORE_SETTINGS } from '../src/modules/tenants/tenants.schemas.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 
@@ -112,10 +112,11 @@ describe('full recompute ranks', () => {
     for (let k = 0; k < sizes.length; k++) {
       const size = sizes[k]!;
       const mismatches = await t.db.withTenant(tenant.id, async (tx) => {
-        await repo.createAllFeatures(tx, at, false);
-        await repo.createTupleOutputs(tx, []);
+        // temporary working tables: their plain names let the reference queries below read them
+        await repo.createAllFeatures(tx, TEMP_WORK, at, false);
+        await repo.createTupleOutputs(tx, TEMP_WORK, []);
         // no scores rows yet: every customer is staged
-        const cutpoints = await repo.stageAll(tx, at, {
+        const cutpoints = await repo.stageAll(tx, TEMP_WORK, at, {
           settings: DEFAULT_SCORE_SETTINGS,
           gg: null,
           modelVersion: null,

@@ -63,6 +63,47 @@ export type TupleOutput = { x: number; tx: number; age: number; p_alive: number;
 /** Builds the statement that emits one event per row of `source` (EventsService.insertFrom). */
 export type Emit = (type: 'customer.status_changed' | 'customer.tier_changed', source: SQL) => SQL;
 
+const WORK_TABLES = ['features', 'stale', 'tuples', 'base', 'hist', 'staged'] as const;
+type WorkName = (typeof WORK_TABLES)[number];
+
+/**
+ * The working tables of one computation: temporary tables for the refresh (a thousand rows or so),
+ * unlogged tables in the `vinculo_work` schema for the full recompute. PostgreSQL never reads a
+ * temporary table with parallel workers, so on temporary tables every step of a recompute ran on one
+ * core while the one-pass `GROUP BY` it is measured against used every core. The unlogged ones are
+ * named after the tenant (one recompute per tenant at a time: the state lock), created and dropped
+ * inside the recompute's transaction: never committed, never seen by another session, and gone
+ * with the transaction if it fails.
+ */
+export type WorkTables = Record<WorkName, SQL> & {
+  /** `CREATE … TABLE <name>`, up to the `AS` of a CREATE TABLE AS. */
+  create(name: WorkName): SQL;
+  /** The statement that drops them all (none for temporary tables: they go at commit). */
+  drop: SQL | null;
+};
+
+function workTables(nameOf: (t: WorkName) => string, unlogged: boolean): WorkTables {
+  const names = Object.fromEntries(WORK_TABLES.map((t) => [t, sql.raw(nameOf(t))])) as Record<WorkName, SQL>;
+  return {
+    ...names,
+    create: (t) =>
+      sql.raw(
+        unlogged ? `CREATE UNLOGGED TABLE ${nameOf(t)}` : `CREATE TEMP TABLE ${nameOf(t)} ON COMMIT DROP`,
+      ),
+    drop: unlogged ? sql.raw(`DROP TABLE IF EXISTS ${WORK_TABLES.map(nameOf).join(', ')}`) : null,
+  };
+}
+
+/** The refresh's working tables. */
+export const TEMP_WORK = workTables((t) => `score_${t}`, false);
+
+/** The full recompute's working tables for this tenant. */
+export function recomputeWork(tenantId: string): WorkTables {
+  const hex = tenantId.replaceAll('-', '').toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(hex)) throw new Error(`not a tenant id: ${tenantId}`);
+  return workTables((t) => `vinculo_work.score_${t}_${hex}`, true);
+}
+
 /** Memory for the full recompute's sorts and hashes (its transaction only; one recompute per tenant at a time). */
 const RECOMPUTE_WORK_MEM = '256MB';
 
@@ -124,7 +165,7 @@ const FRESH = sql.raw(
 );
 
 /** Every input of a customer's row (and `extra` columns); the features table must exist. */
-function baseQuery(at: AsOf, ids?: string[], extra: SQL = sql``): SQL {
+function baseQuery(at: AsOf, features: SQL, ids?: string[], extra: SQL = sql``): SQL {
   const day = sql`${at.day}::date`;
   const since90 = sql`${at.now}::timestamptz - interval '90 days'`;
   return sql`
@@ -146,7 +187,7 @@ function baseQuery(at: AsOf, ids?: string[], extra: SQL = sql``): SQL {
       coalesce(h.n, 0) AS reactivations ${extra}
     FROM customers c
     LEFT JOIN customer_aggregates a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id
-    LEFT JOIN score_features f ON f.customer_id = c.id
+    LEFT JOIN ${features} f ON f.customer_id = c.id
     LEFT JOIN (
       SELECT customer_id, count(*)::int AS interactions, count(*) FILTER (WHERE direction = 'inbound')::int AS inbound
       FROM interactions WHERE tenant_id = vinculo_current_tenant() AND occurred_at > ${since90}
@@ -221,39 +262,38 @@ const METRIC_LIST = Object.entries(METRICS) as [Metric, (typeof METRICS)[Metric]
  * of a small table instead of a sort of a million rows; the results are those of rank() and
  * cume_dist() (ties share a rank; nulls sort after the values, as ORDER BY puts them).
  */
-function histogramStatement(): SQL {
+function histogramStatement(work: WorkTables): SQL {
   const columns = METRIC_LIST.map(([, m]) => m.column);
   // GROUPING(...) has a bit per column, set where the column is not grouped: one zero bit per set
   const setOf = METRIC_LIST.map(
     ([, m], i) => `WHEN ${(2 ** columns.length - 1) ^ (2 ** (columns.length - 1 - i))} THEN ${m.code}`,
   ).join(' ');
-  return sql.raw(`
-    CREATE TEMP TABLE score_hist ON COMMIT DROP AS
+  return sql`
+    ${work.create('hist')} AS
     WITH g AS (
-      SELECT CASE GROUPING(${columns.join(', ')}) ${setOf} END::smallint AS metric,
-        coalesce(${columns.map((c) => `${c}::float8`).join(', ')}) AS v, count(*) AS n
-      FROM score_base WHERE frequency > 0
-      GROUP BY GROUPING SETS (${columns.map((c) => `(${c})`).join(', ')})
+      SELECT CASE GROUPING(${sql.raw(columns.join(', '))}) ${sql.raw(setOf)} END::smallint AS metric,
+        coalesce(${sql.raw(columns.map((c) => `${c}::float8`).join(', '))}) AS v, count(*) AS n
+      FROM ${work.base} WHERE frequency > 0
+      GROUP BY GROUPING SETS (${sql.raw(columns.map((c) => `(${c})`).join(', '))})
     )
     SELECT metric, v, n,
       sum(n) OVER (PARTITION BY metric ORDER BY v NULLS LAST ROWS UNBOUNDED PRECEDING)::bigint AS cum,
       (sum(n) FILTER (WHERE v IS NOT NULL) OVER (PARTITION BY metric))::bigint AS total
-    FROM g`);
+    FROM g`;
 }
 
 /** The histogram row of a metric for the base row `b`, joined as `alias`. */
-const histJoin = (metric: Metric, alias: string) =>
-  `LEFT JOIN score_hist ${alias} ON ${alias}.metric = ${METRICS[metric].code} AND ${alias}.v = b.${METRICS[metric].column}::float8`;
+const histJoin = (hist: SQL, metric: Metric, alias: string) =>
+  sql`LEFT JOIN ${hist} ${sql.raw(alias)} ON ${sql.raw(`${alias}.metric = ${METRICS[metric].code} AND ${alias}.v = b.${METRICS[metric].column}::float8`)}`;
 
 /**
  * Quintiles and normalized dimensions of the base rows `b` (buyers only; null for the others), from
  * the histograms joined by `normalizedJoins`. A quintile is 1 + floor(5 × (rank − 1) / buyers), the
  * share of buyers strictly worse; cume_dist is the share of the metric's values at or below.
  */
-const NORMALIZED_JOINS = sql.raw(
-  `${histJoin('recency', 'hr')} ${histJoin('frequency', 'hf')} ${histJoin('monetary', 'hm')}
-   ${histJoin('volume', 'hv')} ${histJoin('punctuality', 'hp')} ${histJoin('seniority', 'hs')}`,
-);
+const normalizedJoins = ({ hist }: WorkTables) =>
+  sql`${histJoin(hist, 'recency', 'hr')} ${histJoin(hist, 'frequency', 'hf')} ${histJoin(hist, 'monetary', 'hm')}
+   ${histJoin(hist, 'volume', 'hv')} ${histJoin(hist, 'punctuality', 'hp')} ${histJoin(hist, 'seniority', 'hs')}`;
 const NORMALIZED = sql.raw(`
   -- recency ranks descending, nulls first (before every value): strictly worse = more days
   CASE WHEN b.frequency > 0 THEN CASE WHEN b.recency_days IS NULL THEN 1
@@ -417,9 +457,14 @@ export const scoresRepository = {
     return tx.execute(sql.raw('SET LOCAL jit = off'));
   },
 
+  /** Drops the working tables (before the recompute commits: they are never seen outside it). */
+  async dropWork(tx: Tx, work: WorkTables) {
+    if (work.drop) await tx.execute(work.drop);
+  },
+
   /** The features of these customers, from their orders (the incremental path). */
   createFeatures(tx: Tx, at: AsOf, ids: string[]) {
-    return tx.execute(sql`CREATE TEMP TABLE score_features ON COMMIT DROP AS ${featuresFromOrders(at, ids)}`);
+    return tx.execute(sql`${TEMP_WORK.create('features')} AS ${featuresFromOrders(at, ids)}`);
   },
 
   /**
@@ -428,11 +473,13 @@ export const scoresRepository = {
    * `rebuild` (the stored days are in another time zone, or a rebuild was asked for). Returns how many
    * were computed from the orders.
    */
-  async createAllFeatures(tx: Tx, at: AsOf, rebuild: boolean): Promise<number> {
+  async createAllFeatures(tx: Tx, work: WorkTables, at: AsOf, rebuild: boolean): Promise<number> {
+    // none can be left by another run (never committed); this only guards against a bug that did
+    await scoresRepository.dropWork(tx, work);
     // one pass over the aggregates and the stored rows: the features still valid are kept, with each
     // row's digest (what the recompute compares its new values with)
     await tx.execute(sql`
-      CREATE TEMP TABLE score_features ON COMMIT DROP AS
+      ${work.create('features')} AS
       SELECT coalesce(a.customer_id, s.customer_id) AS customer_id, a.updated_at AS aggregates_at,
         s.x, s.as_of - s.age AS first_day, s.as_of - s.age + s.tx AS last_day, s.mean_repeat_spend,
         ${rebuild ? sql`a.customer_id IS NULL` : sql`coalesce(${FRESH}, a.customer_id IS NULL)`} AS kept,
@@ -441,48 +488,48 @@ export const scoresRepository = {
       FULL JOIN customer_scores s ON s.tenant_id = a.tenant_id AND s.customer_id = a.customer_id`);
     if (!rebuild) {
       await tx.execute(sql`
-        CREATE TEMP TABLE score_stale ON COMMIT DROP AS SELECT customer_id FROM score_features WHERE NOT kept`);
-      await tx.execute(sql`ANALYZE score_stale`);
+        ${work.create('stale')} AS SELECT customer_id FROM ${work.features} WHERE NOT kept`);
+      await tx.execute(sql`ANALYZE ${work.stale}`);
     }
     // the others from their orders (all of them when rebuilding: one pass over the orders)
     const fresh = await tx.execute(sql`
-      UPDATE score_features f SET aggregates_at = n.aggregates_at, x = n.x, first_day = n.first_day,
+      UPDATE ${work.features} f SET aggregates_at = n.aggregates_at, x = n.x, first_day = n.first_day,
         last_day = n.last_day, mean_repeat_spend = n.mean_repeat_spend
-      FROM (${featuresFromOrders(at, rebuild ? 'all' : sql`SELECT customer_id FROM score_stale`)}) n
+      FROM (${featuresFromOrders(at, rebuild ? 'all' : sql`SELECT customer_id FROM ${work.stale}`)}) n
       WHERE f.customer_id = n.customer_id AND NOT f.kept`);
     return fresh.rowCount ?? 0;
   },
 
   /** The BG/NBD data, compressed into unique (x, tx, T) tuples (days). */
-  async purchaseTuples(tx: Tx, at: AsOf) {
+  async purchaseTuples(tx: Tx, work: WorkTables, at: AsOf) {
     const result = await tx.execute<{ x: number; tx: number; age: number; count: number }>(sql`
       SELECT x, last_day - first_day AS tx, ${at.day}::date - first_day AS age, count(*)::int AS count
-      FROM score_features WHERE x IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`);
+      FROM ${work.features} WHERE x IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`);
     return result.rows;
   },
 
   /** The Gamma-Gamma data: repeat buyers' mean repeat spend (minor units), compressed. */
-  async spendRows(tx: Tx) {
+  async spendRows(tx: Tx, work: WorkTables) {
     const result = await tx.execute<{ x: number; mx: number; count: number }>(sql`
       SELECT x, round(mean_repeat_spend)::float8 AS mx, count(*)::int AS count
-      FROM score_features WHERE x > 0 AND mean_repeat_spend > 0 GROUP BY 1, 2 ORDER BY 1, 2`);
+      FROM ${work.features} WHERE x > 0 AND mean_repeat_spend > 0 GROUP BY 1, 2 ORDER BY 1, 2`);
     return result.rows;
   },
 
-  async window(tx: Tx) {
+  async window(tx: Tx, work: WorkTables) {
     const result = await tx.execute<{ from: string | null }>(
-      sql`SELECT min(first_day)::text AS "from" FROM score_features`,
+      sql`SELECT min(first_day)::text AS "from" FROM ${work.features}`,
     );
     return result.rows[0]?.from ?? null;
   },
 
-  /** The model outputs of each tuple, computed in Node, as a temporary table. */
-  async createTupleOutputs(tx: Tx, outputs: TupleOutput[]) {
+  /** The model outputs of each tuple, computed in Node, as a working table. */
+  async createTupleOutputs(tx: Tx, work: WorkTables, outputs: TupleOutput[]) {
     await tx.execute(sql`
-      CREATE TEMP TABLE score_tuples ON COMMIT DROP AS
+      ${work.create('tuples')} AS
       SELECT * FROM json_to_recordset(${JSON.stringify(outputs)}::json)
         AS t(x int, tx int, age int, p_alive float8, e90 float8, det float8)`);
-    await tx.execute(sql`ANALYZE score_tuples`);
+    await tx.execute(sql`ANALYZE ${work.tuples}`);
   },
 
   /**
@@ -493,6 +540,7 @@ export const scoresRepository = {
    */
   async stageAll(
     tx: Tx,
+    work: WorkTables,
     at: AsOf,
     options: {
       settings: ScoreSettings;
@@ -508,23 +556,24 @@ export const scoresRepository = {
           ELSE ${gg.p} * ${gg.gamma} / (${gg.q} - 1) END`)
       : sql.raw('NULL::float8');
     await tx.execute(sql`
-      CREATE TEMP TABLE score_base ON COMMIT DROP AS
+      ${work.create('base')} AS
       SELECT b.*, t.p_alive, t.e90 AS expected_90, ${expectedSpend} AS expected_spend, t.det
       FROM (${baseQuery(
         at,
+        work.features,
         undefined,
         sql`, f.aggregates_at, f.old_aggregates_at, f.old_digest, c.status AS current_status,
           c.lifecycle_phase AS current_phase`,
       )}) b
-      LEFT JOIN score_tuples t ON t.x = b.x AND t.tx = b.tx AND t.age = b.age`);
-    await tx.execute(sql`ANALYZE score_base`);
-    await tx.execute(histogramStatement());
-    await tx.execute(sql`CREATE INDEX ON score_hist (metric, cum)`);
-    await tx.execute(sql`ANALYZE score_hist`);
+      LEFT JOIN ${work.tuples} t ON t.x = b.x AND t.tx = b.tx AND t.age = b.age`);
+    await tx.execute(sql`ANALYZE ${work.base}`);
+    await tx.execute(histogramStatement(work));
+    await tx.execute(sql`CREATE INDEX ON ${work.hist} (metric, cum)`);
+    await tx.execute(sql`ANALYZE ${work.hist}`);
     const totals = new Map(
       (
         await tx.execute<{ metric: number; total: number }>(
-          sql`SELECT DISTINCT metric, total::int AS total FROM score_hist`,
+          sql`SELECT DISTINCT metric, total::int AS total FROM ${work.hist}`,
         )
       ).rows.map((r) => [Number(r.metric), Number(r.total)]),
     );
@@ -548,7 +597,7 @@ export const scoresRepository = {
       FROM (
         -- OFFSET 0 keeps each normalized value computed once (the score's expression uses each several times)
         SELECT ${score} AS score
-        FROM (SELECT b.frequency, ${NORMALIZED} FROM score_base b ${NORMALIZED_JOINS} WHERE b.frequency > 0 OFFSET 0) b
+        FROM (SELECT b.frequency, ${NORMALIZED} FROM ${work.base} b ${normalizedJoins(work)} WHERE b.frequency > 0 OFFSET 0) b
       ) s`);
     const n = scored.rows[0]!.n;
     const threshold = (share: number, i: number) =>
@@ -562,7 +611,7 @@ export const scoresRepository = {
     // others are left as they are, which on a re-run is all of them
     const status = statusOf(settings.status);
     await tx.execute(sql`
-      CREATE TEMP TABLE score_staged ON COMMIT DROP AS
+      ${work.create('staged')} AS
       SELECT s.customer_id, s.frequency, s.monetary, s.volume, s.punctuality, s.seniority_days, s.recency_days,
         s.x, s.tx, s.age, s.mean_repeat_spend, s.interactions_90, s.inbound_90, s.feedback_90, s.referrals,
         s.referral_revenue, s.complaints, s.recoveries, s.reactivations, s.r, s.f, s.m, s.n_volume, s.n_frequency,
@@ -577,7 +626,7 @@ export const scoresRepository = {
           s.det * s.expected_spend AS clv, ${sql.raw(status)} AS next_status
         FROM (
           SELECT b.*, ${score} AS value_score
-          FROM (SELECT b.*, ${NORMALIZED} FROM score_base b ${NORMALIZED_JOINS} OFFSET 0) b
+          FROM (SELECT b.*, ${NORMALIZED} FROM ${work.base} b ${normalizedJoins(work)} OFFSET 0) b
           OFFSET 0
         ) s
         OFFSET 0
@@ -594,15 +643,15 @@ export const scoresRepository = {
     ).map(([, m]) => m.code);
     const samples = await tx.execute<{ metric: number; sample: number[] }>(sql`
       SELECT h.metric, array_agg(h.v ORDER BY h.v) AS sample
-      FROM score_hist h CROSS JOIN LATERAL generate_series(1, h.n)
+      FROM ${work.hist} h CROSS JOIN LATERAL generate_series(1, h.n)
       WHERE h.v IS NOT NULL AND h.metric = ANY(${sql.param(exact)}::smallint[])
       GROUP BY h.metric
       UNION ALL
       SELECT h.metric, array_agg(pick.v ORDER BY i) AS sample
-      FROM (SELECT DISTINCT metric, total FROM score_hist WHERE metric <> ALL(${sql.param(exact)}::smallint[])) h
+      FROM (SELECT DISTINCT metric, total FROM ${work.hist} WHERE metric <> ALL(${sql.param(exact)}::smallint[])) h
       CROSS JOIN generate_series(0, ${sampleSize}::int) i
       CROSS JOIN LATERAL (
-        SELECT x.v FROM score_hist x
+        SELECT x.v FROM ${work.hist} x
         WHERE x.metric = h.metric AND x.v IS NOT NULL
           AND x.cum >= greatest(1, ceil(i::float8 / ${sampleSize}::int * h.total))::bigint
         ORDER BY x.cum LIMIT 1
@@ -625,7 +674,7 @@ export const scoresRepository = {
 
   /** The inputs of these customers' rows (the incremental path); the features table must exist. */
   async bases(tx: Tx, at: AsOf, ids: string[]): Promise<ScoreBase[]> {
-    const result = await tx.execute<ScoreBase>(baseQuery(at, ids));
+    const result = await tx.execute<ScoreBase>(baseQuery(at, TEMP_WORK.features, ids));
     return result.rows.map((r) => ({
       ...r,
       frequency: Number(r.frequency),
@@ -638,7 +687,7 @@ export const scoresRepository = {
   /** Rows computed in Node, staged like `stageAll` does. */
   async stage(tx: Tx, rows: StagedScore[]) {
     await tx.execute(sql`
-      CREATE TEMP TABLE score_staged ON COMMIT DROP AS
+      ${TEMP_WORK.create('staged')} AS
       SELECT * FROM json_to_recordset(${JSON.stringify(rows)}::json) AS s(${sql.raw(STAGE_COLUMNS)})`);
   },
 
@@ -648,6 +697,7 @@ export const scoresRepository = {
    */
   async apply(
     tx: Tx,
+    work: WorkTables,
     at: AsOf,
     options: {
       settings: ScoreSettings;
@@ -660,18 +710,18 @@ export const scoresRepository = {
   ) {
     const { settings, modelVersion, rewriteAll, emit, zoneChanged } = options;
     // the planner's estimates for what follows (a refresh stages a thousand rows, a re-run none)
-    await tx.execute(sql`ANALYZE score_staged`);
-    const staged = (await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM score_staged`))
+    await tx.execute(sql`ANALYZE ${work.staged}`);
+    const staged = (await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM ${work.staged}`))
       .rows[0]!.n;
     const probeScores = staged < 50_000;
     const { status, reason } = statusSql(settings.status, sql`${at.day}`, zoneChanged);
     const moved = await tx.execute<{ n: number }>(sql`
       WITH n AS (
-        SELECT s.customer_id, ${status} AS status FROM score_staged s
+        SELECT s.customer_id, ${status} AS status FROM ${work.staged} s
       ), next AS (
         SELECT s.customer_id, n.status, ${sql.raw(phaseOf('n.status'))} AS phase, c.status AS from_status,
           c.lifecycle_phase AS from_phase, ${reason} AS reason
-        FROM score_staged s JOIN n USING (customer_id)
+        FROM ${work.staged} s JOIN n USING (customer_id)
         JOIN customers c ON c.tenant_id = vinculo_current_tenant() AND c.id = s.customer_id
         -- probes (only for the rows whose status moves, usually few: never a pass over every row)
         ${storedScores(true)}
@@ -694,7 +744,7 @@ export const scoresRepository = {
         RETURNING customer_id, from_status, to_status, from_phase, to_phase, reason, changed_at
       ), counted AS (
         -- a comeback counts in the row written below, not only from the next computation on
-        UPDATE score_staged s SET reactivations = s.reactivations + 1 FROM history h
+        UPDATE ${work.staged} s SET reactivations = s.reactivations + 1 FROM history h
         WHERE s.customer_id = h.customer_id AND ${sql.raw(isReactivation('h.'))}
       ), emitted AS (
         ${emit(
@@ -709,7 +759,7 @@ export const scoresRepository = {
       WITH history AS (
         INSERT INTO customer_tier_history (tenant_id, id, customer_id, from_tier, to_tier, changed_at)
         SELECT vinculo_current_tenant(), vinculo_uuidv7(), s.customer_id, o.tier, s.tier, ${at.now}
-        FROM score_staged s
+        FROM ${work.staged} s
         ${storedScores(probeScores)}
         WHERE o.tier IS DISTINCT FROM s.tier AND NOT (o.customer_id IS NULL AND s.tier IS NULL)
         RETURNING customer_id, from_tier, to_tier, changed_at
@@ -719,7 +769,7 @@ export const scoresRepository = {
           sql`SELECT h.changed_at AS occurred_at, jsonb_build_object('customerId', h.customer_id,
             'fromTier', h.from_tier, 'toTier', h.to_tier, 'valueScore', s.value_score,
             'changedAt', ${isoUtc(sql`h.changed_at`)}) AS data
-            FROM history h JOIN score_staged s USING (customer_id)`,
+            FROM history h JOIN ${work.staged} s USING (customer_id)`,
         )}
       )
       SELECT count(*)::int AS n FROM emitted`);
@@ -730,7 +780,7 @@ export const scoresRepository = {
     const written = await tx.execute<{ n: number }>(sql`
       WITH w AS MATERIALIZED (
         SELECT s.customer_id, ${scoreValues(modelVersion)}, ${at.day}::date AS as_of, f.aggregates_at
-        FROM score_staged s LEFT JOIN score_features f ON f.customer_id = s.customer_id
+        FROM ${work.staged} s LEFT JOIN ${work.features} f ON f.customer_id = s.customer_id
       ), v AS (
         SELECT w.*, ${digestOf('w')} AS digest FROM w
       ), updated AS (

@@ -10,7 +10,7 @@ import type { JobRunsService } from '../jobs/jobs.service.ts';
 import type { ScoreSettings } from '../tenants/tenants.schemas.ts';
 import type { TenantsService } from '../tenants/tenants.service.ts';
 import { fitFor, placeRow, tupleOutputs } from './scores.compute.ts';
-import { type AsOf, scoresRepository as repo } from './scores.repository.ts';
+import { type AsOf, recomputeWork, scoresRepository as repo, TEMP_WORK } from './scores.repository.ts';
 import type { CustomerScores, ScoreModel } from './scores.schemas.ts';
 import type { Cutpoints, ModelFit } from './scores.table.ts';
 import { toCustomerScores, toModel } from './scores.view.ts';
@@ -116,19 +116,21 @@ export class ScoresService {
         const state = await repo.lockState(tx);
         await progress(0);
         await repo.useRecomputeMemory(tx);
+        const work = recomputeWork(tenantId);
         const rebuilt = await repo.createAllFeatures(
           tx,
+          work,
           at,
           options.rebuild === true || state.timezone !== at.timezone,
         );
-        const tuples = await repo.purchaseTuples(tx, at);
+        const tuples = await repo.purchaseTuples(tx, work, at);
         lap('features');
         await progress(1);
         let fit = state.fit;
         let version = state.modelVersion;
         if (options.refit !== false || !fit) {
-          const spend = await repo.spendRows(tx);
-          fit = fitFor(tuples, spend, { from: await repo.window(tx), to: at.day }, state.fit);
+          const spend = await repo.spendRows(tx, work);
+          fit = fitFor(tuples, spend, { from: await repo.window(tx, work), to: at.day }, state.fit);
         }
         lap('fit');
         await progress(2);
@@ -137,8 +139,8 @@ export class ScoresService {
         // a new version only for a fit whose parameters differ from the current one's
         if (fit.bgnbd && canonicalJson(modelPart(fit)) !== canonicalJson(modelPart(state.fit))) version += 1;
         lap('modelOutputs');
-        await repo.createTupleOutputs(tx, computed.outputs);
-        const cutpoints = await repo.stageAll(tx, at, {
+        await repo.createTupleOutputs(tx, work, computed.outputs);
+        const cutpoints = await repo.stageAll(tx, work, at, {
           settings: settings.scores,
           gg: fit.bgnbd ? fit.gammaGamma : null,
           modelVersion: fit.bgnbd ? version : null,
@@ -146,7 +148,7 @@ export class ScoresService {
         });
         lap('stage');
         await progress(3);
-        const applied = await repo.apply(tx, at, {
+        const applied = await repo.apply(tx, work, at, {
           settings: settings.scores,
           modelVersion: fit.bgnbd ? version : null,
           rewriteAll: false,
@@ -164,6 +166,7 @@ export class ScoresService {
         });
         // every change committed before this transaction began is in the rows just written
         await repo.watermarkAtTransactionStart(tx);
+        await repo.dropWork(tx, work);
         lap('apply');
         return {
           customers: cutpoints.buyers,
@@ -247,7 +250,7 @@ export class ScoresService {
       tx,
       bases.map((b) => placeRow(b, { fit, cutpoints, settings })),
     );
-    await repo.apply(tx, at, {
+    await repo.apply(tx, TEMP_WORK, at, {
       settings,
       modelVersion: fit.bgnbd ? modelVersion : null,
       rewriteAll: true,

@@ -175,6 +175,28 @@ describe('segments: definitions, membership and history', () => {
     expect((await client.get(`/v1/segments/${created.id}`)).json()).toMatchObject({ memberCount: 1 });
   });
 
+  it('a score change written by the refresh after an order is evaluated again, even when the pass ran first', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const buyer = await newCustomer(client);
+    await client.post('/v1/orders', shoes(buyer.id, 20));
+    await client.post('/v1/orders', shoes(buyer.id, 10));
+    await t.app.services.scores.recompute(tenantId);
+    const created = await segment(client, {
+      name: 'frequent buyers by their scores',
+      definition: { version: 1, all: [{ field: 'scores.frequency', op: 'gte', value: 3 }] },
+    });
+    expect(created.memberCount).toBe(0);
+    expect((await client.post('/v1/orders', shoes(buyer.id, 2))).statusCode).toBe(201);
+    // the order's own mark: evaluated on the scores as they were (two orders)
+    expect((await t.app.services.segments.membership.evaluatePending(tenantId)).customers).toBe(1);
+    expect((await client.get(`/v1/segments/${created.id}`)).json().memberCount).toBe(0);
+    // the refresh writes the scores row (three orders; the customer's status and phase stay: only
+    // the scores row changes) and marks the customer again
+    expect(await t.app.services.scores.refresh(tenantId)).toEqual({ customers: 1 });
+    expect((await t.app.services.segments.membership.evaluatePending(tenantId)).customers).toBe(1);
+    expect((await client.get(`/v1/segments/${created.id}`)).json().memberCount).toBe(1);
+  });
+
   it('updates recompute members, honour If-Match, and refuse cycles and unknown segments', async () => {
     const { client } = await t.newTenant();
     await newCustomer(client, { address: { country: 'PT' } });

@@ -94,6 +94,9 @@ export function createServices(deps: ServiceDeps) {
       await jobs.add(SEGMENT_REFRESH_TASK, { tenantId }, { jobKey: `${SEGMENT_REFRESH_TASK}:${tenantId}` });
     else await membership.refresh(tenantId);
   });
+  // a refresh's rows (new orders' customers): evaluated again in the next incremental pass, which
+  // may already have run on the scores before the refresh
+  scores.onRefreshed((tx, customerIds) => segments.scoresChanged(tx, customerIds));
   const sender = new Sender({ customers, scores, segments, events, tenants });
   const campaigns = new CampaignsService({ ...deps, segments, customers, events, sender, tenants });
   segments.onUsedBy(async (tx, segmentId) =>

@@ -706,9 +706,11 @@ export const scoresRepository = {
       emit: Emit;
       /** The stored rows' days are another time zone's (the tenant's changed since they were written). */
       zoneChanged: boolean;
+      /** Return the ids of the customers whose rows were written (the refresh: a few thousand at most). */
+      listWritten: boolean;
     },
   ) {
-    const { settings, modelVersion, rewriteAll, emit, zoneChanged } = options;
+    const { settings, modelVersion, rewriteAll, emit, zoneChanged, listWritten } = options;
     // the planner's estimates for what follows (a refresh stages a thousand rows, a re-run none)
     await tx.execute(sql`ANALYZE ${work.staged}`);
     const staged = (await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM ${work.staged}`))
@@ -777,7 +779,7 @@ export const scoresRepository = {
     // an UPDATE joined to the staged rows writes (and locks) only the rows that change; an upsert
     // would lock every existing row first, which on a million customers cost most of the apply step.
     // The aggregates' time is the one read with the features (an order written since is caught later).
-    const written = await tx.execute<{ n: number }>(sql`
+    const written = await tx.execute<{ n: number; ids: string[] | null }>(sql`
       WITH w AS MATERIALIZED (
         SELECT s.customer_id, ${scoreValues(modelVersion)}, ${at.day}::date AS as_of, f.aggregates_at
         FROM ${work.staged} s LEFT JOIN ${work.features} f ON f.customer_id = s.customer_id
@@ -788,7 +790,7 @@ export const scoresRepository = {
         FROM v
         WHERE cs.tenant_id = vinculo_current_tenant() AND cs.customer_id = v.customer_id
           ${rewriteAll ? sql`` : sql`AND (cs.digest IS DISTINCT FROM v.digest OR cs.aggregates_at IS DISTINCT FROM v.aggregates_at)`}
-        RETURNING 1
+        RETURNING cs.customer_id
       ), inserted AS (
         -- one recompute or refresh per tenant at a time (the state lock): no concurrent insert to race
         INSERT INTO customer_scores (tenant_id, customer_id, ${sql.raw(columns.join(', '))}, computed_at)
@@ -796,10 +798,16 @@ export const scoresRepository = {
         FROM v
         WHERE NOT EXISTS (SELECT 1 FROM customer_scores cs
           WHERE cs.tenant_id = vinculo_current_tenant() AND cs.customer_id = v.customer_id)
-        RETURNING 1
+        RETURNING customer_id
       )
-      SELECT (SELECT count(*) FROM updated)::int + (SELECT count(*) FROM inserted)::int AS n`);
-    return { statusChanges: moved.rows[0]!.n, tierChanges: tiers.rows[0]!.n, written: written.rows[0]!.n };
+      SELECT (SELECT count(*) FROM updated)::int + (SELECT count(*) FROM inserted)::int AS n,
+        ${listWritten ? sql`array(SELECT customer_id FROM updated UNION ALL SELECT customer_id FROM inserted)` : sql`NULL::uuid[]`} AS ids`);
+    return {
+      statusChanges: moved.rows[0]!.n,
+      tierChanges: tiers.rows[0]!.n,
+      written: written.rows[0]!.n,
+      writtenIds: written.rows[0]!.ids ?? [],
+    };
   },
 
   async state(tx: Tx): Promise<StateRow | undefined> {

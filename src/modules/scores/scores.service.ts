@@ -59,6 +59,7 @@ export class ScoresService {
   readonly #jobRuns: JobRunsService;
   readonly #jobs: () => Jobs | undefined;
   readonly #recomputedListeners: ((tenantId: string) => Promise<void>)[] = [];
+  readonly #refreshedListeners: ((tx: Tx, customerIds: string[]) => Promise<void>)[] = [];
 
   constructor(deps: {
     db: Database;
@@ -81,6 +82,15 @@ export class ScoresService {
   /** Called after each full recompute has committed (segments refresh then). */
   onRecomputed(listener: (tenantId: string) => Promise<void>): void {
     this.#recomputedListeners.push(listener);
+  }
+
+  /**
+   * Called in the refresh's transaction with the customers whose scores rows it wrote (segments on
+   * scores re-evaluate them). A full recompute calls the `onRecomputed` listeners instead, once, after
+   * it commits: a mark per rewritten row (a million on a nightly run) would only repeat that work.
+   */
+  onRefreshed(listener: (tx: Tx, customerIds: string[]) => Promise<void>): void {
+    this.#refreshedListeners.push(listener);
   }
 
   #asOf(settings: { timezone: string }): AsOf {
@@ -154,6 +164,7 @@ export class ScoresService {
           rewriteAll: false,
           emit: (type, source) => this.#events.insertFrom(type, source),
           zoneChanged: state.timezone !== at.timezone,
+          listWritten: false,
         });
         await repo.saveState(tx, {
           modelVersion: version,
@@ -250,13 +261,15 @@ export class ScoresService {
       tx,
       bases.map((b) => placeRow(b, { fit, cutpoints, settings })),
     );
-    await repo.apply(tx, TEMP_WORK, at, {
+    const applied = await repo.apply(tx, TEMP_WORK, at, {
       settings,
       modelVersion: fit.bgnbd ? modelVersion : null,
       rewriteAll: true,
       emit: (type, source) => this.#events.insertFrom(type, source),
       zoneChanged,
+      listWritten: true,
     });
+    for (const listener of this.#refreshedListeners) await listener(tx, applied.writtenIds);
   }
 
   /** Asks for a refresh soon: one job per tenant, however many writes ask meanwhile. */

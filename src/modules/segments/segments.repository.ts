@@ -153,14 +153,23 @@ export const segmentsRepository = {
     return { entered, exited };
   },
 
-  /** Marks customers for the incremental evaluation (dependents of a segment whose members changed). */
-  async markPending(tx: Tx, customerIds: readonly string[]): Promise<void> {
+  /**
+   * Marks customers for the incremental evaluation (dependents of a segment whose members changed;
+   * with `onlyWithDynamicSegments`, as the triggers do, only in a tenant that has dynamic segments).
+   */
+  async markPending(
+    tx: Tx,
+    customerIds: readonly string[],
+    { onlyWithDynamicSegments = false } = {},
+  ): Promise<void> {
     if (!customerIds.length) return;
-    await tx.execute(sql`
+    const marked = await tx.execute(sql`
       INSERT INTO segment_pending (tenant_id, customer_id)
       SELECT DISTINCT vinculo_current_tenant(), unnest(${sql.param(customerIds)}::uuid[])
+      ${onlyWithDynamicSegments ? sql`WHERE EXISTS (SELECT 1 FROM segments WHERE tenant_id = vinculo_current_tenant() AND kind = 'dynamic')` : sql``}
       -- locked until this transaction commits, as the triggers' marks (migration 0030): a pass leaves it
       ON CONFLICT (tenant_id, customer_id) DO UPDATE SET customer_id = EXCLUDED.customer_id`);
+    if (!marked.rowCount) return;
     // as the triggers do: the listeners enqueue the incremental pass at once, not at the next sweep
     await tx.execute(sql`SELECT pg_notify('vinculo_segments', vinculo_current_tenant()::text)`);
   },

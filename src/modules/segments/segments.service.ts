@@ -528,6 +528,11 @@ export class SegmentsService {
     return ids.filter((id) => !found.has(id.toLowerCase()));
   }
 
+  /** Customers whose scores changed outside a full recompute: pending, when the tenant has dynamic segments. */
+  scoresChanged(tx: Tx, customerIds: readonly string[]): Promise<void> {
+    return repo.markPending(tx, customerIds, { onlyWithDynamicSegments: true });
+  }
+
   /** Erasure: definitions that name one of these values (an email in a list) name "erased" instead. */
   forgetValues(tx: Tx, values: readonly string[]): Promise<void> {
     return repo.replaceValues(tx, values);

@@ -192,7 +192,9 @@ describe('fitted models', () => {
 
   it('the recompute reads its working tables with parallel workers, gets the same rows, and leaves none behind', async () => {
     const [a, b] = await Promise.all([seed(120), seed(120)]);
-    // two tenants at once: each recompute has its own working tables
+    // each tenant's recompute has working tables of its own (the state lock serializes one tenant's)
+    const names = [...recomputeWork(a.tenant.id).names, ...recomputeWork(b.tenant.id).names];
+    expect(new Set(names).size).toBe(12);
     await Promise.all([
       t.app.services.scores.recompute(a.tenant.id),
       t.app.services.scores.recompute(b.tenant.id),

@@ -195,6 +195,16 @@ describe('segments: definitions, membership and history', () => {
     expect(await t.app.services.scores.refresh(tenantId)).toEqual({ customers: 1 });
     expect((await t.app.services.segments.membership.evaluatePending(tenantId)).customers).toBe(1);
     expect((await client.get(`/v1/segments/${created.id}`)).json().memberCount).toBe(1);
+
+    // a tenant without dynamic segments: the same writes mark nobody
+    const other = await t.newTenant();
+    const plain = await newCustomer(other.client);
+    await other.client.post('/v1/orders', shoes(plain.id, 20));
+    await other.client.post('/v1/orders', shoes(plain.id, 10));
+    await t.app.services.scores.recompute(other.id);
+    await other.client.post('/v1/orders', shoes(plain.id, 2));
+    expect(await t.app.services.scores.refresh(other.id)).toEqual({ customers: 1 });
+    expect((await t.app.services.segments.membership.evaluatePending(other.id)).customers).toBe(0);
   });
 
   it('updates recompute members, honour If-Match, and refuse cycles and unknown segments', async () => {

@@ -76,6 +76,10 @@ type WorkName = (typeof WORK_TABLES)[number];
  * with the transaction if it fails.
  */
 export type WorkTables = Record<WorkName, SQL> & {
+  /** Every table's qualified name. */
+  names: readonly string[];
+  /** The histogram's index, named (an automatic name is cut at 63 characters: two tenants' could meet). */
+  histIndex: SQL;
   /** `CREATE … TABLE <name>`, up to the `AS` of a CREATE TABLE AS. */
   create(name: WorkName): SQL;
   /** The statement that drops them all (none for temporary tables: they go at commit). */
@@ -86,6 +90,9 @@ function workTables(nameOf: (t: WorkName) => string, unlogged: boolean): WorkTab
   const names = Object.fromEntries(WORK_TABLES.map((t) => [t, sql.raw(nameOf(t))])) as Record<WorkName, SQL>;
   return {
     ...names,
+    names: WORK_TABLES.map(nameOf),
+    // an index lives in its table's schema: its name is not qualified
+    histIndex: sql.raw(`${nameOf('hist').split('.').at(-1)}_idx`),
     create: (t) =>
       sql.raw(
         unlogged ? `CREATE UNLOGGED TABLE ${nameOf(t)}` : `CREATE TEMP TABLE ${nameOf(t)} ON COMMIT DROP`,
@@ -568,7 +575,7 @@ export const scoresRepository = {
       LEFT JOIN ${work.tuples} t ON t.x = b.x AND t.tx = b.tx AND t.age = b.age`);
     await tx.execute(sql`ANALYZE ${work.base}`);
     await tx.execute(histogramStatement(work));
-    await tx.execute(sql`CREATE INDEX ON ${work.hist} (metric, cum)`);
+    await tx.execute(sql`CREATE INDEX ${work.histIndex} ON ${work.hist} (metric, cum)`);
     await tx.execute(sql`ANALYZE ${work.hist}`);
     const totals = new Map(
       (

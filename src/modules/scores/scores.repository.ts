@@ -453,6 +453,11 @@ export const scoresRepository = {
     // every join here is of whole tables: hashed, never sorted for a merge (a sort of a million wide
     // rows, which the planner picks for the temporary tables it knows little about, costs seconds)
     await tx.execute(sql.raw('SET LOCAL enable_mergejoin = off'));
+    // the working tables are built from a million-row join each: at the default cost of passing a row
+    // from a parallel worker (0.1) the planner ran those joins on one process; measured on a million
+    // customers, the cheaper cost (parallel joins, the leader writing the rows) took a re-run from
+    // about 15.5 s to 14 s
+    await tx.execute(sql.raw('SET LOCAL parallel_tuple_cost = 0.01'));
   },
 
   /**

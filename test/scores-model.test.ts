@@ -194,7 +194,7 @@ describe('fitted models', () => {
     const [a, b] = await Promise.all([seed(120), seed(120)]);
     // each tenant's recompute has working tables of its own (the state lock serializes one tenant's)
     const names = [...recomputeWork(a.tenant.id).names, ...recomputeWork(b.tenant.id).names];
-    expect(new Set(names).size).toBe(12);
+    expect(new Set(names).size).toBe(14);
     await Promise.all([
       t.app.services.scores.recompute(a.tenant.id),
       t.app.services.scores.recompute(b.tenant.id),

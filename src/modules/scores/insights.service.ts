@@ -3,10 +3,10 @@ import type { Clock } from '../../platform/clock.ts';
 import type { Database } from '../../platform/db.ts';
 import { validationError } from '../../platform/errors.ts';
 import { money } from '../../platform/money.ts';
+import { REACTIVATION_REASONS } from '../customers/status-history.table.ts';
 import type { TenantsService } from '../tenants/tenants.service.ts';
 import { insightsRepository as repo } from './insights.repository.ts';
 import type { LifecycleInsights, RfmInsights, SixRInsights } from './insights.schemas.ts';
-import { REACTIVATION_REASONS } from './scores.repository.ts';
 import { RFM_CELLS, rfmCell } from './scores.rfm.ts';
 
 const ratio = (a: number | null, b: number | null) => (a !== null && b ? a / b : null);

@@ -1,6 +1,7 @@
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import { isoUtc, type Tx } from '../../platform/db.ts';
 import { customers } from '../customers/customers.table.ts';
+import { isReactivation } from '../customers/status-history.table.ts';
 import type { ScoreSettings } from '../tenants/tenants.schemas.ts';
 import { RFM_GRID } from './scores.rfm.ts';
 import {
@@ -63,7 +64,7 @@ export type TupleOutput = { x: number; tx: number; age: number; p_alive: number;
 /** Builds the statement that emits one event per row of `source` (EventsService.insertFrom). */
 export type Emit = (type: 'customer.status_changed' | 'customer.tier_changed', source: SQL) => SQL;
 
-const WORK_TABLES = ['features', 'stale', 'tuples', 'base', 'hist', 'staged'] as const;
+const WORK_TABLES = ['features', 'stale', 'tuples', 'referrals', 'base', 'hist', 'staged'] as const;
 type WorkName = (typeof WORK_TABLES)[number];
 
 /**
@@ -171,8 +172,23 @@ const FRESH = sql.raw(
     AND (a.orders = 0 OR (s.x IS NOT NULL AND a.last_order_at <= s.computed_at))`,
 );
 
-/** Every input of a customer's row (and `extra` columns); the features table must exist. */
-function baseQuery(at: AsOf, features: SQL, ids?: string[], extra: SQL = sql``): SQL {
+/** Each referrer's referred customers and their net revenue (for some referrers, or all of them). */
+function referralsQuery(ids?: string[]): SQL {
+  return sql`
+      SELECT r.referred_by_customer_id AS customer_id, count(*)::int AS n, sum(ra.net_revenue) AS revenue
+      FROM customers r
+      LEFT JOIN customer_aggregates ra ON ra.tenant_id = r.tenant_id AND ra.customer_id = r.id
+      WHERE r.tenant_id = vinculo_current_tenant() AND r.referred_by_customer_id IS NOT NULL
+        ${only('r.referred_by_customer_id', ids)}
+      GROUP BY 1`;
+}
+
+/**
+ * Every input of a customer's row (and `extra` columns); the features table must exist. `referrals`
+ * names a table of referralsQuery's rows built beforehand (the full recompute: a subquery that runs
+ * in parallel itself would keep the whole statement's joins in one process).
+ */
+function baseQuery(at: AsOf, features: SQL, ids?: string[], extra: SQL = sql``, referrals?: SQL): SQL {
   const day = sql`${at.day}::date`;
   const since90 = sql`${at.now}::timestamptz - interval '90 days'`;
   return sql`
@@ -207,14 +223,7 @@ function baseQuery(at: AsOf, features: SQL, ids?: string[], extra: SQL = sql``):
         ${only('customer_id', ids)}
       GROUP BY 1
     ) fb ON fb.customer_id = c.id
-    LEFT JOIN (
-      SELECT r.referred_by_customer_id AS customer_id, count(*)::int AS n, sum(ra.net_revenue) AS revenue
-      FROM customers r
-      LEFT JOIN customer_aggregates ra ON ra.tenant_id = r.tenant_id AND ra.customer_id = r.id
-      WHERE r.tenant_id = vinculo_current_tenant() AND r.referred_by_customer_id IS NOT NULL
-        ${only('r.referred_by_customer_id', ids)}
-      GROUP BY 1
-    ) ref ON ref.customer_id = c.id
+    LEFT JOIN ${referrals ?? sql`(${referralsQuery(ids)})`} ref ON ref.customer_id = c.id
     LEFT JOIN (
       -- a complaint or claim is recovered when the customer bought again after making it
       SELECT x.customer_id, count(*)::int AS complaints,
@@ -387,14 +396,6 @@ function statusOf(rules: ScoreSettings['status']): string {
 }
 
 /**
- * The status changes that count as a reactivation (the 6R `reactivation`, the lifecycle insight): from
- * inactive because the customer bought again — not because the rules or the model changed.
- */
-export const REACTIVATION_REASONS = ['reactivated', 'recovered'] as const;
-const isReactivation = (h: string) =>
-  `${h}from_status = 'inactive' AND ${h}reason IN (${REACTIVATION_REASONS.map((r) => `'${r}'`).join(', ')})`;
-
-/**
  * Status, phase and the reason of a change, from a staged row `s`, the customer `c` and the stored
  * scores row `o` (absent for a first computation). A move to a better status is a comeback
  * (`reactivated`, `recovered`, `purchased_again`) only when the last purchase day moved forward since
@@ -509,6 +510,9 @@ export const scoresRepository = {
         last_day = n.last_day, mean_repeat_spend = n.mean_repeat_spend
       FROM (${featuresFromOrders(at, rebuild ? 'all' : sql`SELECT customer_id FROM ${work.stale}`)}) n
       WHERE f.customer_id = n.customer_id AND NOT f.kept`);
+    // the statements that read it join it to a million customers: with its statistics the planner
+    // joins it in the parallel workers instead of hashing their whole output in one process
+    await tx.execute(sql`ANALYZE ${work.features}`);
     return fresh.rowCount ?? 0;
   },
 
@@ -545,9 +549,10 @@ export const scoresRepository = {
   },
 
   /**
-   * Every customer's new row, computed set-based: inputs and model outputs (`score_base`), the buyers'
-   * histograms of the ranked metrics, quintiles and percentiles looked up in them, the value score,
-   * and the tier by the score's rank among the buyers. Returns the distributions (cutpoints) that place
+   * Every customer's new row, computed set-based: inputs (`score_base`), the buyers' histograms of the
+   * ranked metrics, quintiles and percentiles looked up in them, the value score, the tier by the
+   * score's rank among the buyers, and the model outputs (joined while staging, which PostgreSQL runs in
+   * parallel workers; the statement that builds the inputs ends in one process that writes the rows). Returns the distributions (cutpoints) that place
    * customers between full recomputes.
    */
   async stageAll(
@@ -567,17 +572,18 @@ export const scoresRepository = {
           WHEN b.x > 0 AND b.mean_repeat_spend > 0 THEN (${gg.p} * (${gg.gamma} + b.x * b.mean_repeat_spend)) / (${gg.p} * b.x + ${gg.q} - 1)
           ELSE ${gg.p} * ${gg.gamma} / (${gg.q} - 1) END`)
       : sql.raw('NULL::float8');
+    await tx.execute(sql`${work.create('referrals')} AS ${referralsQuery()}`);
+    await tx.execute(sql`ANALYZE ${work.referrals}`);
     await tx.execute(sql`
       ${work.create('base')} AS
-      SELECT b.*, t.p_alive, t.e90 AS expected_90, ${expectedSpend} AS expected_spend, t.det
-      FROM (${baseQuery(
+      ${baseQuery(
         at,
         work.features,
         undefined,
         sql`, f.aggregates_at, f.old_aggregates_at, f.old_digest, c.status AS current_status,
           c.lifecycle_phase AS current_phase`,
-      )}) b
-      LEFT JOIN ${work.tuples} t ON t.x = b.x AND t.tx = b.tx AND t.age = b.age`);
+        work.referrals,
+      )}`);
     await tx.execute(sql`ANALYZE ${work.base}`);
     await tx.execute(histogramStatement(work));
     await tx.execute(sql`CREATE INDEX ${work.histIndex} ON ${work.hist} (metric, cum)`);
@@ -638,7 +644,12 @@ export const scoresRepository = {
           s.det * s.expected_spend AS clv, ${sql.raw(status)} AS next_status
         FROM (
           SELECT b.*, ${score} AS value_score
-          FROM (SELECT b.*, ${NORMALIZED} FROM ${work.base} b ${normalizedJoins(work)} OFFSET 0) b
+          FROM (
+            SELECT b.*, ${NORMALIZED}, t.p_alive, t.e90 AS expected_90, ${expectedSpend} AS expected_spend, t.det
+            FROM ${work.base} b ${normalizedJoins(work)}
+            LEFT JOIN ${work.tuples} t ON t.x = b.x AND t.tx = b.tx AND t.age = b.age
+            OFFSET 0
+          ) b
           OFFSET 0
         ) s
         OFFSET 0

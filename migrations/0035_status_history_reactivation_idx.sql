@@ -1,0 +1,1 @@
+CREATE INDEX "customer_status_history_reactivation_idx" ON "customer_status_history" USING btree ("tenant_id","customer_id") WHERE from_status = 'inactive' AND reason IN ('reactivated', 'recovered');

@@ -327,7 +327,8 @@ const STAGE_COLUMNS = `customer_id uuid, frequency int, monetary bigint, volume 
   inbound_90 int, feedback_90 int, referrals int, referral_revenue bigint, complaints int, recoveries int,
   reactivations int, r int, f int, m int, n_volume float8, n_frequency float8, n_amount float8,
   n_punctuality float8, n_seniority float8, value_score float8, tier text, p_alive float8, expected_90 float8,
-  expected_spend float8, clv float8, current_status text, current_phase text`;
+  expected_spend float8, clv float8, current_status text, current_phase text, status_moves boolean,
+  tier_moves boolean`;
 
 /** The named RFM cell of staged row `s` (RFM_GRID compiled into SQL, one branch per cell). */
 const RFM_CELL = `CASE (s.r - 1) * 5 + s.f ${RFM_GRID.flat()
@@ -496,7 +497,8 @@ export const scoresRepository = {
       SELECT coalesce(a.customer_id, s.customer_id) AS customer_id, a.updated_at AS aggregates_at,
         s.x, s.as_of - s.age AS first_day, s.as_of - s.age + s.tx AS last_day, s.mean_repeat_spend,
         ${rebuild ? sql`a.customer_id IS NULL` : sql`coalesce(${FRESH}, a.customer_id IS NULL)`} AS kept,
-        s.digest AS old_digest, s.aggregates_at AS old_aggregates_at
+        s.digest AS old_digest, s.aggregates_at AS old_aggregates_at, s.tier AS old_tier,
+        s.customer_id IS NOT NULL AS scored
       FROM customer_aggregates a
       FULL JOIN customer_scores s ON s.tenant_id = a.tenant_id AND s.customer_id = a.customer_id`);
     if (!rebuild) {
@@ -580,7 +582,7 @@ export const scoresRepository = {
         at,
         work.features,
         undefined,
-        sql`, f.aggregates_at, f.old_aggregates_at, f.old_digest, c.status AS current_status,
+        sql`, f.aggregates_at, f.old_aggregates_at, f.old_digest, f.old_tier, f.scored, c.status AS current_status,
           c.lifecycle_phase AS current_phase`,
         work.referrals,
       )}`);
@@ -634,7 +636,11 @@ export const scoresRepository = {
         s.x, s.tx, s.age, s.mean_repeat_spend, s.interactions_90, s.inbound_90, s.feedback_90, s.referrals,
         s.referral_revenue, s.complaints, s.recoveries, s.reactivations, s.r, s.f, s.m, s.n_volume, s.n_frequency,
         s.n_amount, s.n_punctuality, s.n_seniority, s.value_score, s.tier, s.p_alive, s.expected_90,
-        s.expected_spend, s.clv, s.current_status, s.current_phase
+        s.expected_spend, s.clv, s.current_status, s.current_phase,
+        -- what apply() looks at further: the rows whose status or tier moves (usually few of many)
+        (s.next_status, ${sql.raw(phaseOf('s.next_status'))}) IS DISTINCT FROM (s.current_status, s.current_phase)
+          AS status_moves,
+        coalesce(s.old_tier IS DISTINCT FROM s.tier AND NOT (NOT s.scored AND s.tier IS NULL), true) AS tier_moves
       FROM (
         SELECT s.*, CASE WHEN s.value_score IS NULL THEN NULL
             WHEN s.value_score >= ${vip}::float8 THEN 'vip'
@@ -643,12 +649,14 @@ export const scoresRepository = {
             ELSE 'bronze' END AS tier,
           s.det * s.expected_spend AS clv, ${sql.raw(status)} AS next_status
         FROM (
+          -- the value score, computed once (OFFSET 0: the tier's CASE reads it four times); the joins and
+          -- the normalized values below run in the parallel workers, everything above the fence in one
+          -- process (without any fence, every expression computed several times cost more than that)
           SELECT b.*, ${score} AS value_score
           FROM (
             SELECT b.*, ${NORMALIZED}, t.p_alive, t.e90 AS expected_90, ${expectedSpend} AS expected_spend, t.det
             FROM ${work.base} b ${normalizedJoins(work)}
             LEFT JOIN ${work.tuples} t ON t.x = b.x AND t.tx = b.tx AND t.age = b.age
-            OFFSET 0
           ) b
           OFFSET 0
         ) s
@@ -736,24 +744,28 @@ export const scoresRepository = {
     const { settings, modelVersion, rewriteAll, emit, zoneChanged, listWritten } = options;
     // the planner's estimates for what follows (a refresh stages a thousand rows, a re-run none)
     await tx.execute(sql`ANALYZE ${work.staged}`);
-    const staged = (await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM ${work.staged}`))
-      .rows[0]!.n;
-    const probeScores = staged < 50_000;
+    // the rows whose tier may move (every staged row of the refresh, which does not know the stored tier)
+    const tierCandidates = (
+      await tx.execute<{ n: number }>(
+        sql`SELECT count(*)::int AS n FROM ${work.staged} WHERE tier_moves IS NOT FALSE`,
+      )
+    ).rows[0]!.n;
+    const probeScores = tierCandidates < 50_000;
     const { status, reason } = statusSql(settings.status, sql`${at.day}`, zoneChanged);
     const moved = await tx.execute<{ n: number }>(sql`
-      WITH n AS (
-        SELECT s.customer_id, ${status} AS status FROM ${work.staged} s
-      ), next AS (
+      WITH next AS (
         SELECT s.customer_id, n.status, ${sql.raw(phaseOf('n.status'))} AS phase, c.status AS from_status,
           c.lifecycle_phase AS from_phase, ${reason} AS reason
-        FROM ${work.staged} s JOIN n USING (customer_id)
+        FROM ${work.staged} s
+        CROSS JOIN LATERAL (SELECT ${status} AS status) n
         JOIN customers c ON c.tenant_id = vinculo_current_tenant() AND c.id = s.customer_id
         -- probes (only for the rows whose status moves, usually few: never a pass over every row)
         ${storedScores(true)}
-        -- the full recompute stages the status it read: rows whose status and phase stay are skipped
-        -- (a change committed since is the refresh's, which follows every write)
-        WHERE s.current_status IS NULL
-          OR (n.status, ${sql.raw(phaseOf('n.status'))}) IS DISTINCT FROM (s.current_status, s.current_phase)
+        -- the full recompute stages the status it read, and whether it moves (analyzed above: the
+        -- planner knows how few do, and probes the customers of those only); rows whose status and
+        -- phase stay are skipped (a change committed since is the refresh's, which follows every write)
+        WHERE s.status_moves IS NOT FALSE AND (s.current_status IS NULL
+          OR (n.status, ${sql.raw(phaseOf('n.status'))}) IS DISTINCT FROM (s.current_status, s.current_phase))
       ), changed AS (
         UPDATE customers c SET status = next.status, lifecycle_phase = next.phase, version = c.version + 1,
           updated_at = ${at.now}
@@ -786,7 +798,8 @@ export const scoresRepository = {
         SELECT vinculo_current_tenant(), vinculo_uuidv7(), s.customer_id, o.tier, s.tier, ${at.now}
         FROM ${work.staged} s
         ${storedScores(probeScores)}
-        WHERE o.tier IS DISTINCT FROM s.tier AND NOT (o.customer_id IS NULL AND s.tier IS NULL)
+        WHERE s.tier_moves IS NOT FALSE
+          AND o.tier IS DISTINCT FROM s.tier AND NOT (o.customer_id IS NULL AND s.tier IS NULL)
         RETURNING customer_id, from_tier, to_tier, changed_at
       ), emitted AS (
         ${emit(

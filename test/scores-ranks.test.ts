@@ -142,7 +142,7 @@ describe('full recompute ranks', () => {
           sql`SELECT tier, count(*)::int AS n FROM score_staged GROUP BY 1 ORDER BY 1`,
         );
         await tx.execute(
-          sql`DROP TABLE score_stale, score_features, score_tuples, score_base, score_hist, score_staged`,
+          sql`DROP TABLE score_stale, score_features, score_tuples, score_referrals, score_base, score_hist, score_staged`,
         );
         return { rows, cutpoints, reference, n, np, tiers: tiers.rows };
       });

@@ -569,10 +569,12 @@ export const scoresRepository = {
     },
   ): Promise<Cutpoints> {
     const { settings, gg, modelVersion, sampleSize } = options;
+    // the parameters as float8 literals: a whole-number parameter would otherwise divide as integers
+    const [p, q, gamma] = gg ? [gg.p, gg.q, gg.gamma].map((v) => `${v}::float8`) : [];
     const expectedSpend = gg
       ? sql.raw(`CASE WHEN b.frequency = 0 THEN NULL
-          WHEN b.x > 0 AND b.mean_repeat_spend > 0 THEN (${gg.p} * (${gg.gamma} + b.x * b.mean_repeat_spend)) / (${gg.p} * b.x + ${gg.q} - 1)
-          ELSE ${gg.p} * ${gg.gamma} / (${gg.q} - 1) END`)
+          WHEN b.x > 0 AND b.mean_repeat_spend > 0 THEN (${p} * (${gamma} + b.x * b.mean_repeat_spend)) / (${p} * b.x + ${q} - 1)
+          ELSE ${p} * ${gamma} / (${q} - 1) END`)
       : sql.raw('NULL::float8');
     await tx.execute(sql`${work.create('referrals')} AS ${referralsQuery()}`);
     await tx.execute(sql`ANALYZE ${work.referrals}`);

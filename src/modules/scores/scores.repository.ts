@@ -88,17 +88,18 @@ export type WorkTables = Record<WorkName, SQL> & {
 };
 
 function workTables(nameOf: (t: WorkName) => string, unlogged: boolean): WorkTables {
-  const names = Object.fromEntries(WORK_TABLES.map((t) => [t, sql.raw(nameOf(t))])) as Record<WorkName, SQL>;
+  const byRole = Object.fromEntries(WORK_TABLES.map((t) => [t, sql.raw(nameOf(t))])) as Record<WorkName, SQL>;
+  const names = WORK_TABLES.map(nameOf);
   return {
-    ...names,
-    names: WORK_TABLES.map(nameOf),
+    ...byRole,
+    names,
     // an index lives in its table's schema: its name is not qualified
     histIndex: sql.raw(`${nameOf('hist').split('.').at(-1)}_idx`),
     create: (t) =>
       sql.raw(
         unlogged ? `CREATE UNLOGGED TABLE ${nameOf(t)}` : `CREATE TEMP TABLE ${nameOf(t)} ON COMMIT DROP`,
       ),
-    drop: unlogged ? sql.raw(`DROP TABLE IF EXISTS ${WORK_TABLES.map(nameOf).join(', ')}`) : null,
+    drop: unlogged ? sql.raw(`DROP TABLE IF EXISTS ${names.join(', ')}`) : null,
   };
 }
 
@@ -553,9 +554,9 @@ export const scoresRepository = {
   /**
    * Every customer's new row, computed set-based: inputs (`score_base`), the buyers' histograms of the
    * ranked metrics, quintiles and percentiles looked up in them, the value score, the tier by the
-   * score's rank among the buyers, and the model outputs (joined while staging, which PostgreSQL runs in
-   * parallel workers; the statement that builds the inputs ends in one process that writes the rows). Returns the distributions (cutpoints) that place
-   * customers between full recomputes.
+   * score's rank among the buyers, and the model outputs (joined while staging, which PostgreSQL runs
+   * in parallel workers; the statement that builds the inputs ends in the one process that writes its
+   * rows). Returns the distributions (cutpoints) that place customers between full recomputes.
    */
   async stageAll(
     tx: Tx,
@@ -763,11 +764,11 @@ export const scoresRepository = {
         JOIN customers c ON c.tenant_id = vinculo_current_tenant() AND c.id = s.customer_id
         -- probes (only for the rows whose status moves, usually few: never a pass over every row)
         ${storedScores(true)}
-        -- the full recompute stages the status it read, and whether it moves (analyzed above: the
-        -- planner knows how few do, and probes the customers of those only); rows whose status and
-        -- phase stay are skipped (a change committed since is the refresh's, which follows every write)
-        WHERE s.status_moves IS NOT FALSE AND (s.current_status IS NULL
-          OR (n.status, ${sql.raw(phaseOf('n.status'))}) IS DISTINCT FROM (s.current_status, s.current_phase))
+        -- the full recompute stages whether the status and phase it read move (analyzed above: the
+        -- planner knows how few do, and probes the customers of those only); the others are skipped
+        -- (a change committed since is the refresh's, which follows every write). The refresh stages
+        -- no such flag: all of its rows are looked at
+        WHERE s.status_moves IS NOT FALSE
       ), changed AS (
         UPDATE customers c SET status = next.status, lifecycle_phase = next.phase, version = c.version + 1,
           updated_at = ${at.now}

@@ -45,10 +45,21 @@ describe('problem+json for every error', () => {
     );
     expect(batch.errors?.map((e) => e.path)).toEqual(['items[1].tags[1]']);
     expect((await client.get('/v1/customers')).json().data).toEqual([]);
+    // the escape in a key is found as well
+    const key = expectProblem(
+      await client.post('/v1/customers', { attributes: { [`k${nul}`]: 1 } }),
+      400,
+      'validation_failed',
+    );
+    expect(key.errors?.map((e) => e.path)).toEqual([`attributes.k${nul}`]);
     // GraphQL: a string literal in the query itself reaches the database, which refuses it
     const gql = await client.graphql(`mutation { createCustomer(input: { firstName: "x\\u0000y" }) { id } }`);
     expect(gql.body.errors?.[0]?.extensions?.code).toBe('validation_failed');
     expect((await client.get('/v1/customers')).json().data).toEqual([]);
+    // the text \u0000 (an escaped backslash, no NUL) is stored as sent
+    const literal = await client.post('/v1/customers', { firstName: 'a\\u0000b' });
+    expect(literal.statusCode).toBe(201);
+    expect(literal.json().firstName).toBe('a\\u0000b');
   });
 
   it('refuses dates and times in year 0000 (PostgreSQL has none) with a 400 naming the field, nothing written', async () => {

@@ -25,6 +25,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     actor: Actor | null;
+    /** Set by the JSON parser when the body's text has no `\u0000` escape, so no string in it holds U+0000. */
+    nulFreeBody: boolean;
   }
 }
 
@@ -139,13 +141,23 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
 export const httpPlatform = fp(
   async (app: FastifyInstance, opts: { verify: Verifier }) => {
     app.decorateRequest('actor', null);
+    app.decorateRequest('nulFreeBody', false);
     // JSON only: a text/plain body is refused with 415 rather than handed to validation as a string
     app.removeContentTypeParser('text/plain');
+    // Fastify's own JSON parser (same poisoning rules, errors and limits), after one look at the text:
+    // JSON can spell U+0000 only as the escape \u0000 (a raw one is invalid JSON), so a body without
+    // that sequence needs no walk below — a batch of 1,000 orders holds about 30,000 strings
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      request.nulFreeBody = !(body as string).includes('\\u0000');
+      parseJson(request, body as string, done);
+    });
 
     // PostgreSQL text cannot hold U+0000: refused with its path before any handler runs
     app.addHook('preValidation', async (request) => {
       for (const [where, value] of [
-        ['', request.body],
+        ['', request.nulFreeBody ? undefined : request.body],
         ['querystring', request.query],
         ['params', request.params],
       ] as const) {

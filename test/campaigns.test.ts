@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { campaignsRepository } from '../src/modules/campaigns/campaigns.repository.ts';
 import { inHoldout } from '../src/modules/campaigns/campaigns.sending.ts';
 import { nextRun } from '../src/modules/campaigns/campaigns.service.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
@@ -415,6 +416,46 @@ describe('campaigns: occurrences across a year boundary and within one batch', (
     now = Date.parse('2027-12-27T10:00:00.000Z');
     await t.app.services.campaigns.sweep([tenantId]);
     expect(await messagesOf(client, wishes.id)).toHaveLength(2);
+  });
+
+  it('a birthday sweep asks the database only for the customers not yet wished, a page at a time', async () => {
+    now = Date.parse('2026-12-28T10:00:00.000Z');
+    const { id: tenantId, client } = await t.newTenant();
+    const born = ['1985-12-30', '1990-01-02', '2001-01-03', '1970-06-01'];
+    const people = [];
+    for (const birthDate of born) people.push(await newCustomer(client, { ...consenting, birthDate }));
+    const wishes = await campaign(client, { kind: 'birthday', trigger: { type: 'birthday', daysBefore: 7 } });
+    await client.post(`/v1/campaigns/${wishes.id}/launch`);
+    const pending = (after?: string, limit = 10) =>
+      t.db.withTenant(tenantId, async (tx) =>
+        campaignsRepository.birthdaysToEnter(
+          tx,
+          wishes.id,
+          await t.app.services.segments.audienceIn(tx, tenantId, {
+            version: 1,
+            all: [{ field: 'birthday', op: 'within', value: 'P7D' }],
+          }),
+          '2026-12-28',
+          after,
+          limit,
+        ),
+      );
+    const inWindow = people
+      .slice(0, 3)
+      .map((p, k) => ({ customerId: p.id, occurrence: k === 0 ? 'birthday:2026' : 'birthday:2027' }))
+      .sort((x, y) => x.customerId.localeCompare(y.customerId));
+    expect(await pending()).toEqual(inWindow);
+    // pages by id: the second starts after the first's last customer
+    const first = await pending(undefined, 2);
+    expect(first).toEqual(inWindow.slice(0, 2));
+    expect(await pending(first.at(-1)!.customerId, 2)).toEqual(inWindow.slice(2));
+
+    await t.app.services.campaigns.sweep([tenantId]);
+    expect((await messagesOf(client, wishes.id)).map((m) => m.customerId).sort()).toEqual(
+      inWindow.map((e) => e.customerId),
+    );
+    // wished: nothing comes back for them, until the next birthday's year
+    expect(await pending()).toEqual([]);
   });
 
   it('a customer entering twice in one batch is capped like two separate entries', async () => {

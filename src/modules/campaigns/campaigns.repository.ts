@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, lte, type SQL, sql } from 'drizzle-orm';
 import type { Tx } from '../../platform/db.ts';
 import { campaignMessages, campaigns } from './campaigns.table.ts';
 
@@ -59,6 +59,37 @@ export const campaignsRepository = {
   async insertMessages(tx: Tx, rows: MessageInsert[]): Promise<MessageRow[]> {
     if (!rows.length) return [];
     return tx.insert(campaignMessages).values(rows).onConflictDoNothing().returning();
+  },
+
+  /**
+   * A page (by customer id, after `after`) of the birthday entries of `audience` (a query of customer
+   * ids) not yet recorded for the campaign: each customer with a birth date, keyed by the year of their
+   * next birthday seen from `today` (YYYY-MM-DD, the tenant's calendar; a birthday today is this
+   * year's). The anti-join runs in SQL, so the customers already wished this year never leave the
+   * database, however many the window holds.
+   */
+  async birthdaysToEnter(
+    tx: Tx,
+    campaignId: string,
+    audience: SQL,
+    today: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ customerId: string; occurrence: string }[]> {
+    const result = await tx.execute<{ customer_id: string; occurrence: string }>(sql`
+      SELECT e.customer_id, e.occurrence FROM (
+        SELECT t.id AS customer_id, 'birthday:' || (${Number(today.slice(0, 4))}::int
+          + CASE WHEN to_char(cu.birth_date, 'MM-DD') >= ${today.slice(5)} THEN 0 ELSE 1 END) AS occurrence
+        FROM (${audience}) t
+        JOIN customers cu ON cu.tenant_id = vinculo_current_tenant() AND cu.id = t.id AND cu.birth_date IS NOT NULL
+        ${after ? sql`WHERE t.id > ${after}::uuid` : sql``}
+      ) e
+      WHERE NOT EXISTS (
+        SELECT 1 FROM campaign_messages m
+        WHERE m.tenant_id = vinculo_current_tenant() AND m.campaign_id = ${campaignId}::uuid
+          AND m.customer_id = e.customer_id AND m.occurrence = e.occurrence)
+      ORDER BY e.customer_id LIMIT ${limit}`);
+    return result.rows.map((r) => ({ customerId: r.customer_id, occurrence: r.occurrence }));
   },
 
   /** The entries not yet recorded: an occurrence a customer already entered is not decided again. */

@@ -536,26 +536,24 @@ export class CampaignsService {
       for (const campaign of await repo.withStatus(tx, ['running'])) {
         if (campaign.trigger.type !== 'birthday') continue;
         if (campaign.startsAt && campaign.startsAt > now) continue;
-        const days = campaign.trigger.daysBefore;
-        const ids = await this.#segments.matchingIn(tx, tenantId, {
+        const audience = await this.#segments.audienceIn(tx, tenantId, {
           version: 1,
           all: [
-            { field: 'birthday', op: 'within', value: `P${days}D` },
+            { field: 'birthday', op: 'within', value: `P${campaign.trigger.daysBefore}D` },
             ...(campaign.segmentIds.length
               ? [{ field: 'segment', op: 'in', value: campaign.segmentIds }]
               : []),
           ],
         });
-        // the occurrence is the birthday itself: the year it falls in, in the tenant's calendar
+        // the occurrence is the birthday itself: the year it falls in, in the tenant's calendar; only
+        // the customers not yet wished for it come back, a page at a time
         const today = wallClock(now, (await this.#tenants.settingsIn(tx, tenantId)).timezone).day;
-        const births = await this.#customers.birthDatesIn(tx, ids);
-        const entries = ids.flatMap((customerId) => {
-          const birth = births.get(customerId);
-          if (!birth) return [];
-          const year = Number(today.slice(0, 4)) + (birth.slice(5) >= today.slice(5) ? 0 : 1);
-          return [{ customerId, occurrence: `birthday:${year}` }];
-        });
-        await this.#sender.enter(tx, tenantId, campaign, entries, now);
+        for (let after: string | undefined; ; ) {
+          const entries = await repo.birthdaysToEnter(tx, campaign.id, audience, today, after, AUDIENCE_PAGE);
+          if (!entries.length) break;
+          await this.#sender.enter(tx, tenantId, campaign, entries, now);
+          after = entries.at(-1)!.customerId;
+        }
       }
     });
   }

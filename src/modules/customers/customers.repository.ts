@@ -154,14 +154,6 @@ export const customersRepository = {
     return result.rows[0]!.n;
   },
 
-  async birthDates(tx: Tx, ids: readonly string[]): Promise<Map<string, string>> {
-    if (!ids.length) return new Map();
-    const result = await tx.execute<{ id: string; birth_date: string }>(sql`
-      SELECT id, birth_date::text FROM customers
-      WHERE id = ANY(${sql.param([...ids])}::uuid[]) AND birth_date IS NOT NULL`);
-    return new Map(result.rows.map((r) => [r.id, r.birth_date]));
-  },
-
   /** Creates many customers in one statement; rows whose email or externalId exists are skipped. */
   insertMany(tx: Tx, rows: CustomerInsert[]): Promise<CustomerRow[]> {
     if (!rows.length) return Promise.resolve([]);

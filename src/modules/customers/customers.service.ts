@@ -360,11 +360,6 @@ export class CustomersService {
     return repo.managedBy(tx, intermediaryId);
   }
 
-  /** For other modules (birthday campaigns): the birth dates of these customers, those who gave one. */
-  birthDatesIn(tx: Tx, ids: readonly string[]): Promise<Map<string, string>> {
-    return repo.birthDates(tx, ids);
-  }
-
   /** For other modules: customers by id in the caller's transaction, in their public shape for `actor`. */
   async viewsIn(tx: Tx, actor: Actor, ids: readonly string[]): Promise<Map<string, Customer>> {
     if (!ids.length) return new Map();

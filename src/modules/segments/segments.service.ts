@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, type SQL } from 'drizzle-orm';
 import type { Actor, TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
@@ -505,17 +505,15 @@ export class SegmentsService {
     return repo.membersOfAny(tx, segmentIds, after, limit);
   }
 
-  /** For other modules: the customers a definition selects now (within `only` when given). */
-  async matchingIn(
-    tx: Tx,
-    tenantId: string,
-    definition: unknown,
-    only?: readonly string[],
-  ): Promise<string[]> {
+  /**
+   * For other modules: the customers a definition selects now, as a query (`SELECT c.id FROM
+   * customers c …`) to page through or join in SQL, so an audience of any size never travels whole.
+   */
+  async audienceIn(tx: Tx, tenantId: string, definition: unknown): Promise<SQL> {
     const evaluation = await this.membership.evaluation(tx, tenantId);
     const result = validate(definition, evaluation.attributes);
     if ('errors' in result) throw validationError(result.errors);
-    return repo.sample(tx, selectIds(compile(result.ast, { ...evaluation.ctx, only }), only), 1_000_000);
+    return selectIds(compile(result.ast, evaluation.ctx));
   }
 
   /**

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { phoneForms } from '../src/modules/customers/customers.fields.ts';
 import { anyOf } from '../src/platform/redaction.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { complaintBody, newCustomer, newOrder } from './helpers/factories.ts';
@@ -51,11 +52,34 @@ describe('erasure: DELETE /v1/customers/:id', () => {
     expect(rows[0]!.out).toBe('tel [erased], ref 9600123456, [erased], juana@x.es, [erased]');
   });
 
+  it('finds a phone however it is written: spaced, dashed, with 00 or no prefix, in national form', async () => {
+    const pattern = anyOf(phoneForms('+34 600 123 456'));
+    const text =
+      'a 600-123-456, b 0034 600 12 34 56, c (600) 123.456, d 34600123456, e +34600123456, ' +
+      'f 9600123456, g 600 123 4567, h 600 12';
+    const { rows } = await owner.query<{ out: string }>(
+      `SELECT regexp_replace($1, $2, '[erased]', 'gi') AS out`,
+      [text, pattern],
+    );
+    expect(rows[0]!.out).toBe(
+      'a [erased], b [erased], c ([erased], d [erased], e [erased], f 9600123456, g 600 123 4567, h 600 12',
+    );
+    // a national number too short to be distinctive is not among the forms
+    expect(phoneForms('+44 7700 900123')).toEqual([
+      '+44 7700 900123',
+      '+447700900123',
+      '7700900123',
+      '07700900123',
+    ]);
+  });
+
   it('removes the personal data from every table, events and delivery logs included; orders stay', async () => {
     const { id: tenantId, client } = await t.newTenant();
     const suffix = Math.random().toString(36).slice(2, 10);
     const email = `erase-${suffix}@example.com`;
-    const phone = `+3460${Math.floor(Math.random() * 1e7)}`;
+    const phone = `+3460${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+    // the same phone as a person would write it: national, in groups of three
+    const spoken = phone.slice(3).replace(/(\d{3})(?=\d)/g, '$1 ');
     const c = await newCustomer(client, {
       // a short external id must not make the erasure touch rows that merely contain "42"
       externalId: `42${suffix.slice(0, 1)}`,
@@ -91,7 +115,7 @@ describe('erasure: DELETE /v1/customers/:id', () => {
     const quoting = await client.post(
       '/v1/interactions',
       complaintBody(otherCustomer, {
-        body: `Mi vecina ${email.toUpperCase()} (tel. ${phone}) tampoco recibió nada`,
+        body: `Mi vecina ${email.toUpperCase()} (tel. ${phone} o ${spoken}) tampoco recibió nada`,
         metadata: { contact: phone, ticket: 42 },
       }),
     );
@@ -179,7 +203,7 @@ describe('erasure: DELETE /v1/customers/:id', () => {
     // the other customer's complaint and comment keep their text, without the erased one's values
     const quoted = (await client.get(`/v1/interactions/${quoting.json().id}`)).json();
     // whole values only: the reference number that merely contains the phone's digits stays
-    expect(quoted.body).toBe('Mi vecina [erased] (tel. [erased]) tampoco recibió nada');
+    expect(quoted.body).toBe('Mi vecina [erased] (tel. [erased] o [erased]) tampoco recibió nada');
     expect(quoted.metadata).toEqual({});
     const comments = (await client.get(`/v1/feedback?customerId=${otherCustomer}`)).json().data;
     expect(comments.map((f: any) => f.comment)).toEqual(['como [erased], tarde']);

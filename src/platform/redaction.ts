@@ -2,11 +2,24 @@ import { type SQL, sql } from 'drizzle-orm';
 
 /**
  * For erasure: a PostgreSQL regular expression matching any of these values as text, in any case
- * (metacharacters escaped, so `+34…` or `a.b@c` match only themselves).
+ * (metacharacters escaped, so `a.b@c` matches only itself; a phone, however its digits are spaced).
  */
 export const anyOf = (values: readonly string[]): string =>
   // whole values only: a phone 600123456 is not the tail of 9600123456, ana@x.es not of juana@x.es
-  `(?<![0-9A-Za-z])(${values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?![0-9A-Za-z])`;
+  `(?<![0-9A-Za-z])(${values.map(patternOf).join('|')})(?![0-9A-Za-z])`;
+
+/** What separates a phone's digits in writing: `600 123 456`, `600-123-456`, `(600) 123.456`. */
+const PHONE_LIKE = /^\+?[0-9][0-9 ()./-]*$/;
+
+/**
+ * A value as a pattern: itself (escaped), or for a phone-like value its digits with any separators
+ * between them, and for an international one (`+34…`) the `+` also written as `00`, or left out.
+ */
+function patternOf(value: string): string {
+  if (!PHONE_LIKE.test(value)) return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const digits = [...value.replace(/[^0-9]/g, '')].join('[ ()./-]*');
+  return value.startsWith('+') ? `(?:(?:\\+|00)[ ]*)?${digits}` : digits;
+}
 
 /** `text` with every match of `pattern` (anyOf) replaced by `[erased]`. */
 export const erasedIn = (text: SQL, pattern: string): SQL =>

@@ -1,3 +1,4 @@
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import type { Actor } from '../../platform/auth.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { AttributesService } from '../attributes/attributes.service.ts';
@@ -144,6 +145,19 @@ export const normalEmail = (email: string) => email.trim().toLowerCase();
  * `+34699000111` are one phone (stored as given); customers_phone_idx indexes the same expression.
  */
 export const phoneKey = (phone: string) => phone.replace(/[^0-9+]/g, '');
+/**
+ * The ways a phone may be written elsewhere, for erasure: as stored, by its key, and, when it has an
+ * international prefix (libphonenumber-js reads the country from it), in international form and in
+ * the country's national forms (`+34 600 123 456` → `+34600123456`, `600123456`; `+44 7700 900123`
+ * → `07700900123`, `7700900123`). Separators between the digits are the matcher's business.
+ */
+export function phoneForms(phone: string): string[] {
+  const parsed = phone.trim().startsWith('+') ? parsePhoneNumberFromString(phone) : undefined;
+  const forms = [phone, phoneKey(phone)];
+  if (parsed) forms.push(parsed.number, parsed.nationalNumber, phoneKey(parsed.formatNational()));
+  return [...new Set(forms)];
+}
+
 /** The keys an identity matches by, in priority order. */
 export const identityKeys = (i: Identity) =>
   [

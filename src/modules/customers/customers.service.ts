@@ -19,6 +19,7 @@ import {
   identityKeys,
   normalEmail,
   path,
+  phoneForms,
   phoneKey,
   type References,
   referenceProblem,
@@ -572,12 +573,15 @@ export class CustomersService {
 
   /**
    * The personal values an erasure must hunt for in free text elsewhere (other events, stored
-   * responses, import errors): the email and the phone, distinctive enough to match as text — never
-   * short values such as an external id, which would match unrelated rows.
+   * responses, import errors): the email and the phone in each of the forms it may be written in,
+   * distinctive enough to match as text — never short values such as an external id (or a national
+   * number under six digits), which would match unrelated rows.
    */
   async contactValuesOf(tx: Tx, id: string): Promise<string[] | undefined> {
     const [row] = await repo.findByIds(tx, [id]);
     if (!row) return undefined;
-    return [row.email, row.phone].filter((v): v is string => typeof v === 'string' && v.length >= 6);
+    return [row.email, ...(row.phone ? phoneForms(row.phone) : [])].filter(
+      (v): v is string => typeof v === 'string' && v.replace(/[^0-9A-Za-z]/g, '').length >= 6,
+    );
   }
 }

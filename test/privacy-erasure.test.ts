@@ -166,7 +166,7 @@ describe('erasure: DELETE /v1/customers/:id', () => {
     expect(erased.statusCode, erased.body).toBe(200);
     expect(erased.json()).toMatchObject({ customerId: c.id, requestedBy: expect.any(String) });
 
-    for (const value of [email, phone, `Nombre${suffix}`, `Calle ${suffix} 1`])
+    for (const value of [email, phone, spoken, `Nombre${suffix}`, `Calle ${suffix} 1`])
       expect(await tablesHolding(value)).toEqual([]);
     // a second request answers the same
     const second = await client.delete(`/v1/customers/${c.id}`);

@@ -4,6 +4,7 @@ import { canonicalJson } from './canonical-json.ts';
 import type { Tx } from './db.ts';
 import { AppError } from './errors.ts';
 import { idempotencyKeys } from './idempotency.table.ts';
+import { anyOf } from './redaction.ts';
 
 /** How long a key and its first response are kept. */
 export const IDEMPOTENCY_TTL_HOURS = 24;
@@ -62,9 +63,9 @@ export async function idempotent<T>(
   return { status: stored.responseStatus, body: stored.responseBody as T, replayed: true };
 }
 
-/** Drops stored responses that mention any of these values (a privacy erasure). */
+/** Drops stored responses that mention any of these values, as `anyOf` matches them (a privacy erasure). */
 export async function forgetResponses(tx: Tx, needles: readonly string[]): Promise<void> {
   await tx.execute(sql`
     DELETE FROM idempotency_keys
-    WHERE EXISTS (SELECT 1 FROM unnest(${sql.param(needles)}::text[]) n WHERE strpos(response_body::text, n) > 0)`);
+    WHERE response_body::text ~* ${anyOf(needles)}`);
 }

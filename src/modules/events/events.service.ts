@@ -4,6 +4,7 @@ import type { Clock } from '../../platform/clock.ts';
 import { type Database, likePrefix, type Tx } from '../../platform/db.ts';
 import { idFloor, newId } from '../../platform/ids.ts';
 import type { CursorScope, Cursors, Page } from '../../platform/pagination.ts';
+import { anyOf } from '../../platform/redaction.ts';
 import { EVENT_RETENTION_DAYS, type Event, type EventType, type ListEventsFilter } from './events.schemas.ts';
 import { events } from './events.table.ts';
 
@@ -198,11 +199,12 @@ export class EventsService {
 
   /**
    * Erasure: the customer's own events keep only its id; any other event that quotes one of the
-   * customer's values (email, phone…) loses its payload.
+   * customer's values (email, phone…: as whole values, in any case, a phone however spaced) loses
+   * its payload.
    */
   async scrub(tx: Tx, customerId: string, values: readonly string[]): Promise<number> {
     const own = sql`(data ->> 'customerId' = ${customerId}::text OR (type LIKE 'customer.%' AND data ->> 'id' = ${customerId}::text))`;
-    const quotes = sql`EXISTS (SELECT 1 FROM unnest(${sql.param(values)}::text[]) n WHERE strpos(data::text, n) > 0)`;
+    const quotes = values.length ? sql`data::text ~* ${anyOf(values)}` : sql`false`;
     const result = await tx.execute(sql`
       UPDATE events SET data = CASE WHEN ${own}
           THEN jsonb_build_object('customerId', ${customerId}::text, 'erased', true)

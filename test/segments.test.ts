@@ -175,6 +175,46 @@ describe('segments: definitions, membership and history', () => {
     expect((await client.get(`/v1/segments/${created.id}`)).json()).toMatchObject({ memberCount: 1 });
   });
 
+  it('a recompute whose segment refresh was lost (the process stopped after its commit) is caught up by the sweep', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const buyer = await newCustomer(client);
+    await client.post('/v1/orders', shoes(buyer.id, 3));
+    const created = await segment(client, {
+      name: 'scored buyers, refresh lost',
+      definition: { version: 1, all: [{ field: 'scores.frequency', op: 'gte', value: 1 }] },
+    });
+    expect(created.memberCount).toBe(0);
+    const membership = t.app.services.segments.membership;
+    const refresh = membership.refresh;
+    const started = now;
+    now = new Date(started.getTime() + 60_000);
+    try {
+      // the recompute commits; the refresh it asks for afterwards never happens
+      membership.refresh = async () => {
+        throw new Error('stopped');
+      };
+      await expect(t.app.services.scores.recompute(tenantId)).rejects.toThrow('stopped');
+      let refreshes = 0;
+      membership.refresh = (...args) => {
+        refreshes += 1;
+        return refresh.apply(membership, args);
+      };
+      expect((await client.get(`/v1/segments/${created.id}`)).json().memberCount).toBe(0);
+      await membership.sweep([tenantId]);
+      expect((await client.get(`/v1/segments/${created.id}`)).json()).toMatchObject({
+        memberCount: 1,
+        refreshedAt: now.toISOString(),
+      });
+      expect(refreshes).toBe(1);
+      // caught up: the next sweep refreshes nothing
+      await membership.sweep([tenantId]);
+      expect(refreshes).toBe(1);
+    } finally {
+      membership.refresh = refresh;
+      now = started;
+    }
+  });
+
   it('a score change written by the refresh after an order is evaluated again, even when the pass ran first', async () => {
     const { id: tenantId, client } = await t.newTenant();
     const buyer = await newCustomer(client);

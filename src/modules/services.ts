@@ -85,7 +85,14 @@ export function createServices(deps: ServiceDeps) {
     },
     requireCustomer: (tx, id) => customers.requireReference(tx, id),
   });
-  const membership = new Membership({ ...deps, tenants, attributes, events, jobRuns });
+  const membership = new Membership({
+    ...deps,
+    tenants,
+    attributes,
+    events,
+    jobRuns,
+    recomputedAt: (tx) => scores.recomputedAtIn(tx),
+  });
   const segments = new SegmentsService({ ...deps, customers, events, jobRuns, membership });
   // each score recompute moves relative scores: every dynamic segment is refreshed after it
   scores.onRecomputed(async (tenantId) => {

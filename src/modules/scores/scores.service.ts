@@ -401,6 +401,11 @@ export class ScoresService {
     );
   }
 
+  /** For other modules: when the tenant's scores were last fully recomputed (its start), if ever. */
+  async recomputedAtIn(tx: Tx): Promise<Date | null> {
+    return (await repo.state(tx))?.recomputedAt ?? null;
+  }
+
   /** `GET /v1/scores/model`. */
   model(actor: TenantActor): Promise<ScoreModel> {
     return this.#db.withTenant(actor.tenantId, async (tx) => toModel(await repo.state(tx)), {

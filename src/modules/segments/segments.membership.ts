@@ -51,6 +51,7 @@ export class Membership {
   readonly #events: EventsService;
   readonly #jobRuns: JobRunsService;
   readonly #jobs: () => Jobs | undefined;
+  readonly #recomputedAt: (tx: Tx) => Promise<Date | null>;
 
   constructor(deps: {
     db: Database;
@@ -60,6 +61,8 @@ export class Membership {
     events: EventsService;
     jobRuns: JobRunsService;
     jobs?: () => Jobs | undefined;
+    /** When the tenant's scores were last fully recomputed (every dynamic segment is refreshed after). */
+    recomputedAt?: (tx: Tx) => Promise<Date | null>;
   }) {
     this.#db = deps.db;
     this.#clock = deps.clock;
@@ -68,6 +71,7 @@ export class Membership {
     this.#events = deps.events;
     this.#jobRuns = deps.jobRuns;
     this.#jobs = deps.jobs ?? (() => undefined);
+    this.#recomputedAt = deps.recomputedAt ?? (async () => null);
   }
 
   async evaluation(tx: Tx, tenantId: string): Promise<Evaluation> {
@@ -200,18 +204,30 @@ export class Membership {
   async sweep(tenantIds: string[]): Promise<void> {
     for (const tenantId of tenantIds) {
       await this.evaluatePending(tenantId);
-      const due = await this.#db.withTenant(
+      const { due, behindScores } = await this.#db.withTenant(
         tenantId,
-        async (tx) =>
-          (await repo.dynamic(tx)).filter(
-            (row) =>
-              row.refreshEveryMinutes !== null &&
-              (!row.refreshedAt ||
-                this.#clock.now().getTime() - row.refreshedAt.getTime() >= row.refreshEveryMinutes * 60_000),
-          ),
+        async (tx) => {
+          const rows = await repo.dynamic(tx);
+          const recomputedAt = await this.#recomputedAt(tx);
+          const now = this.#clock.now().getTime();
+          return {
+            due: rows.filter(
+              (row) =>
+                row.refreshEveryMinutes !== null &&
+                (!row.refreshedAt || now - row.refreshedAt.getTime() >= row.refreshEveryMinutes * 60_000),
+            ),
+            // the refresh a full recompute asks for once it has committed was lost (the process
+            // stopped in between): a segment last refreshed before that recompute began is behind
+            // (one whose definition fails to evaluate is not: it would be retried every minute)
+            behindScores:
+              recomputedAt !== null &&
+              rows.some((row) => !row.lastError && (!row.refreshedAt || row.refreshedAt < recomputedAt)),
+          };
+        },
         { readOnly: true },
       );
-      for (const row of due) await this.refresh(tenantId, { segmentId: row.id });
+      if (behindScores) await this.refresh(tenantId);
+      else for (const row of due) await this.refresh(tenantId, { segmentId: row.id });
     }
   }
 }

@@ -19,6 +19,11 @@ async function until(get: () => Promise<any>, done: (body: any) => boolean) {
   throw new Error('the condition never held');
 }
 
+const money = (amount: number) => ({
+  total: { amount, currency: 'EUR' },
+  items: [{ sku: 'S', quantity: 1, unitPrice: { amount, currency: 'EUR' } }],
+});
+
 describe('scores through the API and the workers', () => {
   it('POST /v1/scores/recompute → 202 and a job that GET /v1/jobs/:id follows to its result', async () => {
     const { client } = await t.newTenant();
@@ -111,23 +116,33 @@ describe('scores through the API and the workers', () => {
 
   it('a change of the score settings recomputes; bad settings are refused with their paths', async () => {
     const { client } = await t.newTenant();
-    const c = await newCustomer(client);
-    await client.post('/v1/orders', orderBody({ customerId: c.id }));
-    await until(
-      async () => (await client.get(`/v1/customers/${c.id}/scores`)).json(),
-      (b) => b.value.score !== null,
+    // one big order against three small ones: the weights decide who scores higher
+    const big = await newCustomer(client);
+    const small = await newCustomer(client);
+    await client.post('/v1/orders', orderBody({ customerId: big.id, ...money(10_000) }));
+    for (let k = 0; k < 3; k++)
+      await client.post('/v1/orders', orderBody({ customerId: small.id, ...money(1000) }));
+    const scoresOf = async (id: string) => (await client.get(`/v1/customers/${id}/scores`)).json();
+    const before = await until(
+      () => scoresOf(small.id),
+      (b) => b.value.score !== null && b.rfm.frequency === 3,
     );
+    expect(before.value.dimensions.volume.weight).toBe(1);
     const ok = await client.patch('/v1/settings', {
       scores: { weights: { volume: 0, frequency: 0, amount: 1, punctuality: 0, seniority: 0 } },
     });
     expect(ok.statusCode, ok.body).toBe(200);
     expect(ok.json().scores.weights.amount).toBe(1);
     expect(ok.json().scores.tiers).toEqual({ vip: 0.05, gold: 0.2, silver: 0.5 });
+    // the response explains the score with the weights it was made with: the new ones once the
+    // recompute the change triggered has run
     const rescored = await until(
-      async () => (await client.get(`/v1/customers/${c.id}/scores`)).json(),
-      (b) => b.value.dimensions.volume.weight === 0 && b.value.dimensions.amount.contribution === 100,
+      () => scoresOf(small.id),
+      (b) => b.value.dimensions.volume.weight === 0,
     );
-    expect(rescored.value.score).toBeCloseTo(100, 6);
+    expect(rescored.value.score).toBeCloseTo(50, 6);
+    expect(rescored.value.dimensions.amount).toMatchObject({ normalized: 0.5, weight: 1, contribution: 50 });
+    expect((await scoresOf(big.id)).value.score).toBeCloseTo(100, 6);
 
     for (const [scores, path] of [
       [{ weights: { volume: 0, frequency: 0, amount: 0, punctuality: 0, seniority: 0 } }, 'scores.weights'],

@@ -225,8 +225,9 @@ describe('the nightly recompute', () => {
     // the same local day: done already
     now = new Date('2026-03-10T20:00:00.000Z');
     expect(await scores.nightly([tenantId])).toEqual([]);
-    // an on-demand recompute (without a refit) before the next night's time does not stand in for it
-    now = new Date('2026-03-11T07:00:00.000Z');
+    // an on-demand recompute (without a refit) after the next night's time (02:40 local) does not
+    // stand in for that night's run
+    now = new Date('2026-03-11T08:40:00.000Z');
     await scores.recompute(tenantId, { refit: false });
     now = new Date('2026-03-11T09:00:00.000Z');
     expect(await scores.nightly([tenantId])).toEqual([tenantId]);
@@ -251,5 +252,58 @@ describe('the nightly recompute', () => {
       '2026-04-03T00:00:00.000Z',
       '2026-04-04T00:00:00.000Z',
     ]);
+  });
+});
+
+describe('the nightly recompute, when one tenant fails', () => {
+  it('runs for the others, and reports the one that failed', async () => {
+    const failing = await t.newTenant();
+    const other = await t.newTenant();
+    const scores = t.app.services.scores;
+    const recompute = scores.recompute;
+    now = new Date('2026-04-01T12:00:00.000Z');
+    scores.recompute = (tenantId, options) =>
+      tenantId === failing.id
+        ? Promise.reject(new Error('broken'))
+        : recompute.call(scores, tenantId, options);
+    try {
+      await expect(scores.nightly([failing.id, other.id])).rejects.toThrow(
+        `nightly recompute failed for ${failing.id}; ran for 1 other tenant(s)`,
+      );
+    } finally {
+      scores.recompute = recompute;
+    }
+    expect((await other.client.get('/v1/scores/model')).json().recomputedAt).toBe(now.toISOString());
+    expect((await failing.client.get('/v1/scores/model')).json().recomputedAt).toBeNull();
+    // the failed one is tried again at the next tick, the other is done for the day
+    now = new Date('2026-04-01T12:15:00.000Z');
+    expect(await scores.nightly([failing.id, other.id])).toEqual([failing.id]);
+  });
+});
+
+describe('the refresh after a recompute that saw no buyer', () => {
+  it('is a full recompute: the first buyers are ranked against each other, not each placed first', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const scores = t.app.services.scores;
+    now = at(0);
+    const buyers: { id: string }[] = [];
+    for (let k = 0; k < 5; k++) buyers.push(await newCustomer(client));
+    await scores.recompute(tenantId);
+    for (const [k, c] of buyers.entries())
+      for (let n = 0; n <= k; n++)
+        expect((await client.post('/v1/orders', buy(c.id, -1 - n))).statusCode).toBe(201);
+    await scores.refresh(tenantId);
+    const view = async () =>
+      Promise.all(
+        buyers.map(async (c) => {
+          const s = (await client.get(`/v1/customers/${c.id}/scores`)).json();
+          return { f: s.rfm.f, score: s.value.score, tier: s.value.tier };
+        }),
+      );
+    const refreshed = await view();
+    expect(refreshed.map((s) => s.f)).toEqual([1, 2, 3, 4, 5]);
+    expect(refreshed.filter((s) => s.tier === 'vip')).toHaveLength(1);
+    await scores.recompute(tenantId);
+    expect(await view()).toEqual(refreshed);
   });
 });

@@ -57,12 +57,12 @@ const money = (amount: number) => ({
   items: [{ sku: 'S', quantity: 1, unitPrice: { amount, currency: 'EUR' } }],
 });
 
-async function seed(customers: number) {
+async function seed(customers: number, amountOf = (i: number, k: number) => history(i).amounts[k]!) {
   const tenant = await t.newTenant();
   const items = Array.from({ length: customers }, (_, i) =>
     history(i).days.map((daysAgo, k) =>
       orderBody({
-        ...money(history(i).amounts[k]!),
+        ...money(amountOf(i, k)),
         customer: { externalId: `m-${i}` },
         externalId: `m-${i}-${k}`,
         placedAt: new Date(NOW - daysAgo * DAY).toISOString(),
@@ -161,6 +161,34 @@ describe('fitted models', () => {
     for (const d of ['volume', 'frequency', 'amount', 'punctuality', 'seniority']) {
       expect(incremental.value.dimensions[d].raw).toEqual(full.value.dimensions[d].raw);
     }
+  });
+
+  it('repeat spends the spend model cannot describe leave it out, with the reason, never the recompute', async () => {
+    // every repeat order free: BG/NBD fits, Gamma-Gamma has no positive spend to fit
+    const free = await seed(120, (i, k) => (k === 0 ? history(i).amounts[0]! : 0));
+    expect(await t.app.services.scores.recompute(free.tenant.id)).toMatchObject({ fitted: true });
+    const model = (await free.tenant.client.get('/v1/scores/model')).json();
+    expect(model.gammaGamma).toBeNull();
+    const i = Array.from({ length: 120 }, (_, k) => k).find((k) => history(k).days.length >= 3)!;
+    const s = (await free.tenant.client.get(`/v1/customers/${free.idOf(i)}/scores`)).json();
+    expect(s.model.probabilityAlive).toBeGreaterThan(0);
+    expect(s.model).toMatchObject({ clv: null, expectedOrderValue: null });
+    expect(s.model.reason).toMatch(/^Gamma-Gamma not fitted .*: expected order value and CLV are null$/);
+
+    // one buyer whose mean repeat spend is a third of a cent (1, 0, 0 after 50.00): the spend model
+    // fits on the others, and the recompute goes through
+    const { tenant } = await seed(120);
+    const odd = [5000, 1, 0, 0].map((amount, k) =>
+      orderBody({
+        ...money(amount),
+        customer: { externalId: 'odd' },
+        externalId: `odd-${k}`,
+        placedAt: new Date(NOW - (40 - 10 * k) * DAY).toISOString(),
+      }),
+    );
+    expect((await tenant.client.post('/v1/orders/batch', { items: odd })).json().summary.errors).toBe(0);
+    expect(await t.app.services.scores.recompute(tenant.id)).toMatchObject({ fitted: true });
+    expect((await tenant.client.get('/v1/scores/model')).json().gammaGamma.q).toBeGreaterThan(1);
   });
 
   it('below the minimum of repeat buyers the model is not fitted and says why', async () => {

@@ -85,22 +85,28 @@ export function fitModels(
       reason: `not fitted: the BG/NBD fit degenerated (a parameter left (1e-8, ${MAX_PARAMETER})); the purchase histories are too alike`,
     };
   }
-  const gg = spend.length ? fitGammaGamma(spend, previous?.gammaGamma ?? undefined) : undefined;
+  // data the spend model cannot describe leaves it out (and CLV null), never the whole recompute
+  let gg: ReturnType<typeof fitGammaGamma> | undefined;
+  try {
+    gg = spend.length ? fitGammaGamma(spend, previous?.gammaGamma ?? undefined) : undefined;
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+  }
   // the expected spend needs q > 1; otherwise the spend model is left out and CLV stays null
-  const ggUsable =
+  const usable =
     gg &&
     gg.params.q > 1 &&
-    Object.values(gg.params).every((v) => Number.isFinite(v) && v > 0 && v < MAX_PARAMETER);
+    Object.values(gg.params).every((v) => Number.isFinite(v) && v > 0 && v < MAX_PARAMETER)
+      ? gg
+      : undefined;
   const fitted: ModelFit = {
     ...base,
     bgnbd: { ...bg.params, logLikelihood: bg.logLikelihood, iterations: bg.iterations },
-    gammaGamma: ggUsable
-      ? { ...gg.params, logLikelihood: gg.logLikelihood, iterations: gg.iterations }
+    gammaGamma: usable
+      ? { ...usable.params, logLikelihood: usable.logLikelihood, iterations: usable.iterations }
       : null,
     fitMs: Math.round(performance.now() - started),
-    reason: ggUsable
-      ? null
-      : 'Gamma-Gamma not fitted (too few repeat buyers with a positive spend, or q ≤ 1)',
+    reason: usable ? null : 'Gamma-Gamma not fitted (too few repeat buyers with a positive spend, or q ≤ 1)',
   };
   // a refit that moved no parameter by more than a millionth keeps the previous one exactly, so that a
   // re-run on the same data changes nothing (the warm start may wander in the last digits)

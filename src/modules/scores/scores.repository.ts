@@ -527,11 +527,15 @@ export const scoresRepository = {
     return result.rows;
   },
 
-  /** The Gamma-Gamma data: repeat buyers' mean repeat spend (minor units), compressed. */
+  /**
+   * The Gamma-Gamma data: repeat buyers' mean repeat spend (minor units), compressed by rounding to
+   * the unit; a mean under half a unit rounds to no spend at all, which the model cannot describe
+   * (it needs a positive spend), so it is left out like a zero one.
+   */
   async spendRows(tx: Tx, work: WorkTables) {
     const result = await tx.execute<{ x: number; mx: number; count: number }>(sql`
       SELECT x, round(mean_repeat_spend)::float8 AS mx, count(*)::int AS count
-      FROM ${work.features} WHERE x > 0 AND mean_repeat_spend > 0 GROUP BY 1, 2 ORDER BY 1, 2`);
+      FROM ${work.features} WHERE x > 0 AND round(mean_repeat_spend) > 0 GROUP BY 1, 2 ORDER BY 1, 2`);
     return result.rows;
   },
 

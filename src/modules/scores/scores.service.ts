@@ -13,7 +13,7 @@ import { fitFor, placeRow, tupleOutputs } from './scores.compute.ts';
 import { type AsOf, recomputeWork, scoresRepository as repo, TEMP_WORK } from './scores.repository.ts';
 import type { CustomerScores, ScoreModel } from './scores.schemas.ts';
 import type { Cutpoints, ModelFit } from './scores.table.ts';
-import { toCustomerScores, toModel } from './scores.view.ts';
+import { scoringSettings, toCustomerScores, toModel } from './scores.view.ts';
 
 export const RECOMPUTE_TASK = 'scores_recompute';
 export const REFRESH_TASK = 'scores_refresh';
@@ -174,6 +174,7 @@ export class ScoresService {
           asOf: at.day,
           timezone: at.timezone,
           recomputedAt: at.now,
+          settings: settings.scores,
         });
         // every change committed before this transaction began is in the rows just written
         await repo.watermarkAtTransactionStart(tx);
@@ -205,7 +206,9 @@ export class ScoresService {
   /**
    * The refresh after order writes: the customers whose purchase aggregates changed since their
    * scores were computed, with the current fit, placed against the last full recompute's
-   * distributions. A tenant never fully recomputed gets its first full recompute instead.
+   * distributions. A tenant never fully recomputed gets its first full recompute instead, and so
+   * does one whose last recompute saw no buyer (there is no distribution to place a buyer against:
+   * every one would rank first).
    */
   async refresh(tenantId: string): Promise<{ customers: number }> {
     let total = 0;
@@ -213,7 +216,7 @@ export class ScoresService {
       const done = await this.#db.withTenant(tenantId, async (tx) => {
         await repo.withoutJit(tx);
         const state = await repo.lockState(tx);
-        if (!state.cutpoints || !state.fit) return -1;
+        if (!state.cutpoints || !state.fit || state.cutpoints.buyers === 0) return -1;
         const settings = await this.#tenants.settingsIn(tx, tenantId);
         const at = this.#asOf(settings);
         const changed = await repo.changedSince(tx, state.watermark, REFRESH_CHUNK);
@@ -226,7 +229,7 @@ export class ScoresService {
           tx,
           at,
           zoneChanged,
-          settings.scores,
+          scoringSettings(state, settings.scores),
           state.fit,
           state.modelVersion,
           state.cutpoints,
@@ -321,28 +324,43 @@ export class ScoresService {
   async nightly(tenantIds?: string[]): Promise<string[]> {
     const now = this.#clock.now();
     const ran: string[] = [];
+    const failed: { tenantId: string; error: unknown }[] = [];
     for (const tenantId of tenantIds ?? (await this.#tenants.allIds())) {
-      const { settings, state } = await this.#db.withTenant(
-        tenantId,
-        async (tx) => ({
-          settings: await this.#tenants.settingsIn(tx, tenantId),
-          state: await repo.state(tx),
-        }),
-        { readOnly: true },
-      );
-      const { nightlyAt } = settings.scores;
-      const local = wallClock(now, settings.timezone);
-      // a tenant that has never had one runs at once
-      const due =
-        !state?.nightlyAt ||
-        nightlySlot(wallClock(state.nightlyAt, settings.timezone), nightlyAt) < nightlySlot(local, nightlyAt);
-      if (due) {
-        await this.recompute(tenantId, { refit: true });
-        await this.#db.withTenant(tenantId, (tx) => repo.saveState(tx, { nightlyAt: now }));
-        ran.push(tenantId);
+      // one tenant's failure never costs the others their night's run; it
+      // is tried again at the next tick
+      try {
+        if (await this.#nightlyOne(tenantId, now)) ran.push(tenantId);
+      } catch (error) {
+        failed.push({ tenantId, error });
       }
     }
+    if (failed.length)
+      throw new AggregateError(
+        failed.map((f) => f.error),
+        `nightly recompute failed for ${failed.map((f) => f.tenantId).join(', ')}; ran for ${ran.length} other tenant(s)`,
+      );
     return ran;
+  }
+
+  async #nightlyOne(tenantId: string, now: Date): Promise<boolean> {
+    const { settings, state } = await this.#db.withTenant(
+      tenantId,
+      async (tx) => ({
+        settings: await this.#tenants.settingsIn(tx, tenantId),
+        state: await repo.state(tx),
+      }),
+      { readOnly: true },
+    );
+    const { nightlyAt } = settings.scores;
+    const local = wallClock(now, settings.timezone);
+    // a tenant that has never had one runs at once
+    const due =
+      !state?.nightlyAt ||
+      nightlySlot(wallClock(state.nightlyAt, settings.timezone), nightlyAt) < nightlySlot(local, nightlyAt);
+    if (!due) return false;
+    await this.recompute(tenantId, { refit: true });
+    await this.#db.withTenant(tenantId, (tx) => repo.saveState(tx, { nightlyAt: now }));
+    return true;
   }
 
   /** `GET /v1/customers/:id/scores`, optionally with expected purchases over another horizon. */

@@ -16,6 +16,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { tenantId, tenantIsolation, tenantReference } from '../../platform/tenancy.ts';
 import { customers } from '../customers/customers.table.ts';
+import type { ScoreSettings } from '../tenants/tenants.schemas.ts';
 import { TIERS } from '../tenants/tenants.schemas.ts';
 import { tenants } from '../tenants/tenants.table.ts';
 
@@ -141,6 +142,9 @@ export const scoreState = pgTable(
     // the time zone of the purchase days kept in the scores rows (another one rebuilds them)
     timezone: text('timezone'),
     recomputedAt: at('recomputed_at'),
+    // the score settings the last full recompute used: the refresh places customers with the same
+    // ones, and responses explain scores with them, until the next recompute adopts a change
+    settings: jsonb('settings').$type<ScoreSettings>(),
     // when the last nightly run (with its refit) was made: the schedule's own mark, which an on-demand
     // or settings-triggered recompute does not move
     nightlyAt: at('nightly_at'),

@@ -1,5 +1,5 @@
 import { money } from '../../platform/money.ts';
-import type { Settings, ValueDimension } from '../tenants/tenants.schemas.ts';
+import type { ScoreSettings, Settings, ValueDimension } from '../tenants/tenants.schemas.ts';
 import { DEFAULT_HORIZON_DAYS, modelOutputs } from './scores.compute.ts';
 import type { ScoreRow, StateRow } from './scores.repository.ts';
 import { type RfmCell, rfmCell } from './scores.rfm.ts';
@@ -44,6 +44,14 @@ export function expectedOver(
   }
 }
 
+/**
+ * The score settings the stored scores were made with: the last full recompute's (until the next one
+ * adopts a change), else the tenant's current ones.
+ */
+export function scoringSettings(state: StateRow | undefined, current: ScoreSettings): ScoreSettings {
+  return state?.settings ? { ...current, ...state.settings } : current;
+}
+
 export function toCustomerScores(input: {
   customerId: string;
   customer: CustomerStatus;
@@ -52,8 +60,9 @@ export function toCustomerScores(input: {
   settings: Settings;
   horizonDays?: number;
 }): CustomerScores {
-  const { customerId, customer, row, state, settings } = input;
-  const currency = settings.currency;
+  const { customerId, customer, row, state } = input;
+  const currency = input.settings.currency;
+  const settings = { ...input.settings, scores: scoringSettings(state, input.settings.scores) };
   const weights = settings.scores.weights;
   const raw: Record<ValueDimension, number | null> = {
     volume: row?.volume ?? 0,
@@ -112,8 +121,18 @@ export function toCustomerScores(input: {
     : !fitted
       ? (fit?.reason ?? 'no model fitted yet: run POST /v1/scores/recompute')
       : row.pAlive === null
-        ? 'no purchase history: the model describes buyers only'
-        : horizonProblem;
+        ? row.x === null
+          ? 'no purchase history: the model describes buyers only'
+          : 'the fitted model could not be evaluated for this purchase history (a series did not converge)'
+        : // BG/NBD fitted without the spend model: the expected order value and CLV are null, and say why
+          [
+            horizonProblem,
+            fit!.gammaGamma
+              ? null
+              : `${fit!.reason ?? 'Gamma-Gamma not fitted'}: expected order value and CLV are null`,
+          ]
+            .filter(Boolean)
+            .join('; ') || null;
   return {
     customerId,
     asOf: row?.asOf ?? null,

@@ -1,0 +1,1 @@
+ALTER TABLE "score_state" ADD COLUMN "settings" jsonb;

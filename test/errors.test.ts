@@ -104,6 +104,30 @@ describe('problem+json for every error', () => {
       'validation_failed',
     );
     expect((await client.get('/v1/orders?placedFrom=0001-01-01T00:00:00Z')).statusCode).toBe(200);
+    // and year 9999 with a negative offset is year 10000 in UTC: refused as an item's problem, the
+    // batch's other item recorded
+    const lastDay = encodeURIComponent('9999-12-31T23:00:00-12:00');
+    expectProblem(await client.get(`/v1/orders?placedTo=${lastDay}`), 400, 'validation_failed');
+    expect(
+      (await client.get(`/v1/orders?placedTo=${encodeURIComponent('9999-12-31T23:00:00Z')}`)).statusCode,
+    ).toBe(200);
+    const item = (externalId: string, dueAt: string) => ({
+      source: 'shop',
+      externalId,
+      customer: { email: `${externalId}@example.com` },
+      placedAt: '2026-01-02T10:00:00Z',
+      status: 'placed',
+      total: { amount: 100, currency: 'EUR' },
+      payment: { method: 'invoice', dueAt },
+    });
+    const batch = await client.post('/v1/orders/batch', {
+      items: [item('y9a', '9999-12-31T23:00:00-12:00'), item('y9b', '2026-02-01T00:00:00Z')],
+    });
+    expect(batch.statusCode, batch.body).toBe(200);
+    expect(batch.json().results.map((r: { status: string }) => r.status)).toEqual(['error', 'created']);
+    expect(batch.json().results[0].error.errors).toEqual([
+      { path: 'items[0].payment.dueAt', message: 'the year must be 9999 or earlier, in UTC' },
+    ]);
   });
 
   it('answers a deadlock or serialization failure that outlived its retries with 503 write_conflict and Retry-After', async () => {

@@ -35,17 +35,28 @@ export const FUTURE_SKEW_MS = 5 * 60_000;
 
 /**
  * PostgreSQL has no year 0: a date or time before 0001-01-01 UTC (which an offset can make of
- * `0001-01-01T00:30:00+01:00`) is refused here rather than by the database.
+ * `0001-01-01T00:30:00+01:00`) is refused here rather than by the database. At the other end, a time
+ * that is past 9999 in UTC (`9999-12-31T23:00:00-12:00`) is refused too: it has no four-digit ISO form
+ * for the database to read back.
  */
 const YEAR_ONE_MS = Date.parse('0001-01-01T00:00:00Z');
+const YEAR_10000_MS = Date.parse('+010000-01-01T00:00:00Z');
 // a string that is no date at all is the format check's to report, once
 const fromYearOne = (v: string) => {
   const t = Date.parse(v);
   return Number.isNaN(t) || t >= YEAR_ONE_MS;
 };
+const toYear9999 = (v: string) => {
+  const t = Date.parse(v);
+  return Number.isNaN(t) || t < YEAR_10000_MS;
+};
 const YEAR_ONE = 'the year must be 0001 or later';
 /** An ISO 8601 time with an offset. */
-export const isoDateTime = () => z.iso.datetime({ offset: true }).refine(fromYearOne, YEAR_ONE);
+export const isoDateTime = () =>
+  z.iso
+    .datetime({ offset: true })
+    .refine(fromYearOne, YEAR_ONE)
+    .refine(toYear9999, 'the year must be 9999 or earlier, in UTC');
 /** An ISO 8601 day (one that exists: not 2021-02-30). */
 export const isoDate = () => z.iso.date().refine(fromYearOne, YEAR_ONE);
 

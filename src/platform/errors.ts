@@ -8,6 +8,7 @@ const catalogue = {
   validation_failed: { status: 400, title: 'The request is not valid' },
   invalid_cursor: { status: 400, title: 'The cursor is not valid for this request' },
   invalid_json: { status: 400, title: 'The body is not valid JSON' },
+  malformed_file: { status: 422, title: 'The file cannot be read past this point' },
   unknown_attribute: { status: 400, title: 'A custom attribute is not defined' },
   invalid_attribute: { status: 400, title: 'A custom attribute has the wrong type' },
   unauthorized: { status: 401, title: 'Authentication is required' },

@@ -25,7 +25,7 @@ export const importsRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       tags: ['imports'],
       summary: 'Upload a CSV or NDJSON file of customers or orders; it is processed in the background',
       description:
-        'Send the file as the body with `Content-Type: text/csv` (a header row; nested fields by dotted names such as `address.city`, `customer.email`; `items` as JSON) or `application/x-ndjson` (one JSON body of POST /v1/customers or /v1/orders per line). Needs `customers:write` for customers and `orders:write` for orders. Answers 202 with the import; follow it at /v1/imports/{id}.',
+        'Send the file, in UTF-8, as the body with `Content-Type: text/csv` (a header row; nested fields by dotted names such as `address.city`, `customer.email`; `items` as JSON) or `application/x-ndjson` (one JSON body of POST /v1/customers or /v1/orders per line). Needs `customers:write` for customers and `orders:write` for orders. Answers 202 with the import; follow it at /v1/imports/{id}.',
       querystring: CreateImportQuery,
       response: { 202: ImportSchema, ...problems(413, 415, 503) },
     },
@@ -38,6 +38,13 @@ export const importsRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       const format = Object.hasOwn(FORMATS, mime) ? FORMATS[mime as keyof typeof FORMATS] : undefined;
       if (!format)
         throw new AppError('unsupported_media_type', 'send the file as text/csv or application/x-ndjson');
+      // files are read as UTF-8 (ASCII is UTF-8): another declared charset is refused, not misread
+      const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+      if (charset && !['utf-8', 'utf8', 'us-ascii'].includes(charset.toLowerCase()))
+        throw new AppError(
+          'unsupported_media_type',
+          `the file must be UTF-8 (charset=${charset} was declared): convert it, e.g. iconv -f ${charset} -t UTF-8`,
+        );
       const created = await imports.upload(actor, type, format, request.body as Readable);
       return reply.code(202).header('location', `/v1/imports/${created.id}`).send(created);
     },

@@ -1,8 +1,7 @@
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { TENANT_SCOPES, type TenantActor } from '../../platform/auth.ts';
-import type { Database, Tx } from '../../platform/db.ts';
+import { type Database, pgErrorOf, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { nulPath } from '../../platform/http.ts';
 import { newId } from '../../platform/ids.ts';
@@ -45,6 +44,70 @@ function bodyOf(toBody: (r: Record_) => unknown, record: Record_): { body: unkno
       error: new AppError('validation_failed', `the row could not be read: ${(error as Error).message}`),
     };
   }
+}
+
+/** The longest CSV record or NDJSON line read (a longer one is a broken file, never held whole). */
+const MAX_RECORD_BYTES = 1024 * 1024;
+
+/**
+ * The text of a stream of bytes, which must be UTF-8. At the first byte that is not, the text ends
+ * with the whole lines before it, and `broken` holds the `malformed_file` error naming that line
+ * (a Latin-1 file would otherwise be stored mangled).
+ */
+function utf8Text(chunks: AsyncIterable<Buffer>): {
+  text: AsyncGenerator<string>;
+  broken: () => AppError | undefined;
+} {
+  let broken: AppError | undefined;
+  async function* text() {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    let lines = 1;
+    for await (const chunk of chunks) {
+      let piece: string;
+      try {
+        piece = decoder.decode(chunk, { stream: true });
+      } catch {
+        // where it breaks: the valid prefix, read again without the check; its whole lines are read
+        const prefix = new TextDecoder('utf-8').decode(chunk).split('\uFFFD')[0]!;
+        const whole = prefix.slice(0, prefix.lastIndexOf('\n') + 1);
+        broken = new AppError(
+          'malformed_file',
+          `line ${lines + (whole.match(/\n/g)?.length ?? 0)}: the file is not UTF-8 (convert it, e.g. with iconv -t UTF-8); the rows before this line were imported`,
+        );
+        if (whole) yield whole;
+        return;
+      }
+      lines += piece.match(/\n/g)?.length ?? 0;
+      if (piece) yield piece;
+    }
+    try {
+      decoder.decode();
+    } catch {
+      broken = new AppError('malformed_file', `line ${lines}: the file ends inside a UTF-8 character`);
+    }
+  }
+  return { text: text(), broken: () => broken };
+}
+
+/** The lines of a text (LF or CRLF), none longer than `max` characters (else `malformed_file`). */
+async function* linesOf(text: AsyncIterable<string>, max: number): AsyncGenerator<string> {
+  let pending = '';
+  let line = 0;
+  const tooLong = () =>
+    new AppError('malformed_file', `line ${line + 1}: longer than 1 MiB; the lines before it were imported`);
+  for await (const piece of text) {
+    pending += piece;
+    let from = 0;
+    for (let at = pending.indexOf('\n'); at !== -1; at = pending.indexOf('\n', from)) {
+      if (at - from > max) throw tooLong();
+      line += 1;
+      yield pending.slice(from, at > from && pending[at - 1] === '\r' ? at - 1 : at);
+      from = at + 1;
+    }
+    pending = pending.slice(from);
+    if (pending.length > max) throw tooLong();
+  }
+  if (pending) yield pending.endsWith('\r') ? pending.slice(0, -1) : pending;
 }
 
 /** The import was stopped (an erasure dropped its file) while it ran: nothing more is written. */
@@ -236,15 +299,23 @@ export class ImportsService {
           ? (r: Record_) => customerFromCsv(r, context.types)
           : (r: Record_) => orderFromCsv(r, context.types, context.currency);
       let batch: Row[] = [];
-      for await (const row of this.#rows(tenantId, job, toBody)) {
-        batch.push(row);
-        if (batch.length >= BATCH_ROWS) {
-          await this.#writeBatch(actor, job, batch);
-          batch = [];
-          await hooks.afterBatch?.();
+      let unreadable: AppError | undefined;
+      try {
+        for await (const row of this.#rows(tenantId, job, toBody)) {
+          batch.push(row);
+          if (batch.length >= BATCH_ROWS) {
+            await this.#writeBatch(actor, job, batch);
+            batch = [];
+            await hooks.afterBatch?.();
+          }
         }
+      } catch (error) {
+        // the rows read before the point the file breaks at are written, then the import fails there
+        if (!(error instanceof AppError && error.code === 'malformed_file')) throw error;
+        unreadable = error;
       }
       if (batch.length) await this.#writeBatch(actor, job, batch);
+      if (unreadable) throw unreadable;
       await this.#db.withTenant(tenantId, async (tx) => {
         await this.#stillRunning(tx, importId);
         await repo.update(tx, importId, {
@@ -260,7 +331,16 @@ export class ImportsService {
       });
     } catch (error) {
       if (error instanceof Stopped) return;
-      const last = hooks.last ?? true;
+      // a broken file fails for good (another attempt would read the same bytes); anything else is
+      // retried while attempts remain. Readers see a problem's own message, never an unexpected
+      // error's (a failed query carries its SQL and the rows' values): that one is the worker log's
+      const broken = error instanceof AppError && error.code === 'malformed_file';
+      const last = broken || (hooks.last ?? true);
+      const code = pgErrorOf(error)?.code;
+      const message =
+        error instanceof AppError
+          ? error.message
+          : `an unexpected error${code ? ` (database error ${code})` : ''} stopped the import; the worker log has it, under the import id`;
       await this.#db.withTenant(tenantId, async (tx) => {
         const row = await repo.find(tx, importId, { lock: true });
         if (row?.status !== 'running') return;
@@ -268,11 +348,11 @@ export class ImportsService {
           tx,
           importId,
           last
-            ? { status: 'failed', finishedAt: new Date(), error: (error as Error).message }
-            : { error: `${(error as Error).message} (this attempt failed; the import will be retried)` },
+            ? { status: 'failed', finishedAt: new Date(), error: message }
+            : { error: `${message} (this attempt failed; the import will be retried)` },
         );
       });
-      throw error;
+      if (!broken) throw error;
     }
   }
 
@@ -346,10 +426,14 @@ export class ImportsService {
     if (job.type === 'orders') await this.#orders.written(actor.tenantId);
   }
 
-  /** The import's rows, parsed from its chunks as they are read. */
+  /**
+   * The import's rows, parsed from its chunks as they are read (UTF-8 checked on the way). A file that
+   * cannot be read past some point (bytes that are not UTF-8, a quote never closed, a record or line
+   * over 1 MiB) ends with a `malformed_file` error: the import fails there, saying where.
+   */
   async *#rows(tenantId: string, job: ImportRow, toBody: (r: Record_) => unknown): AsyncGenerator<Row> {
     const db = this.#db;
-    const chunks = Readable.from(
+    const { text, broken } = utf8Text(
       (async function* () {
         for (let seq = 0; ; seq++) {
           const data = await db.withTenant(tenantId, (tx) => repo.chunk(tx, job.id, seq), { readOnly: true });
@@ -361,45 +445,73 @@ export class ImportsService {
     if (job.format === 'ndjson') {
       let line = 0;
       let bytes = 0;
-      for await (const text of createInterface({ input: chunks, crlfDelay: Number.POSITIVE_INFINITY })) {
+      for await (const row of linesOf(text, MAX_RECORD_BYTES)) {
         line += 1;
-        bytes += Buffer.byteLength(text) + 1;
-        if (!text.trim()) continue;
+        bytes += Buffer.byteLength(row) + 1;
+        if (!row.trim()) continue;
         try {
           // a byte-order mark opens some exported files; it is not part of the first row
-          yield { line, ...checked(JSON.parse(line === 1 ? text.replace(/^\uFEFF/, '') : text)), bytes };
+          yield { line, ...checked(JSON.parse(line === 1 ? row.replace(/^\uFEFF/, '') : row)), bytes };
         } catch {
           yield { line, error: new AppError('invalid_json', 'the line is not valid JSON'), bytes };
         }
       }
+      const unreadable = broken();
+      if (unreadable) throw unreadable;
       return;
     }
     const skipped: Row[] = [];
-    const parser = chunks.pipe(
-      parse({
-        columns: true,
-        bom: true,
-        skip_empty_lines: true,
-        trim: false,
-        info: true,
-        skip_records_with_error: true,
-      }),
-    );
-    parser.on('skip', (error: Error & { lines?: number }) => {
+    let fatal: AppError | undefined;
+    // a record is reported at the line where it starts: the line it ends on, less the line breaks
+    // inside it (its raw text, without the empty lines skipped before it and its own line break)
+    const startOf = (lines: number, raw: string) =>
+      lines -
+      (raw
+        .replace(/\r?\n$/, '')
+        .replace(/^[\r\n]+/, '')
+        .match(/\n/g)?.length ?? 0);
+    const parser = parse({
+      columns: true,
+      bom: true,
+      skip_empty_lines: true,
+      trim: false,
+      info: true,
+      skip_records_with_error: true,
+      max_record_size: MAX_RECORD_BYTES,
+      raw: true,
+    });
+    // pipeline, not pipe: an error reading the file's chunks reaches the loop below through the parser
+    pipeline(Readable.from(text), parser, () => {});
+    parser.on('skip', (error: Error & { code?: string; lines: number; raw?: string }) => {
+      const line = startOf(error.lines, error.raw ?? '');
+      if (error.code === 'CSV_QUOTE_NOT_CLOSED' || error.code === 'CSV_MAX_RECORD_SIZE') {
+        // every byte after an open quote is inside it: nothing after can be told apart
+        fatal = new AppError(
+          'malformed_file',
+          error.code === 'CSV_QUOTE_NOT_CLOSED'
+            ? `line ${line}: a quote opened there is never closed, so the rest of the file (to line ${error.lines}) reads as one field; the rows before line ${line} were imported`
+            : `line ${line}: the record is longer than 1 MiB (a quote never closed?); the rows before it were imported`,
+        );
+        return;
+      }
       skipped.push({
-        line: error.lines ?? 0,
+        line,
         error: new AppError('validation_failed', `malformed CSV row: ${error.message}`),
         bytes: 0,
       });
     });
-    for await (const { record, info } of parser as AsyncIterable<{
+    for await (const { record, info, raw } of parser as AsyncIterable<{
       record: Record_;
       info: { lines: number; bytes: number };
+      raw: string;
     }>) {
       while (skipped.length) yield { ...skipped.shift()!, bytes: info.bytes };
-      yield { line: info.lines, ...bodyOf(toBody, record), bytes: info.bytes };
+      yield { line: startOf(info.lines, raw), ...bodyOf(toBody, record), bytes: info.bytes };
     }
     while (skipped.length) yield { ...skipped.shift()!, bytes: job.bytes };
+    // a file that is not UTF-8 past some line ends there, before any quote could be left open
+    const unreadable = broken() ?? fatal;
+    if (unreadable) throw unreadable;
   }
 
   /** Erasure: import errors that quote any of these values lose their detail; files holding them go. */

@@ -325,6 +325,17 @@ describe('imports', () => {
     });
   });
 
+  it('writes as the uploader: the import and the consent it records name the token subject', async () => {
+    const { client, token } = await t.newTenant();
+    const sub = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub as string;
+    const csv = ['externalId,email,consent.email', 'k0,k0@example.com,true'].join('\n');
+    const done = await waitFor(client, (await upload(t, token, 'customers', 'text/csv', csv)).json().id);
+    expect(done).toMatchObject({ status: 'completed', succeeded: 1, createdBy: sub });
+    const [customer] = (await client.get('/v1/customers?limit=1')).json().data;
+    const history = (await client.get(`/v1/customers/${customer.id}/consent-history`)).json().data;
+    expect(history).toEqual([expect.objectContaining({ channel: 'email', granted: true, recordedBy: sub })]);
+  });
+
   it('reports a row that spans lines (a quoted line break) at the line where it starts', async () => {
     const { client, token } = await t.newTenant();
     const csv = [

@@ -25,6 +25,10 @@ export const ImportSchema = z
     startedAt: z.string().nullable().describe('When a worker started it'),
     finishedAt: z.string().nullable().describe('When it ended'),
     createdAt: timestampOut('Uploaded'),
+    createdBy: z
+      .string()
+      .nullable()
+      .describe('Who uploaded it (the token subject); the consent it records names them too'),
   })
   .meta({
     id: 'Import',
@@ -44,6 +48,7 @@ export const ImportSchema = z
         startedAt: '2026-03-01T10:00:01.000Z',
         finishedAt: null,
         createdAt: '2026-03-01T10:00:00.000Z',
+        createdBy: 'shop-sync',
       },
     ],
   });

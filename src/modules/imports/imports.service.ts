@@ -136,6 +136,7 @@ export function toImport(row: ImportRow, now: Date): Import {
     startedAt: row.startedAt?.toISOString() ?? null,
     finishedAt: row.finishedAt?.toISOString() ?? null,
     createdAt: row.createdAt.toISOString(),
+    createdBy: row.createdBy,
   };
 }
 
@@ -194,6 +195,7 @@ export class ImportsService {
         format,
         status: 'queued',
         bytes: 0,
+        createdBy: actor.sub,
       });
       let seq = 0;
       let bytes = 0;
@@ -270,12 +272,6 @@ export class ImportsService {
     importId: string,
     hooks: { afterBatch?: () => Promise<void>; last?: boolean } = {},
   ): Promise<void> {
-    const actor: TenantActor = {
-      sub: `import:${importId}`,
-      tenantId,
-      scopes: new Set(TENANT_SCOPES),
-      segments: null,
-    };
     const runnable = (status: string) => status === 'queued' || status === 'running';
     const job = await this.#db.withTenant(tenantId, async (tx) => {
       const row = await repo.find(tx, importId, { lock: true });
@@ -283,6 +279,14 @@ export class ImportsService {
       return row;
     });
     if (!job || !runnable(job.status)) return;
+    // the rows are written as the uploader's (an import from before uploaders were kept: as itself);
+    // the upload needed the scope for the type, the rest of a row's writes follow from it
+    const actor: TenantActor = {
+      sub: job.createdBy ?? `import:${importId}`,
+      tenantId,
+      scopes: new Set(TENANT_SCOPES),
+      segments: null,
+    };
     try {
       const context = await this.#db.withTenant(
         tenantId,

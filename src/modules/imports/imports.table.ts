@@ -31,6 +31,8 @@ export const imports = pgTable(
     succeeded: integer('succeeded').notNull().default(0),
     failed: integer('failed').notNull().default(0),
     error: text('error'),
+    // the uploading client (the token subject): what the import writes is recorded as theirs
+    createdBy: text('created_by'),
     startedAt: at('started_at'),
     finishedAt: at('finished_at'),
     ...timestamps(),

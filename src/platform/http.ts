@@ -22,6 +22,11 @@ declare module 'fastify' {
     tenant?: boolean;
     /** The body documented in OpenAPI when the validated one is looser (batch routes). */
     documentedBody?: unknown;
+    /**
+     * Batch routes: a U+0000 inside `items[i]` is that item's problem (the handler checks each item,
+     * see `unstorableIn`), not the request's; anywhere else in the body it still refuses the request.
+     */
+    checksItems?: boolean;
   }
   interface FastifyRequest {
     actor: Actor | null;
@@ -73,6 +78,19 @@ export function nulPath(value: unknown, path: (string | number)[] = []): (string
 
 const pathText = (path: (string | number)[]) =>
   path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
+
+/** A batch item's U+0000 as its validation problem (`path` is where the item is, e.g. `items[3]`). */
+export function unstorableIn(item: unknown, path: string): AppError | undefined {
+  const found = nulPath(item);
+  if (!found) return undefined;
+  const inside = pathText(found);
+  return validationError([
+    {
+      path: inside ? `${path}${inside.startsWith('[') ? '' : '.'}${inside}` : path,
+      message: UNSTORABLE_MESSAGE,
+    },
+  ]);
+}
 
 export function toAppError(error: unknown): AppError {
   if (isAppError(error)) return error;
@@ -156,8 +174,17 @@ export const httpPlatform = fp(
 
     // PostgreSQL text cannot hold U+0000: refused with its path before any handler runs
     app.addHook('preValidation', async (request) => {
+      const body = request.body as { items?: unknown } | undefined;
+      // a batch's items are the handler's to check, one by one (a bad item never rejects the others)
+      const rest =
+        request.routeOptions.config?.checksItems &&
+        body &&
+        typeof body === 'object' &&
+        Array.isArray(body.items)
+          ? { ...body, items: undefined }
+          : body;
       for (const [where, value] of [
-        ['', request.nulFreeBody ? undefined : request.body],
+        ['', request.nulFreeBody ? undefined : rest],
         ['querystring', request.query],
         ['params', request.params],
       ] as const) {

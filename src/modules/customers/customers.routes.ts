@@ -110,7 +110,7 @@ export const customersRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
   });
 
   app.post('/customers/batch', {
-    config: { scopes: ['customers:write'], documentedBody: BatchUpsertBody },
+    config: { scopes: ['customers:write'], documentedBody: BatchUpsertBody, checksItems: true },
     schema: {
       tags: ['customers'],
       summary: 'Create or update up to 1,000 customers, one result per item',
@@ -118,7 +118,9 @@ export const customersRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
       response: { 200: BatchUpsertResponse, ...problems(413) },
     },
     handler: async (request) => {
-      const results = await customers.batchUpsert(requireTenant(request.actor!), request.body.items);
+      const results = await customers.batchUpsert(requireTenant(request.actor!), request.body.items, {
+        nulFree: request.nulFreeBody,
+      });
       const count = (s: string) => results.filter((r) => r.status === s).length;
       return {
         results,

@@ -2,6 +2,7 @@ import type { Actor, TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, isAppError, validationError } from '../../platform/errors.ts';
+import { unstorableIn } from '../../platform/http.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { problemFrom, zodFieldErrors } from '../../platform/problem.ts';
@@ -155,19 +156,34 @@ export class CustomersService {
    * Creates or updates up to 1,000 customers, matched by externalId, else by email. Each item is
    * validated and written on its own (a savepoint each), so a bad item never rejects the others.
    */
-  batchUpsert(actor: TenantActor, items: unknown[]): Promise<BatchResult[]> {
+  batchUpsert(
+    actor: TenantActor,
+    items: unknown[],
+    options: { nulFree?: boolean } = {},
+  ): Promise<BatchResult[]> {
     // two batches crossing each other's customers can deadlock: the loser runs again, as order writes do
-    return this.#db.withTenant(actor.tenantId, (tx) => this.batchUpsertIn(tx, actor, items), {
+    return this.#db.withTenant(actor.tenantId, (tx) => this.batchUpsertIn(tx, actor, items, options), {
       retryConflicts: true,
     });
   }
 
   /** The batch upsert in the caller's transaction (imports use it chunk by chunk). */
-  async batchUpsertIn(tx: Tx, actor: TenantActor, items: unknown[]): Promise<BatchResult[]> {
+  async batchUpsertIn(
+    tx: Tx,
+    actor: TenantActor,
+    items: unknown[],
+    { nulFree = false }: { nulFree?: boolean } = {},
+  ): Promise<BatchResult[]> {
     {
       const results: BatchResult[] = new Array(items.length);
       const valid: { index: number; input: CreateCustomerInput }[] = [];
       items.forEach((item, index) => {
+        // text PostgreSQL cannot store is the item's problem (unless the caller knows there is none)
+        const unstorable = nulFree ? undefined : unstorableIn(item, `items[${index}]`);
+        if (unstorable) {
+          results[index] = { index, status: 'error', error: problemFrom(unstorable) };
+          return;
+        }
         const parsed = CreateCustomerBody.safeParse(item);
         if (parsed.success) valid.push({ index, input: parsed.data });
         else {

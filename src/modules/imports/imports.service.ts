@@ -373,15 +373,18 @@ export class ImportsService {
         const good = rows.filter((r): r is Extract<Row, { body: unknown }> => 'body' in r);
         const results =
           job.type === 'customers'
-            ? await this.#customers.batchUpsertIn(
+            ? // each row was checked for U+0000 as it was read
+              await this.#customers.batchUpsertIn(
                 tx,
                 actor,
                 good.map((r) => r.body),
+                { nulFree: true },
               )
             : await this.#orders.recordIn(
                 tx,
                 actor,
                 good.map((r) => r.body),
+                { nulFree: true },
               );
         const problems = [
           ...rows.flatMap((r) =>

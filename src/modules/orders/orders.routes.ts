@@ -45,7 +45,7 @@ export const ordersRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
   });
 
   app.post('/orders/batch', {
-    config: { scopes: ['orders:write'], documentedBody: RecordOrdersBody },
+    config: { scopes: ['orders:write'], documentedBody: RecordOrdersBody, checksItems: true },
     schema: {
       tags: ['orders'],
       summary: 'Record up to 1,000 orders, one result per item',
@@ -60,6 +60,7 @@ export const ordersRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
           requireTenant(request.actor!),
           request.body.items,
           request.headers['idempotency-key'],
+          { nulFree: request.nulFreeBody },
         ),
       ),
   });

@@ -1,6 +1,7 @@
 import type { TenantActor } from '../../platform/auth.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, isAppError } from '../../platform/errors.ts';
+import { unstorableIn } from '../../platform/http.ts';
 import { idempotent, type StoredResponse } from '../../platform/idempotency.ts';
 import { money } from '../../platform/money.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
@@ -146,9 +147,14 @@ export class OrdersService {
   }
 
   /** Records up to 1,000 orders (`POST /v1/orders/batch`), one result per item. */
-  async recordMany(actor: TenantActor, items: unknown[], idempotencyKey?: string) {
+  async recordMany(
+    actor: TenantActor,
+    items: unknown[],
+    idempotencyKey?: string,
+    options: { nulFree?: boolean } = {},
+  ) {
     const stored = await this.#stored(actor, 'orders.batch', items, idempotencyKey, async (tx) => {
-      const results = await this.recordIn(tx, actor, items);
+      const results = await this.recordIn(tx, actor, items, options);
       const count = (s: string) => results.filter((r) => r.status === s).length;
       return {
         status: 200,
@@ -190,8 +196,16 @@ export class OrdersService {
   }
 
   /** The batch, in the caller's transaction (imports use it chunk by chunk). */
-  async recordIn(tx: Tx, actor: TenantActor, items: unknown[]): Promise<OrderBatchResult[]> {
+  async recordIn(
+    tx: Tx,
+    actor: TenantActor,
+    items: unknown[],
+    { nulFree = false }: { nulFree?: boolean } = {},
+  ): Promise<OrderBatchResult[]> {
     const parsed = items.map((item, index) => {
+      // text PostgreSQL cannot store is the item's problem (unless the caller knows there is none)
+      const unstorable = nulFree ? undefined : unstorableIn(item, `items[${index}]`);
+      if (unstorable) return unstorable;
       const r = RecordOrderBody.safeParse(item);
       return r.success
         ? r.data

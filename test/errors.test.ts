@@ -26,6 +26,17 @@ function expectProblem(res: LightMyRequestResponse, status: number, code: string
   return body as { errors?: { path: string; message: string }[]; [k: string]: unknown };
 }
 
+/** An order of one new buyer (by email) for the batch endpoint, with `extra` fields. */
+const anOrder = (externalId: string, extra: Record<string, unknown> = {}) => ({
+  source: 'shop',
+  externalId,
+  customer: { email: `${externalId}@example.com` },
+  placedAt: '2026-01-02T10:00:00Z',
+  status: 'paid',
+  total: { amount: 100, currency: 'EUR' },
+  ...extra,
+});
+
 describe('problem+json for every error', () => {
   it('refuses text holding U+0000 (PostgreSQL cannot store it) with a 400 naming where, nothing written', async () => {
     const { client } = await t.newTenant();
@@ -49,25 +60,7 @@ describe('problem+json for every error', () => {
       errors: [{ path: 'items[1].tags[1]', message: 'text must not contain the NUL character (U+0000)' }],
     });
     const orders = await client.post('/v1/orders/batch', {
-      items: [
-        {
-          source: 'shop',
-          externalId: 'n0',
-          customer: { email: 'n0@example.com' },
-          placedAt: '2026-01-02T10:00:00Z',
-          status: 'paid',
-          total: { amount: 100, currency: 'EUR' },
-        },
-        {
-          source: 'shop',
-          externalId: 'n1',
-          customer: { email: 'n1@example.com' },
-          placedAt: '2026-01-02T10:00:00Z',
-          status: 'paid',
-          total: { amount: 100, currency: 'EUR' },
-          couponCode: nul,
-        },
-      ],
+      items: [anOrder('n0'), anOrder('n1', { couponCode: nul })],
     });
     expect(orders.statusCode, orders.body).toBe(200);
     expect(orders.json().results.map((r: { status: string }) => r.status)).toEqual(['created', 'error']);
@@ -154,17 +147,9 @@ describe('problem+json for every error', () => {
     expect(
       (await client.get(`/v1/orders?placedTo=${encodeURIComponent('9999-12-31T23:00:00Z')}`)).statusCode,
     ).toBe(200);
-    const item = (externalId: string, dueAt: string) => ({
-      source: 'shop',
-      externalId,
-      customer: { email: `${externalId}@example.com` },
-      placedAt: '2026-01-02T10:00:00Z',
-      status: 'placed',
-      total: { amount: 100, currency: 'EUR' },
-      payment: { method: 'invoice', dueAt },
-    });
+    const due = (dueAt: string) => ({ status: 'placed', payment: { method: 'invoice', dueAt } });
     const batch = await client.post('/v1/orders/batch', {
-      items: [item('y9a', '9999-12-31T23:00:00-12:00'), item('y9b', '2026-02-01T00:00:00Z')],
+      items: [anOrder('y9a', due('9999-12-31T23:00:00-12:00')), anOrder('y9b', due('2026-02-01T00:00:00Z'))],
     });
     expect(batch.statusCode, batch.body).toBe(200);
     expect(batch.json().results.map((r: { status: string }) => r.status)).toEqual(['error', 'created']);

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { sql as query } from 'drizzle-orm';
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createPool, Database } from '../src/platform/db.ts';
 import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
 import { newAttribute, newCustomer, newIntermediary } from './helpers/factories.ts';
 
@@ -308,6 +310,22 @@ describe('row-level security with the app role and raw SQL', () => {
       ).toBe(0);
     } finally {
       await fresh.end();
+    }
+  });
+
+  it('a platform transaction on a connection whose session named a tenant sees none of its rows', async () => {
+    const { a } = await twoTenants();
+    const db = new Database(createPool(inject('appUrl'), 1));
+    try {
+      // a read leaves the tenant in the one connection's session
+      const seen = await db.withTenant(a.id, (tx) => tx.execute(query`SELECT id FROM customers`), {
+        readOnly: true,
+      });
+      expect(seen.rows.map((r) => r.id)).toContain(a.rows.customer.id);
+      const platform = await db.withPlatform((tx) => tx.execute(query`SELECT id FROM customers`));
+      expect(platform.rows).toEqual([]);
+    } finally {
+      await db.close();
     }
   });
 });

@@ -74,10 +74,14 @@ export class Database {
     }
   }
 
-  /** Runs `fn` in a transaction allowed to see every row of the `tenants` table only. */
+  /**
+   * Runs `fn` in a transaction allowed to see every row of the `tenants` table only. It names no
+   * tenant: the tenant a pooled connection's session may still name from its last read is cleared,
+   * so a tenant table read here sees nothing rather than that tenant's rows.
+   */
   withPlatform<T>(fn: (tx: Tx) => Promise<T>, options: TxOptions = {}): Promise<T> {
     return this.#transaction(
-      `${options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN'}; SET LOCAL app.platform = 'on'`,
+      `${options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN'}; SET LOCAL app.platform = 'on'; SET LOCAL app.tenant_id = ''`,
       fn,
     );
   }

@@ -375,6 +375,9 @@ describe('the customer timeline', () => {
 
     const onlyOrders = (await client.get(`/v1/customers/${customer.id}/timeline?kinds=order`)).json();
     expect(onlyOrders.data.map((e: any) => e.id)).toEqual([order2.id, order1.id]);
+    // a kind named twice is read once
+    const twice = (await client.get(`/v1/customers/${customer.id}/timeline?kinds=order,order`)).json();
+    expect(twice.data.map((e: any) => e.id)).toEqual([order2.id, order1.id]);
     expect((await client.get(`/v1/customers/${customer.id}/timeline?kinds=coupon`)).statusCode).toBe(400);
     const { body } = await client.graphql(
       `{ customer(id: "${customer.id}") { timeline(first: 3, kinds: ["order", "feedback"]) { nodes { kind id } pageInfo { hasNextPage } } } }`,

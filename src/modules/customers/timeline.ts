@@ -3,7 +3,7 @@ import type { TenantActor } from '../../platform/auth.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { validationError } from '../../platform/errors.ts';
 import { type Cursors, cursorParam, limitParam, type Page } from '../../platform/pagination.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { timestampOut, uuid } from '../../platform/schemas.ts';
 import type { CustomersService } from './customers.service.ts';
 
 export const TimelineEntrySchema = z
@@ -11,7 +11,7 @@ export const TimelineEntrySchema = z
     kind: z
       .string()
       .describe('What happened: order, interaction, feedback, status_change, … (modules add kinds)'),
-    id: z.uuid().describe('The id of the thing (order, interaction, …)'),
+    id: uuid().describe('The id of the thing (order, interaction, …)'),
     occurredAt: timestampOut('When'),
     summary: z.string().describe('One line for people'),
     data: z.record(z.string(), z.unknown()).describe('The thing itself, as its own endpoint returns it'),
@@ -74,7 +74,8 @@ export class TimelineService {
     customerId: string,
     options: { kinds?: string[]; limit: number; cursor?: string },
   ): Promise<Page<TimelineEntry>> {
-    const kinds = options.kinds ?? this.kinds;
+    // a kind named twice is read once (else its entries would come twice, and pages repeat)
+    const kinds = [...new Set(options.kinds ?? this.kinds)];
     const unknown = kinds.filter((k) => !this.#sources.has(k));
     if (unknown.length) {
       throw validationError([

@@ -2,6 +2,7 @@ import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVeri
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
+import { uuid } from './schemas.ts';
 
 export const SCOPES = [
   'customers:read',
@@ -37,9 +38,9 @@ export type TenantActor = Actor & { tenantId: string };
 
 const ClaimsSchema = z.object({
   sub: z.string().min(1).max(200),
-  tid: z.uuid().optional(),
+  tid: uuid().optional(),
   scope: z.string().max(2000).default(''),
-  segments: z.array(z.uuid()).max(1000).optional(),
+  segments: z.array(uuid()).max(1000).optional(),
   exp: z.number(),
 });
 

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 
 /** Shapes shared by every module's REST surface (no domain here). */
-export const IdParams = z.object({ id: z.uuid().describe('The resource id (UUIDv7)') });
+/**
+ * A UUID, in any case, read as lower case: the form the database returns, so ids compare as strings
+ * (an upper-case id in a path, a reference or a definition names the same row).
+ */
+export const uuid = () => z.uuid().overwrite((v) => v.toLowerCase());
+
+export const IdParams = z.object({ id: uuid().describe('The resource id (UUIDv7)') });
 
 export const timestampOut = (what: string) => z.iso.datetime().describe(`${what} (ISO 8601, UTC)`);
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { timestampOut, uuid } from '../../platform/schemas.ts';
 
 export const ATTRIBUTE_TYPES = ['string', 'number', 'boolean', 'date', 'enum'] as const;
 export type AttributeType = (typeof ATTRIBUTE_TYPES)[number];
@@ -56,7 +56,7 @@ export type UpdateAttributeInput = z.output<typeof UpdateAttributeBody>;
 
 export const AttributeSchema = z
   .object({
-    id: z.uuid().describe('Definition id'),
+    id: uuid().describe('Definition id'),
     key: z.string().describe('Key in `customer.attributes`'),
     label: z.string().describe('Human-readable name'),
     type: z.enum(ATTRIBUTE_TYPES).describe('Value type'),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { isoDateTime, timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, timestampOut, uuid } from '../../platform/schemas.ts';
 import { CUSTOMER_STATUSES } from '../customers/customers.schemas.ts';
 import { shift } from '../segments/segments.compiler.ts';
 import { TIERS } from '../tenants/tenants.schemas.ts';
@@ -29,7 +29,7 @@ export const TriggerSchema = z
       at: isoDateTime().optional().describe('When to send (default: at launch)'),
       every: Duration.optional().describe('Repeat this often after `at` (e.g. P1M; at least PT1H)'),
     }),
-    z.object({ type: z.literal('segment_entered'), segmentId: z.uuid().describe('The segment') }),
+    z.object({ type: z.literal('segment_entered'), segmentId: uuid().describe('The segment') }),
     z.object({
       type: z.literal('status_changed'),
       from: z.enum(CUSTOMER_STATUSES).optional(),
@@ -49,7 +49,7 @@ export const VariantSchema = z
       .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'lower-case letters, digits, - and _')
       .describe('Unique in the campaign'),
     name: z.string().max(200).optional(),
-    segmentId: z.uuid().optional().describe('Only for members of this segment (else: the default variant)'),
+    segmentId: uuid().optional().describe('Only for members of this segment (else: the default variant)'),
     subject: z.string().max(500).optional().describe('Liquid template'),
     body: z
       .string()
@@ -67,10 +67,10 @@ const CampaignFields = {
   kind: z.enum(CAMPAIGN_KINDS),
   channel: z.enum(CHANNELS),
   segmentIds: z
-    .array(z.uuid())
+    .array(uuid())
     .max(50)
     .describe('Audience: members of any of these segments (empty: anyone the trigger brings)'),
-  excludeSegmentIds: z.array(z.uuid()).max(50).describe('Never for members of these'),
+  excludeSegmentIds: z.array(uuid()).max(50).describe('Never for members of these'),
   trigger: TriggerSchema,
   variants: z
     .array(VariantSchema)
@@ -135,7 +135,7 @@ export type UpdateCampaignInput = z.infer<typeof UpdateCampaignBody>;
 
 export const CampaignSchema = z
   .object({
-    id: z.uuid(),
+    id: uuid(),
     ...CampaignFields,
     status: z.enum(CAMPAIGN_STATUSES).describe('draft, scheduled, running, paused, completed, archived'),
     launchedAt: timestampOut('Launched').nullable(),
@@ -155,10 +155,10 @@ export const ListCampaignsQuery = z.object({
 
 export const CAMPAIGN_ACTIONS = ['launch', 'pause', 'resume', 'complete', 'archive'] as const;
 export type CampaignAction = (typeof CAMPAIGN_ACTIONS)[number];
-export const ActionParams = z.object({ id: z.uuid(), action: z.enum(CAMPAIGN_ACTIONS) });
+export const ActionParams = z.object({ id: uuid(), action: z.enum(CAMPAIGN_ACTIONS) });
 
 export const PreviewBody = z
-  .object({ customerId: z.uuid().describe('Whose message to render') })
+  .object({ customerId: uuid().describe('Whose message to render') })
   .strict()
   .meta({ id: 'CampaignPreviewRequest', examples: [{ customerId: '01936f0e-8c2a-7d3e-9f10-3b5a2c1d4e5f' }] });
 
@@ -178,9 +178,9 @@ export type Rendered = z.infer<typeof RenderedSchema>;
 
 export const MessageSchema = z
   .object({
-    id: z.uuid(),
-    campaignId: z.uuid(),
-    customerId: z.uuid(),
+    id: uuid(),
+    campaignId: uuid(),
+    customerId: uuid(),
     status: z.enum(MESSAGE_STATUSES),
     reason: z.string().nullable().describe('Why skipped or failed'),
     variant: z.string().nullable(),
@@ -215,7 +215,7 @@ export const MessageEventsBody = z
       .array(
         z
           .object({
-            messageId: z.uuid(),
+            messageId: uuid(),
             type: z.enum(MESSAGE_EVENT_TYPES),
             occurredAt: isoDateTime(),
           })
@@ -266,7 +266,7 @@ const Lift = z.object({
 });
 export const ReportSchema = z
   .object({
-    campaignId: z.uuid(),
+    campaignId: uuid(),
     enrolled: z.number().int(),
     heldOut: z.number().int(),
     skipped: z.record(z.string(), z.number().int()).describe('By reason'),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
 import { ProblemSchema } from '../../platform/problem.ts';
-import { isoDateTime, pastTimestamp, timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, pastTimestamp, timestampOut, uuid } from '../../platform/schemas.ts';
 
 export const CUSTOMER_STATUSES = ['potential', 'active', 'at_risk', 'inactive'] as const;
 export const LIFECYCLE_PHASES = ['acquisition', 'retention', 'recovery'] as const;
@@ -72,7 +72,7 @@ export const AttributesInput = z
 export const ReferredBySchema = z
   .strictObject({
     kind: z.enum(['customer', 'intermediary']).describe('Who referred the customer'),
-    id: z.uuid().describe('The referring customer or intermediary'),
+    id: uuid().describe('The referring customer or intermediary'),
   })
   .describe('Who referred this customer');
 
@@ -92,7 +92,7 @@ const customerFields = {
   consent: ConsentInputSchema.optional(),
   source: text(100, 'Acquisition channel, e.g. `instagram`, `store`').nullish(),
   referredBy: ReferredBySchema.nullish(),
-  accountManagerId: z.uuid().nullish().describe('An intermediary of kind `employee`'),
+  accountManagerId: uuid().nullish().describe('An intermediary of kind `employee`'),
 };
 
 export const CreateCustomerBody = z.strictObject(customerFields).meta({
@@ -131,7 +131,7 @@ const ConsentOut = z.object({
 
 export const CustomerSchema = z
   .object({
-    id: z.uuid().describe('Customer id'),
+    id: uuid().describe('Customer id'),
     externalId: z.string().nullable().describe('Your system’s id'),
     email: z.string().nullable().optional().describe('Email (only with the `customers:pii` scope)'),
     phone: z.string().nullable().optional().describe('Phone (only with `customers:pii`)'),
@@ -156,10 +156,10 @@ export const CustomerSchema = z
       .describe('Consent per channel, with the time it was given or withdrawn'),
     source: z.string().nullable().describe('Acquisition channel'),
     referredBy: z
-      .object({ kind: z.enum(['customer', 'intermediary']), id: z.uuid() })
+      .object({ kind: z.enum(['customer', 'intermediary']), id: uuid() })
       .nullable()
       .describe('Who referred the customer'),
-    accountManagerId: z.uuid().nullable().describe('The employee who manages the account'),
+    accountManagerId: uuid().nullable().describe('The employee who manages the account'),
     status: z.enum(CUSTOMER_STATUSES).describe('Behavioural status; `potential` until the first order'),
     lifecyclePhase: z.enum(LIFECYCLE_PHASES).describe('Relationship phase'),
     version: z.number().int().describe('Row version; the ETag is `"v<version>"`'),
@@ -251,7 +251,7 @@ export const BatchUpsertBody = z
 export const BatchItemResult = z.object({
   index: z.number().int().describe('Position of the item in the request'),
   status: z.enum(['created', 'updated', 'error']).describe('What happened to the item'),
-  id: z.uuid().optional().describe('The customer id (created or updated)'),
+  id: uuid().optional().describe('The customer id (created or updated)'),
   error: ProblemSchema.optional().describe('Why the item was rejected'),
 });
 export const BatchUpsertResponse = z.object({

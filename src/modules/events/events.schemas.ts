@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { timestampOut, uuid } from '../../platform/schemas.ts';
 
 /** The event catalogue: each type, what its `data` holds. Version 1 of every payload. */
 export const EVENT_CATALOGUE = {
@@ -36,7 +36,7 @@ export const EVENT_RETENTION_DAYS = 30;
 
 export const EventSchema = z
   .object({
-    id: z.uuid().describe('Event id (UUIDv7: time-ordered)'),
+    id: uuid().describe('Event id (UUIDv7: time-ordered)'),
     type: z.string().describe('Event type, e.g. `order.recorded`'),
     version: z.number().int().describe('Payload version (1)'),
     occurredAt: timestampOut('When it happened'),

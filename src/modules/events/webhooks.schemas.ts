@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { timestampOut, uuid } from '../../platform/schemas.ts';
 import { EVENT_TYPES } from './events.schemas.ts';
 
 const EventPattern = z
@@ -16,7 +16,7 @@ const EventPattern = z
 
 export const WebhookSchema = z
   .object({
-    id: z.uuid().describe('Subscription id'),
+    id: uuid().describe('Subscription id'),
     url: z.string().describe('Where deliveries go (POST)'),
     events: z.array(z.string()).describe('Event types or prefixes (`customer.*`, `*`)'),
     description: z.string().nullable().describe('What it is for'),
@@ -74,9 +74,9 @@ export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
 
 export const DeliverySchema = z
   .object({
-    id: z.uuid().describe('Delivery id; the `webhook-id` header is `msg_<id>`, the same on every attempt'),
-    webhookId: z.uuid(),
-    eventId: z.uuid(),
+    id: uuid().describe('Delivery id; the `webhook-id` header is `msg_<id>`, the same on every attempt'),
+    webhookId: uuid(),
+    eventId: uuid(),
     eventType: z.string(),
     status: z.enum(DELIVERY_STATUSES).describe('pending (more attempts to come), succeeded, failed'),
     attempts: z.number().int(),
@@ -99,4 +99,4 @@ export const ListDeliveriesQuery = z.object({
   cursor: cursorParam,
 });
 export const DeliveryPage = pageOf(DeliverySchema).meta({ id: 'WebhookDeliveryPage' });
-export const DeliveryParams = z.object({ id: z.uuid(), deliveryId: z.uuid() });
+export const DeliveryParams = z.object({ id: uuid(), deliveryId: uuid() });

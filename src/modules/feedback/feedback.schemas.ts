@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { isoDateTime, pastTimestamp, timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, pastTimestamp, timestampOut, uuid } from '../../platform/schemas.ts';
 import { FEEDBACK_DIMENSIONS } from './feedback.table.ts';
 
 export { FEEDBACK_DIMENSIONS };
@@ -9,9 +9,9 @@ const Scale = (min: number, max: number, what: string) => z.number().int().min(m
 
 export const CreateFeedbackBody = z
   .strictObject({
-    customerId: z.uuid().describe('The customer'),
-    interactionId: z.uuid().optional().describe('The interaction it is about'),
-    orderId: z.uuid().optional().describe('The order it is about'),
+    customerId: uuid().describe('The customer'),
+    interactionId: uuid().optional().describe('The interaction it is about'),
+    orderId: uuid().optional().describe('The order it is about'),
     dimension: z
       .enum(FEEDBACK_DIMENSIONS)
       .default('overall')
@@ -43,10 +43,10 @@ export type CreateFeedbackInput = z.output<typeof CreateFeedbackBody>;
 
 export const FeedbackSchema = z
   .object({
-    id: z.uuid().describe('Feedback id'),
-    customerId: z.uuid().describe('The customer'),
-    interactionId: z.uuid().nullable().describe('The interaction it is about'),
-    orderId: z.uuid().nullable().describe('The order it is about'),
+    id: uuid().describe('Feedback id'),
+    customerId: uuid().describe('The customer'),
+    interactionId: uuid().nullable().describe('The interaction it is about'),
+    orderId: uuid().nullable().describe('The order it is about'),
     dimension: z.enum(FEEDBACK_DIMENSIONS).describe('Dimension'),
     expectation: z.number().int().describe('Expectation 1–7'),
     perception: z.number().int().describe('Perception 1–7'),
@@ -62,7 +62,7 @@ export const FeedbackSchema = z
 export type Feedback = z.infer<typeof FeedbackSchema>;
 
 export const ListFeedbackQuery = z.strictObject({
-  customerId: z.uuid().optional().describe('Only this customer'),
+  customerId: uuid().optional().describe('Only this customer'),
   dimension: z.enum(FEEDBACK_DIMENSIONS).optional().describe('Only this dimension'),
   from: isoDateTime().optional().describe('Given at or after'),
   to: isoDateTime().optional().describe('Given before'),

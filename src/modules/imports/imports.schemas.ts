@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { timestampOut, uuid } from '../../platform/schemas.ts';
 
 export const IMPORT_TYPES = ['customers', 'orders'] as const;
 export type ImportType = (typeof IMPORT_TYPES)[number];
@@ -11,7 +11,7 @@ export const CreateImportQuery = z.strictObject({
 
 export const ImportSchema = z
   .object({
-    id: z.uuid().describe('Import id'),
+    id: uuid().describe('Import id'),
     type: z.enum(IMPORT_TYPES).describe('What the rows are'),
     format: z.enum(['csv', 'ndjson']).describe('The body’s format'),
     status: z.enum(['queued', 'running', 'completed', 'failed']).describe('Where it is'),

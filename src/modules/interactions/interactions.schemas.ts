@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { isoDateTime, pastTimestamp, timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, pastTimestamp, timestampOut, uuid } from '../../platform/schemas.ts';
 import {
   CASE_STATUSES,
   INTERACTION_CHANNELS,
@@ -20,7 +20,7 @@ const Metadata = z
 
 export const CreateInteractionBody = z
   .strictObject({
-    customerId: z.uuid().describe('The customer'),
+    customerId: uuid().describe('The customer'),
     channel: z.enum(INTERACTION_CHANNELS).describe('Where it happened'),
     direction: z.enum(['inbound', 'outbound']).describe('From the customer (inbound) or to them (outbound)'),
     type: z
@@ -29,7 +29,7 @@ export const CreateInteractionBody = z
     subject: z.string().trim().min(1).max(300).optional().describe('Subject'),
     body: z.string().max(20_000).optional().describe('Content'),
     occurredAt: PastTime('When it happened').optional(),
-    intermediaryId: z.uuid().optional().describe('The employee who handled it'),
+    intermediaryId: uuid().optional().describe('The employee who handled it'),
     tags: Tags.optional(),
     sentiment: z
       .number()
@@ -59,7 +59,7 @@ export const UpdateInteractionBody = z
   .strictObject({
     subject: z.string().trim().min(1).max(300).nullish().describe('Subject'),
     body: z.string().max(20_000).nullish().describe('Content'),
-    intermediaryId: z.uuid().nullish().describe('The employee who handled it'),
+    intermediaryId: uuid().nullish().describe('The employee who handled it'),
     tags: Tags.optional(),
     sentiment: z.number().min(-1).max(1).nullish().describe('Sentiment from −1 to 1'),
     metadata: Metadata.optional(),
@@ -73,7 +73,7 @@ export const ReplyBody = z
     subject: z.string().trim().min(1).max(300).optional().describe('Subject'),
     body: z.string().min(1).max(20_000).describe('The answer'),
     occurredAt: PastTime('When it was sent').optional(),
-    intermediaryId: z.uuid().optional().describe('The employee who answered'),
+    intermediaryId: uuid().optional().describe('The employee who answered'),
   })
   .meta({ id: 'NewReply', examples: [{ body: 'Le enviamos la talla 42 hoy mismo, sin coste.' }] });
 export type ReplyInput = z.output<typeof ReplyBody>;
@@ -123,19 +123,19 @@ export const CaseSchema = z
 
 export const InteractionSchema = z
   .object({
-    id: z.uuid().describe('Interaction id'),
-    customerId: z.uuid().describe('The customer'),
+    id: uuid().describe('Interaction id'),
+    customerId: uuid().describe('The customer'),
     channel: z.enum(INTERACTION_CHANNELS).describe('Channel'),
     direction: z.enum(['inbound', 'outbound']).describe('Direction'),
     type: z.enum(INTERACTION_TYPES).describe('Type'),
     subject: z.string().nullable().describe('Subject'),
     body: z.string().nullable().describe('Content'),
     occurredAt: timestampOut('When it happened'),
-    intermediaryId: z.uuid().nullable().describe('Who handled it'),
+    intermediaryId: uuid().nullable().describe('Who handled it'),
     tags: z.array(z.string()).describe('Tags'),
     sentiment: z.number().nullable().describe('Sentiment −1..1'),
     metadata: z.record(z.string(), z.unknown()).describe('Metadata'),
-    replyTo: z.uuid().nullable().describe('The interaction this answers'),
+    replyTo: uuid().nullable().describe('The interaction this answers'),
     case: CaseSchema.nullable(),
     version: z.number().int().describe('Row version; the ETag is `"v<version>"`'),
     createdAt: timestampOut('Recorded'),
@@ -145,11 +145,11 @@ export const InteractionSchema = z
 export type Interaction = z.infer<typeof InteractionSchema>;
 
 export const ListInteractionsQuery = z.strictObject({
-  customerId: z.uuid().optional().describe('Only this customer'),
+  customerId: uuid().optional().describe('Only this customer'),
   type: z.enum(INTERACTION_TYPES).optional().describe('Only this type'),
   channel: z.enum(INTERACTION_CHANNELS).optional().describe('Only this channel'),
   status: z.enum(CASE_STATUSES).optional().describe('Only cases in this status'),
-  intermediaryId: z.uuid().optional().describe('Only those handled by this intermediary'),
+  intermediaryId: uuid().optional().describe('Only those handled by this intermediary'),
   from: isoDateTime().optional().describe('Occurred at or after'),
   to: isoDateTime().optional().describe('Occurred before'),
   limit: limitParam,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { timestampOut, uuid } from '../../platform/schemas.ts';
 import { EmailField, PhoneField } from '../customers/customers.schemas.ts';
 
 export const INTERMEDIARY_KINDS = ['employee', 'prescriber', 'supplier', 'distributor'] as const;
@@ -27,7 +27,7 @@ export type UpdateIntermediaryInput = z.output<typeof UpdateIntermediaryBody>;
 
 export const IntermediarySchema = z
   .object({
-    id: z.uuid().describe('Intermediary id'),
+    id: uuid().describe('Intermediary id'),
     kind: z.enum(INTERMEDIARY_KINDS).describe('Kind'),
     name: z.string().describe('Name'),
     email: z.string().nullable().describe('Email'),

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { timestampOut } from '../../platform/schemas.ts';
+import { timestampOut, uuid } from '../../platform/schemas.ts';
 import { JOB_STATUSES } from './jobs.table.ts';
 
 export const JobRunSchema = z
   .object({
-    id: z.uuid().describe('Job id'),
+    id: uuid().describe('Job id'),
     kind: z.string().describe('What the job does, e.g. `scores.recompute`'),
     status: z.enum(JOB_STATUSES).describe('`queued`, `running`, `succeeded` or `failed`'),
     progress: z

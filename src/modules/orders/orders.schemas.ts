@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { MoneySchema } from '../../platform/money.ts';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
 import { ProblemSchema } from '../../platform/problem.ts';
-import { isoDateTime, pastTimestamp, timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, pastTimestamp, timestampOut, uuid } from '../../platform/schemas.ts';
 import { CreateCustomerBody } from '../customers/customers.schemas.ts';
 
 export const ORDER_STATUSES = [
@@ -64,7 +64,7 @@ export const RecordOrderBody = z
         'Where the order comes from, e.g. `shopify`, `pos-madrid`; with externalId, unique per tenant',
       ),
     externalId: z.string().trim().min(1).max(200).describe('The order’s id in its source'),
-    customerId: z.uuid().optional().describe('The customer, when you know Vínculo’s id'),
+    customerId: uuid().optional().describe('The customer, when you know Vínculo’s id'),
     customer: CustomerIdentity.optional(),
     placedAt: Timestamp('When the order was placed'),
     status: z.enum(ORDER_STATUSES).describe('Order status; cancellations and refunds are updates'),
@@ -80,7 +80,7 @@ export const RecordOrderBody = z
     ),
     items: z.array(OrderItemSchema).max(500).optional().describe('Lines of the order (at most 500)'),
     channel: z.enum(ORDER_CHANNELS).optional().describe('Sales channel'),
-    intermediaryId: z.uuid().optional().describe('The distributor, prescriber or employee it came through'),
+    intermediaryId: uuid().optional().describe('The distributor, prescriber or employee it came through'),
     payment: z
       .strictObject({
         method: z.string().trim().min(1).max(50).optional().describe('e.g. card, transfer, invoice'),
@@ -157,10 +157,10 @@ export type RecordOrderInput = z.output<typeof RecordOrderBody>;
 
 export const OrderSchema = z
   .object({
-    id: z.uuid().describe('Order id'),
+    id: uuid().describe('Order id'),
     source: z.string().describe('Source system'),
     externalId: z.string().describe('Id in the source'),
-    customerId: z.uuid().describe('The customer'),
+    customerId: uuid().describe('The customer'),
     placedAt: timestampOut('Placed'),
     status: z.enum(ORDER_STATUSES).describe('Status'),
     currency: z.string().describe('Currency of the amounts'),
@@ -174,7 +174,7 @@ export const OrderSchema = z
     ),
     items: z.array(OrderItemSchema).describe('Lines'),
     channel: z.string().nullable().describe('Sales channel'),
-    intermediaryId: z.uuid().nullable().describe('Intermediary it came through'),
+    intermediaryId: uuid().nullable().describe('Intermediary it came through'),
     payment: z
       .object({ method: z.string().nullable(), dueAt: z.string().nullable(), paidAt: z.string().nullable() })
       .describe('Payment'),
@@ -232,8 +232,8 @@ export const RecordOrdersBody = z
 export const OrderBatchItemResult = z.object({
   index: z.number().int().describe('Position in the request'),
   status: z.enum(['created', 'updated', 'unchanged', 'error']).describe('What happened'),
-  id: z.uuid().optional().describe('The order id'),
-  customerId: z.uuid().optional().describe('The customer it was recorded for'),
+  id: uuid().optional().describe('The order id'),
+  customerId: uuid().optional().describe('The customer it was recorded for'),
   reason: z.string().optional().describe('Why nothing changed'),
   error: ProblemSchema.optional().describe('Why the item was rejected'),
 });
@@ -249,7 +249,7 @@ export const RecordOrdersResponse = z.object({
 });
 
 export const ListOrdersQuery = z.strictObject({
-  customerId: z.uuid().optional().describe('Only this customer’s orders'),
+  customerId: uuid().optional().describe('Only this customer’s orders'),
   source: z.string().min(1).max(100).optional().describe('Only this source'),
   status: z.enum(ORDER_STATUSES).optional().describe('Only this status'),
   placedFrom: isoDateTime().optional().describe('Placed at or after'),
@@ -263,7 +263,7 @@ export const OrderPage = pageOf(OrderSchema).meta({ id: 'OrderPage' });
 
 export const PurchasesSchema = z
   .object({
-    customerId: z.uuid().describe('The customer'),
+    customerId: uuid().describe('The customer'),
     orders: z.number().int().describe('Orders counted (not cancelled, not fully refunded)'),
     firstOrderAt: z.string().nullable().describe('First counted order'),
     lastOrderAt: z.string().nullable().describe('Last counted order'),

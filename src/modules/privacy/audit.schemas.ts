@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { isoDateTime, timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, timestampOut, uuid } from '../../platform/schemas.ts';
 
 export const AUDIT_KINDS = ['write', 'read', 'export', 'erasure', 'auth_failure'] as const;
 
 export const AuditEntrySchema = z
   .object({
-    id: z.uuid().describe('Entry id (time-ordered)'),
+    id: uuid().describe('Entry id (time-ordered)'),
     at: timestampOut('When the request finished'),
     actor: z.string().nullable().describe('The token subject (`sub`)'),
     kind: z

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { timestampOut } from '../../platform/schemas.ts';
+import { timestampOut, uuid } from '../../platform/schemas.ts';
 import { MessageSchema } from '../campaigns/campaigns.schemas.ts';
 import { ConsentChangeSchema, CustomerSchema, StatusChangeSchema } from '../customers/customers.schemas.ts';
 import { FeedbackSchema } from '../feedback/feedback.schemas.ts';
@@ -32,7 +32,7 @@ export type CustomerExport = z.infer<typeof CustomerExportSchema>;
 
 export const ErasureSchema = z
   .object({
-    customerId: z.uuid().describe('The erased customer'),
+    customerId: uuid().describe('The erased customer'),
     erasedAt: timestampOut('When the personal data was removed'),
     requestedBy: z.string().describe('The client (token subject) that asked'),
   })

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MoneySchema } from '../../platform/money.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { timestampOut, uuid } from '../../platform/schemas.ts';
 import { CUSTOMER_STATUSES, LIFECYCLE_PHASES } from '../customers/customers.schemas.ts';
 import { TIERS, VALUE_DIMENSIONS } from '../tenants/tenants.schemas.ts';
 import { RFM_CELLS } from './scores.rfm.ts';
@@ -20,7 +20,7 @@ const Dimension = z.object({
 
 export const CustomerScoresSchema = z
   .object({
-    customerId: z.uuid().describe('The customer'),
+    customerId: uuid().describe('The customer'),
     asOf: z.iso.date().nullable().describe('The day (tenant time zone) the time-relative values refer to'),
     computedAt: timestampOut('When these values were last computed').nullable(),
     modelVersion: z

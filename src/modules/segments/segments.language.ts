@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FieldError } from '../../platform/errors.ts';
-import { isoDate, isoDateTime } from '../../platform/schemas.ts';
+import { isoDate, isoDateTime, uuid } from '../../platform/schemas.ts';
 import {
   ACTIVITY,
   type ActivityKind,
@@ -38,7 +38,7 @@ export type Validated = { ast: Ast; segmentIds: string[] } | { errors: FieldErro
 const DURATION = /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/;
 const isDuration = (v: unknown): v is string =>
   typeof v === 'string' && DURATION.test(v) && durationDays(v) <= 36_600;
-const isUuid = (v: unknown) => z.uuid().safeParse(v).success;
+const isUuid = (v: unknown) => uuid().safeParse(v).success;
 const isDate = (v: unknown) => isoDate().safeParse(v).success;
 const isTimestamp = (v: unknown) => isDate(v) || isoDateTime().safeParse(v).success;
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -154,7 +154,8 @@ class Checker {
     const value = v.op === 'exists' && v.value === undefined ? true : v.value;
     const problem = this.value(spec, v.op, value, `${path}.value`);
     if (problem !== undefined) return undefined;
-    if (spec.type === 'segment') for (const id of [value].flat()) this.segmentIds.add(id as string);
+    if (spec.type === 'segment')
+      for (const id of [value].flat()) this.segmentIds.add((id as string).toLowerCase());
     return { kind: 'condition', field: v.field, spec, op: v.op, value };
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { timestampOut, uuid } from '../../platform/schemas.ts';
 import { CustomerSchema } from '../customers/customers.schemas.ts';
 
 const EXAMPLE_DEFINITION = {
@@ -28,14 +28,14 @@ export const SEGMENT_KINDS = ['dynamic', 'static'] as const;
 
 export const SegmentSchema = z
   .object({
-    id: z.uuid().describe('Segment id'),
+    id: uuid().describe('Segment id'),
     name: z.string().describe('Unique name in the tenant'),
     description: z.string().nullable().describe('What the segment is for'),
     kind: z
       .enum(SEGMENT_KINDS)
       .describe('`dynamic`: members follow the definition; `static`: a hand-kept list'),
     definition: DefinitionSchema.nullable().describe('The definition (dynamic segments)'),
-    dependsOn: z.array(z.uuid()).describe('Segments the definition refers to'),
+    dependsOn: z.array(uuid()).describe('Segments the definition refers to'),
     refreshEveryMinutes: z
       .number()
       .int()
@@ -132,7 +132,7 @@ export const MemberPage = pageOf(MemberSchema).meta({ id: 'SegmentMemberPage' })
 
 export const MembersBody = z
   .object({
-    customerIds: z.array(z.uuid()).min(1).max(1000).describe('Customers to add or remove (up to 1000)'),
+    customerIds: z.array(uuid()).min(1).max(1000).describe('Customers to add or remove (up to 1000)'),
   })
   .strict()
   .meta({
@@ -150,9 +150,9 @@ export const MembersChangedSchema = z
 
 export const HistoryEntrySchema = z
   .object({
-    id: z.uuid().describe('Entry id (time-ordered)'),
-    segmentId: z.uuid().describe('The segment'),
-    customerId: z.uuid().describe('The customer'),
+    id: uuid().describe('Entry id (time-ordered)'),
+    segmentId: uuid().describe('The segment'),
+    customerId: uuid().describe('The customer'),
     change: z.enum(['entered', 'exited']).describe('What happened'),
     reason: z
       .enum(['change', 'refresh', 'manual'])
@@ -166,9 +166,7 @@ export const HistoryPage = pageOf(HistoryEntrySchema).meta({ id: 'SegmentHistory
 
 export const CustomerSegmentSchema = z
   .object({
-    segment: z
-      .object({ id: z.uuid(), name: z.string(), kind: z.enum(SEGMENT_KINDS) })
-      .describe('The segment'),
+    segment: z.object({ id: uuid(), name: z.string(), kind: z.enum(SEGMENT_KINDS) }).describe('The segment'),
     enteredAt: timestampOut('When the customer entered it'),
   })
   .meta({ id: 'CustomerSegment' });
@@ -179,7 +177,7 @@ export const CustomerSegmentList = z
 
 export const SegmentReadSchema = z
   .object({
-    id: z.uuid(),
+    id: uuid(),
     actor: z.string().describe('The partner token’s subject'),
     format: z.string().describe('json, csv or ndjson'),
     rows: z.number().int().describe('Members returned'),

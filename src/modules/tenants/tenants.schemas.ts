@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CurrencyCode } from '../../platform/money.ts';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { timestampOut } from '../../platform/schemas.ts';
+import { timestampOut, uuid } from '../../platform/schemas.ts';
 
 const TIME_ZONES = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC']);
 
@@ -30,7 +30,7 @@ export type CreateTenantInput = z.output<typeof CreateTenantBody>;
 
 export const TenantSchema = z
   .object({
-    id: z.uuid().describe('Tenant id (the `tid` claim of its tokens)'),
+    id: uuid().describe('Tenant id (the `tid` claim of its tokens)'),
     slug: z.string().describe('Unique short name'),
     name: z.string().describe('Display name'),
     currency: z.string().describe('ISO 4217 currency'),
@@ -210,7 +210,7 @@ export type CampaignSettings = z.infer<typeof CampaignSettings>;
 /** The tenant's settings. Later modules add their sections here, each validated and defaulted. */
 export const SettingsSchema = z
   .object({
-    tenantId: z.uuid().describe('The tenant'),
+    tenantId: uuid().describe('The tenant'),
     name: z.string().describe('Display name'),
     currency: z.string().describe('ISO 4217 currency; orders in another currency must carry `baseTotal`'),
     timezone: z.string().describe('IANA time zone for schedules and reports'),

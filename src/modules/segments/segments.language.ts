@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { FieldError } from '../../platform/errors.ts';
 import { isoDate, isoDateTime, uuid } from '../../platform/schemas.ts';
 import {

@@ -592,3 +592,109 @@ describe('campaigns: measuring', () => {
     expect(gql.body.data!.campaign.messages.nodes).toHaveLength(12);
   });
 });
+
+describe('campaigns: last touch and reports from the sending system', () => {
+  it('another campaign’s message takes the orders after it; being held out of one does not', async () => {
+    now = T0;
+    const { client } = await t.newTenant();
+    const heldSegment = await staticSegment(client, 'held', []);
+    const heldBy = await campaign(client, {
+      segmentIds: [heldSegment],
+      holdoutPercent: 50,
+      attributionWindowDays: 30,
+    });
+    // a customer that campaign puts in its control group
+    let x = '';
+    for (let i = 0; !x; i++) {
+      const p = await newCustomer(client, { firstName: `X${i}`, ...consenting });
+      if (inHoldout(heldBy.id, p.id, 50)) x = p.id;
+    }
+    const only = await staticSegment(client, 'x', [x]);
+    const first = await campaign(client, { segmentIds: [only], attributionWindowDays: 30 });
+    await client.post(`/v1/campaigns/${first.id}/launch`);
+    now = T0 + DAY;
+    await client.post(`/v1/segments/${heldSegment}/members`, { customerIds: [x] });
+    await client.post(`/v1/campaigns/${heldBy.id}/launch`);
+    expect((await messagesOf(client, heldBy.id)).map((m) => m.status)).toEqual(['held_out']);
+    const buy = async (at: number, amount: number) => {
+      const placedAt = new Date(at).toISOString();
+      const res = await client.post(
+        '/v1/orders',
+        orderBody({
+          customerId: x,
+          placedAt,
+          sourceUpdatedAt: placedAt,
+          total: { amount, currency: 'EUR' },
+          items: [{ sku: 'X', quantity: 1, unitPrice: { amount, currency: 'EUR' } }],
+        }),
+      );
+      expect(res.statusCode, res.body).toBe(201);
+    };
+    now = T0 + 10 * DAY;
+    await buy(T0 + 2 * DAY, 1000);
+    // a third campaign's message reaches them on day 3: the order of day 4 is its, not the first's
+    const third = await campaign(client, { segmentIds: [only], attributionWindowDays: 30 });
+    now = T0 + 3 * DAY;
+    await client.post(`/v1/campaigns/${third.id}/launch`);
+    now = T0 + 10 * DAY;
+    await buy(T0 + 4 * DAY, 700);
+    expect((await client.get(`/v1/campaigns/${first.id}/report`)).json().treatment).toMatchObject({
+      customers: 1,
+      converted: 1,
+      revenue: 1000,
+    });
+    expect((await client.get(`/v1/campaigns/${third.id}/report`)).json().treatment).toMatchObject({
+      converted: 1,
+      revenue: 700,
+    });
+
+    // the sending system cannot report on what was never sent to it
+    const [held] = await messagesOf(client, heldBy.id);
+    const report = await client.post('/v1/message-events', {
+      items: [{ messageId: held!.id, type: 'failed', occurredAt: new Date(now).toISOString() }],
+    });
+    expect(report.json().results[0]).toMatchObject({ status: 'error', error: { code: 'message_not_sent' } });
+    expect((await messagesOf(client, heldBy.id)).map((m) => m.status)).toEqual(['held_out']);
+  });
+
+  it('welcomes a customer once, even one back to potential who buys again', async () => {
+    now = T0;
+    const { id: tenantId, client } = await t.newTenant();
+    const welcome = await campaign(client, { kind: 'welcome', trigger: { type: 'first_order' } });
+    await client.post(`/v1/campaigns/${welcome.id}/launch`);
+    const c = await newCustomer(client, { ...consenting });
+    const placedAt = new Date(T0 - DAY).toISOString();
+    const order = orderBody({ customerId: c.id, placedAt, sourceUpdatedAt: placedAt });
+    expect((await client.post('/v1/orders', order)).statusCode).toBe(201);
+    await t.app.services.scores.refresh(tenantId);
+    await t.app.services.campaigns.processInbox(tenantId);
+    // refunded in full: potential again; then a new first order
+    const refundedAt = new Date(T0 - DAY / 2).toISOString();
+    await client.post('/v1/orders', {
+      ...order,
+      status: 'refunded',
+      refunded: order.total,
+      sourceUpdatedAt: refundedAt,
+    });
+    await t.app.services.scores.recompute(tenantId);
+    expect((await client.get(`/v1/customers/${c.id}`)).json().status).toBe('potential');
+    const again = new Date(T0 - DAY / 4).toISOString();
+    await client.post('/v1/orders', orderBody({ customerId: c.id, placedAt: again, sourceUpdatedAt: again }));
+    await t.app.services.scores.refresh(tenantId);
+    await t.app.services.campaigns.processInbox(tenantId);
+    expect((await messagesOf(client, welcome.id)).filter((m) => m.status === 'queued')).toHaveLength(1);
+  });
+
+  it('pauses only a running campaign: a scheduled one is 409', async () => {
+    now = T0;
+    const { client } = await t.newTenant();
+    const later = await campaign(client, {
+      segmentIds: [await staticSegment(client, 'later', [])],
+      startsAt: new Date(T0 + 10 * DAY).toISOString(),
+    });
+    expect((await client.post(`/v1/campaigns/${later.id}/launch`)).json().status).toBe('scheduled');
+    const pause = await client.post(`/v1/campaigns/${later.id}/pause`);
+    expect(pause.statusCode).toBe(409);
+    expect(pause.json().code).toBe('campaign_transition_invalid');
+  });
+});

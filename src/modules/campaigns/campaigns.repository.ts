@@ -250,7 +250,7 @@ export const campaignsRepository = {
               AND NOT EXISTS (
                 SELECT 1 FROM campaign_messages x
                 WHERE x.customer_id = o.customer_id AND x.campaign_id <> ${campaign.id}::uuid
-                  AND x.status NOT IN ('skipped', 'failed') AND x.entered_at > a.at AND x.entered_at <= o.placed_at))))
+                  AND ${SENT} AND x.entered_at > a.at AND x.entered_at <= o.placed_at))))
       SELECT a.control, a.variant, count(DISTINCT a.customer_id)::int AS customers,
         count(DISTINCT t.customer_id)::int AS converted, coalesce(sum(t.net), 0)::bigint AS revenue
       FROM arm a LEFT JOIN attributed t ON t.customer_id = a.customer_id

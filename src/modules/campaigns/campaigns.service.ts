@@ -40,7 +40,7 @@ export const ATTRIBUTION =
 /** The transitions each action makes (from → to); anything else is a 409. */
 const TRANSITIONS: Record<CampaignAction, Partial<Record<CampaignRow['status'], CampaignRow['status']>>> = {
   launch: { draft: 'running' },
-  pause: { running: 'paused', scheduled: 'paused' },
+  pause: { running: 'paused' },
   resume: { paused: 'running' },
   complete: { running: 'completed', paused: 'completed', scheduled: 'completed' },
   archive: { draft: 'archived', completed: 'archived' },
@@ -360,9 +360,13 @@ export class CampaignsService {
       const results = [];
       for (const item of items) {
         const message = found.get(item.messageId);
+        // a decision that sent nothing (skipped, held out, failed to render) takes no report; a failed
+        // message takes a failed report again (the sending system's retry of its own report)
         if (
           !message ||
-          (['skipped', 'held_out', 'failed'].includes(message.status) && item.type !== 'failed')
+          message.status === 'skipped' ||
+          message.status === 'held_out' ||
+          (message.status === 'failed' && item.type !== 'failed')
         ) {
           results.push({
             messageId: item.messageId,
@@ -475,7 +479,10 @@ export class CampaignsService {
         for (const campaign of running) {
           const entries: Entry[] = events.flatMap((e) => {
             const customerId = customerEntering(campaign.trigger, e);
-            return customerId ? [{ customerId, occurrence: `event:${e.id}` }] : [];
+            // a first order happens once: a customer back to potential (every order refunded) who
+            // buys again is not welcomed twice; other triggers are one occurrence per event
+            const occurrence = campaign.trigger.type === 'first_order' ? 'first_order' : `event:${e.id}`;
+            return customerId ? [{ customerId, occurrence }] : [];
           });
           if (!entries.length) continue;
           await this.#sender.enter(

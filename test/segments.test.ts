@@ -75,6 +75,38 @@ describe('segments: definitions, membership and history', () => {
     expect(plain.json().sql).toBeUndefined();
   });
 
+  it('conditions on personal data need customers:pii; readers without it see their values hidden', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    await newCustomer(client, { email: 'hidden.person@example.com' });
+    const byEmail = { version: 1, all: [{ field: 'email', op: 'startsWith', value: 'hidden.p' }] };
+    const writer = t.as(await t.token({ id: tenantId, slug: '' }, ['segments:write', 'segments:read']));
+    // no preview, no segment: a count per guess would spell the email out
+    for (const res of [
+      await writer.post('/v1/segments/preview', { definition: byEmail, sampleSize: 5 }),
+      await writer.post('/v1/segments', { name: 'by email', definition: byEmail }),
+    ]) {
+      expect(res.statusCode, res.body).toBe(403);
+      expect(res.json()).toMatchObject({ code: 'insufficient_scope', requiredScopes: ['customers:pii'] });
+    }
+    // nested, and through what reveals a birth date
+    const nested = { version: 1, any: [{ all: [{ field: 'age', op: 'gte', value: 30 }] }] };
+    expect((await writer.post('/v1/segments/preview', { definition: nested })).statusCode).toBe(403);
+    // a market is not personal data
+    const spain = { version: 1, all: [{ field: 'country', op: 'eq', value: 'ES' }] };
+    expect((await writer.post('/v1/segments/preview', { definition: spain })).statusCode).toBe(200);
+
+    // made by a token that may: its readers without the scope see the condition, not the value
+    const made = await segment(client, { name: 'by email', definition: byEmail });
+    expect(made.memberCount).toBe(1);
+    const seen = (await writer.get(`/v1/segments/${made.id}`)).json();
+    expect(seen.definition.all[0]).toEqual({
+      field: 'email',
+      op: 'startsWith',
+      value: '[hidden: needs customers:pii]',
+    });
+    expect((await client.get(`/v1/segments/${made.id}`)).json().definition).toEqual(byEmail);
+  });
+
   it('an order that crosses the threshold enters the customer in the follow-up pass; a refund takes them out', async () => {
     const { id: tenantId, client } = await t.newTenant();
     const customer = await newCustomer(client, { address: { country: 'ES' } });

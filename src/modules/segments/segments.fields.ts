@@ -62,6 +62,49 @@ const text = (column: string, description: string): FieldSpec => ({
   source: c(column),
 });
 
+/**
+ * The fields that can single a person out (contact details, birth date and what reveals it, city and
+ * postal code), masked in every read without `customers:pii`: a condition on one needs that scope
+ * too, or counts and samples would tell them one guess at a time. Country and region stay open to
+ * every segment writer: markets are what segments are made of, and they name no one.
+ */
+export const PERSONAL_FIELDS: ReadonlySet<string> = new Set([
+  'email',
+  'phone',
+  'birthDate',
+  'age',
+  'birthday',
+  'city',
+  'postalCode',
+]);
+
+/** The personal fields a definition's conditions name, at any depth. */
+export function personalFieldsIn(definition: unknown): string[] {
+  const found = new Set<string>();
+  const walk = (node: unknown) => {
+    if (Array.isArray(node)) for (const n of node) walk(n);
+    else if (node && typeof node === 'object') {
+      const field = (node as { field?: unknown }).field;
+      if (typeof field === 'string' && PERSONAL_FIELDS.has(field)) found.add(field);
+      for (const v of Object.values(node)) walk(v);
+    }
+  };
+  walk(definition);
+  return [...found];
+}
+
+/** A definition as a reader without `customers:pii` sees it: the personal conditions' values hidden. */
+export function withoutPersonalValues(definition: unknown): unknown {
+  if (Array.isArray(definition)) return definition.map(withoutPersonalValues);
+  if (!definition || typeof definition !== 'object') return definition;
+  const node = definition as Record<string, unknown>;
+  const copy = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, withoutPersonalValues(v)]));
+  if (typeof node.field === 'string' && PERSONAL_FIELDS.has(node.field) && 'value' in node)
+    copy.value = HIDDEN;
+  return copy;
+}
+export const HIDDEN = '[hidden: needs customers:pii]';
+
 export const FIELDS: Record<string, FieldSpec> = {
   externalId: text('external_id', 'The id in the tenant’s own system'),
   firstName: text('first_name', 'First name'),

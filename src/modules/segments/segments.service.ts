@@ -10,6 +10,7 @@ import type { CustomersService } from '../customers/customers.service.ts';
 import type { EventsService } from '../events/events.service.ts';
 import type { JobRunsService } from '../jobs/jobs.service.ts';
 import { compile, selectIds } from './segments.compiler.ts';
+import { personalFieldsIn, withoutPersonalValues } from './segments.fields.ts';
 import { segmentJsonSchema } from './segments.jsonschema.ts';
 import { validate } from './segments.language.ts';
 import { type Evaluation, type Membership, REFRESH_TASK } from './segments.membership.ts';
@@ -109,9 +110,22 @@ export class SegmentsService {
   }
 
   /** Validates a definition against the tenant (fields, attributes, referenced segments, cycles). */
-  async #checkDefinition(tx: Tx, evaluation: Evaluation, definition: unknown, self?: string) {
+  async #checkDefinition(
+    tx: Tx,
+    actor: TenantActor,
+    evaluation: Evaluation,
+    definition: unknown,
+    self?: string,
+  ) {
     const result = validate(definition, evaluation.attributes);
     if ('errors' in result) throw validationError(result.errors);
+    const personal = personalFieldsIn(definition);
+    if (personal.length && !actor.scopes.has('customers:pii'))
+      throw new AppError(
+        'insufficient_scope',
+        `conditions on ${personal.join(', ')} need the scope customers:pii (the values are personal data)`,
+        { extra: { requiredScopes: ['customers:pii'] } },
+      );
     const referenced = await repo.findByIds(tx, result.segmentIds);
     const missing = result.segmentIds.filter((id) => !referenced.some((r) => r.id === id));
     if (missing.length)
@@ -143,7 +157,9 @@ export class SegmentsService {
       throw validationError([{ path: 'definition', message: 'a static segment has no definition' }]);
     return this.#db.withTenant(actor.tenantId, async (tx) => {
       const evaluation = await this.membership.evaluation(tx, actor.tenantId);
-      const checked = input.definition ? await this.#checkDefinition(tx, evaluation, input.definition) : null;
+      const checked = input.definition
+        ? await this.#checkDefinition(tx, actor, evaluation, input.definition)
+        : null;
       let row = await repo.insert(tx, {
         tenantId: actor.tenantId,
         id: newId(),
@@ -159,7 +175,7 @@ export class SegmentsService {
         await this.membership.refreshIn(tx, actor.tenantId, row);
         row = (await repo.findById(tx, row.id))!;
       }
-      return toSegment(row);
+      return (await this.#views(tx, actor, [row]))[0]!;
     });
   }
 
@@ -183,7 +199,7 @@ export class SegmentsService {
       const evaluation = await this.membership.evaluation(tx, actor.tenantId);
       const checked =
         input.definition !== undefined
-          ? await this.#checkDefinition(tx, evaluation, input.definition, id)
+          ? await this.#checkDefinition(tx, actor, evaluation, input.definition, id)
           : null;
       let row = await repo.update(tx, id, {
         ...(input.name !== undefined ? { name: input.name } : {}),
@@ -197,7 +213,7 @@ export class SegmentsService {
         await this.membership.refreshIn(tx, actor.tenantId, row);
         row = (await repo.findById(tx, id))!;
       }
-      return toSegment(row);
+      return (await this.#views(tx, actor, [row]))[0]!;
     });
   }
 
@@ -240,7 +256,12 @@ export class SegmentsService {
    * and counts only the members who consent to partner sharing.
    */
   async #views(tx: Tx, actor: Actor, rows: SegmentRow[]): Promise<Segment[]> {
-    if (!isPartner(actor)) return rows.map(toSegment);
+    if (!isPartner(actor))
+      return rows.map((r) =>
+        actor.scopes.has('customers:pii')
+          ? toSegment(r)
+          : { ...toSegment(r), definition: withoutPersonalValues(r.definition) as Segment['definition'] },
+      );
     const counts = await repo.sharingCounts(
       tx,
       rows.map((r) => r.id),
@@ -292,7 +313,7 @@ export class SegmentsService {
     refusePartner(actor);
     return this.#read(actor, async (tx) => {
       const evaluation = await this.membership.evaluation(tx, actor.tenantId);
-      const { ast } = await this.#checkDefinition(tx, evaluation, definition);
+      const { ast } = await this.#checkDefinition(tx, actor, evaluation, definition);
       const target = selectIds(compile(ast, evaluation.ctx));
       const count = await repo.count(tx, target);
       const ids = sampleSize ? await repo.sample(tx, target, sampleSize) : [];

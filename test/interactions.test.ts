@@ -70,6 +70,33 @@ describe('cases and SLAs (calendar hours)', () => {
     });
   });
 
+  it('emits case.sla_breached once for each case, however it became breached', async () => {
+    const { client } = await t.newTenant();
+    const tenantId = (await client.get('/v1/settings')).json().tenantId;
+    const customer = await newCustomer(client);
+    now = new Date('2026-11-20T19:00:00.000Z');
+    // recorded late: breached from the start
+    const late = (
+      await client.post('/v1/interactions', {
+        ...complaintBody(customer.id),
+        occurredAt: '2026-11-10T19:00:00.000Z',
+      })
+    ).json();
+    expect(late.case.slaBreached).toBe(true);
+    // replied after its first-response time, before any sweep
+    const slow = (await client.post('/v1/interactions', complaintBody(customer.id))).json();
+    now = new Date('2026-11-21T19:30:00.000Z');
+    await client.post(`/v1/interactions/${slow.id}/replies`, { body: 'Perdón por la demora' });
+    // found by the sweep
+    const swept = (await client.post('/v1/interactions', complaintBody(customer.id))).json();
+    expect(swept.case.slaBreached).toBe(false);
+    now = new Date('2026-11-23T19:30:00.000Z');
+    await t.app.services.interactions.markBreaches(tenantId);
+    await t.app.services.interactions.markBreaches(tenantId);
+    const events = (await client.get('/v1/events?type=case.sla_breached&limit=50')).json().data;
+    expect(events.map((e: any) => e.data.interactionId).sort()).toEqual([late.id, slow.id, swept.id].sort());
+  });
+
   it('only inbound complaints, claims, suggestions and inquiries open cases', async () => {
     const { client } = await t.newTenant();
     const customer = await newCustomer(client);

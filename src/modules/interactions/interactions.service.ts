@@ -81,6 +81,22 @@ export function breached(
 
 const notFound = (id: string) => new AppError('interaction_not_found', `no interaction ${id} in this tenant`);
 
+/** `case.sla_breached`: a case found past its first-response or resolution due time, when it was found. */
+const breachEvent = (
+  c: Pick<InteractionRow, 'id' | 'customerId' | 'type' | 'firstResponseDueAt' | 'dueAt'>,
+  at: Date,
+) => ({
+  type: 'case.sla_breached' as const,
+  occurredAt: at,
+  data: {
+    interactionId: c.id,
+    customerId: c.customerId,
+    type: c.type,
+    firstResponseDueAt: c.firstResponseDueAt?.toISOString() ?? null,
+    dueAt: c.dueAt?.toISOString() ?? null,
+  },
+});
+
 export class InteractionsService {
   readonly #db: Database;
   readonly #cursors: Cursors;
@@ -148,6 +164,8 @@ export class InteractionsService {
         ...(interaction.case
           ? [{ type: 'case.opened' as const, occurredAt: row.occurredAt, data: interaction }]
           : []),
+        // recorded late, already past its due times: breached from the start
+        ...(row.slaBreached ? [breachEvent(row, now)] : []),
       ]);
       return interaction;
     });
@@ -229,11 +247,14 @@ export class InteractionsService {
       ]);
       if (original.caseStatus && !original.firstResponseAt) {
         const next = { ...original, firstResponseAt: sentAt };
-        await repo.update(tx, original.id, {
+        const updated = await repo.update(tx, original.id, {
           firstResponseAt: sentAt,
           caseStatus: original.caseStatus === 'open' ? 'in_progress' : original.caseStatus,
           slaBreached: original.slaBreached || breached(next, now),
         });
+        // a first reply after its due time, before the sweep saw the case: the breach is this write's
+        if (updated.slaBreached && !original.slaBreached)
+          await this.#events.emit(tx, actor.tenantId, [breachEvent(updated, now)]);
       }
       return toInteraction(reply);
     });
@@ -275,12 +296,14 @@ export class InteractionsService {
           resolutionNote: null,
         });
       patch.slaBreached = current.slaBreached || breached({ ...current, ...patch } as InteractionRow, now);
-      const moved = toInteraction(await repo.update(tx, id, patch));
-      if (input.to === 'resolved') {
-        await this.#events.emit(tx, actor.tenantId, [
-          { type: 'case.resolved', occurredAt: now, data: moved },
-        ]);
-      }
+      const updated = await repo.update(tx, id, patch);
+      const moved = toInteraction(updated);
+      await this.#events.emit(tx, actor.tenantId, [
+        ...(updated.slaBreached && !current.slaBreached ? [breachEvent(updated, now)] : []),
+        ...(input.to === 'resolved'
+          ? [{ type: 'case.resolved' as const, occurredAt: now, data: moved }]
+          : []),
+      ]);
       return moved;
     });
   }
@@ -293,17 +316,7 @@ export class InteractionsService {
       await this.#events.emit(
         tx,
         tenantId,
-        marked.map((c) => ({
-          type: 'case.sla_breached' as const,
-          occurredAt: now,
-          data: {
-            interactionId: c.id,
-            customerId: c.customerId,
-            type: c.type,
-            firstResponseDueAt: c.firstResponseDueAt?.toISOString() ?? null,
-            dueAt: c.dueAt?.toISOString() ?? null,
-          },
-        })),
+        marked.map((c) => breachEvent(c, now)),
       );
       return marked.length;
     });

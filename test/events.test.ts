@@ -168,6 +168,17 @@ describe('events (transactional outbox)', () => {
     expect((await a.client.get('/v1/events?type=Order')).statusCode).toBe(400);
     const reader = t.as(await t.token(a, ['customers:read']));
     expect((await reader.get('/v1/events')).statusCode).toBe(403);
+    // the events carry personal data: webhooks:manage alone reads neither the feed nor subscriptions
+    const manager = t.as(await t.token(a, ['webhooks:manage']));
+    for (const res of [
+      await manager.get('/v1/events'),
+      await manager.post('/v1/webhooks', { url: 'https://example.com/hook', events: ['*'] }),
+    ]) {
+      expect(res.statusCode).toBe(403);
+      expect(res.json().requiredScopes).toEqual(['webhooks:manage', 'customers:pii']);
+    }
+    const allowed = t.as(await t.token(a, ['webhooks:manage', 'customers:pii']));
+    expect((await allowed.get('/v1/events')).statusCode).toBe(200);
   });
 
   it('never lets a poller pass an event whose transaction commits after a later one', async () => {

@@ -10,7 +10,7 @@ import type { ConsentMap } from './customers.table.ts';
 
 export const canSeePii = (actor: Actor) => actor.scopes.has('customers:pii');
 
-/** Events carry the whole customer: they go to the tenant's own systems (webhooks:manage). */
+/** Events carry the whole customer: the feed and the webhooks need webhooks:manage and customers:pii. */
 export const EVENT_VIEW: Actor = {
   sub: 'events',
   tenantId: null,

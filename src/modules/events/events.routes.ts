@@ -7,7 +7,8 @@ import { EVENTS_SETTLE_MS } from './events.service.ts';
 
 export const eventsRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   app.get('/events', {
-    config: { scopes: ['webhooks:manage'] },
+    // the events carry the customers' personal data: the feed needs the scope that shows it
+    config: { scopes: ['webhooks:manage', 'customers:pii'] },
     schema: {
       tags: ['events'],
       summary: 'Events, oldest first, for consumers that poll',

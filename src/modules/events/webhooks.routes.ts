@@ -18,7 +18,9 @@ import {
 } from './webhooks.schemas.ts';
 
 const tags = ['webhooks'];
-const config = { scopes: ['webhooks:manage'] as const };
+// a subscription receives the events, personal data included: managing one needs the scope that
+// shows it (else a token without it could point a subscription at itself)
+const config = { scopes: ['webhooks:manage', 'customers:pii'] as const };
 
 export const webhooksRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   const { webhooks } = services;

@@ -107,6 +107,44 @@ describe('segments: definitions, membership and history', () => {
     expect((await client.get(`/v1/segments/${made.id}`)).json().definition).toEqual(byEmail);
   });
 
+  it('a plain date on a time field is that whole day in the tenant’s time zone, bounds included', async () => {
+    const { client } = await t.newTenant();
+    expect((await client.patch('/v1/settings', { timezone: 'Europe/Madrid' })).statusCode).toBe(200);
+    const buyer = async (placedAt: string) => {
+      const c = await newCustomer(client);
+      expect(
+        (
+          await client.post(
+            '/v1/orders',
+            orderBody({ customerId: c.id, placedAt, sourceUpdatedAt: placedAt }),
+          )
+        ).statusCode,
+      ).toBe(201);
+      return c.id;
+    };
+    // 1 March at 00:30 in Madrid, and 28 February at 11:00 there
+    const firstOfMarch = await buyer('2026-02-28T23:30:00.000Z');
+    const lastOfFebruary = await buyer('2026-02-28T10:00:00.000Z');
+    const members = async (op: string, value: unknown) => {
+      const res = await client.post('/v1/segments/preview', {
+        definition: { version: 1, all: [{ field: 'purchases.lastOrderAt', op, value }] },
+        sampleSize: 10,
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      return new Set(res.json().sample.map((c: { id: string }) => c.id));
+    };
+    expect(await members('gte', '2026-03-01')).toEqual(new Set([firstOfMarch]));
+    expect(await members('lt', '2026-03-01')).toEqual(new Set([lastOfFebruary]));
+    expect(await members('lte', '2026-02-28')).toEqual(new Set([lastOfFebruary]));
+    expect(await members('gt', '2026-02-28')).toEqual(new Set([firstOfMarch]));
+    expect(await members('between', ['2026-02-01', '2026-02-28'])).toEqual(new Set([lastOfFebruary]));
+    // a time is taken as given
+    expect(await members('gt', '2026-02-28T23:00:00Z')).toEqual(new Set([firstOfMarch]));
+    expect(await members('between', ['2026-02-28', '2026-02-28T23:30:00Z'])).toEqual(
+      new Set([firstOfMarch, lastOfFebruary]),
+    );
+  });
+
   it('an order that crosses the threshold enters the customer in the follow-up pass; a refund takes them out', async () => {
     const { id: tenantId, client } = await t.newTenant();
     const customer = await newCustomer(client, { address: { country: 'ES' } });

@@ -15,6 +15,8 @@ export type CompileContext = {
   now: Date;
   /** Today in the tenant's time zone (YYYY-MM-DD): relative dates, ages and birthdays. */
   today: string;
+  /** The tenant's time zone: a plain date compared with a time is that day there (default UTC). */
+  timezone?: string;
   /** Restrict every scan to these customers (incremental membership). */
   only?: readonly string[];
 };
@@ -51,6 +53,8 @@ export function shift(instant: Date, duration: string, sign: 1 | -1): Date {
   d.setUTCDate(d.getUTCDate() + n(3) * 7 + n(4));
   return new Date(d.getTime() + ((n(5) * 60 + n(6)) * 60 + n(7)) * 1000);
 }
+
+const PLAIN_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 const dayShift = (today: string, duration: string, sign: 1 | -1) =>
   shift(new Date(`${today}T00:00:00Z`), duration, sign)
@@ -165,10 +169,31 @@ class Compiler {
     }
   }
 
+  /** A plain date as the start of that day (`next`: of the day after) in the tenant's time zone. */
+  dayStart(date: string, next: boolean): SQL {
+    return sql`((${date}::date${next ? sql` + 1` : sql``})::timestamp AT TIME ZONE ${this.ctx.timezone ?? 'UTC'}::text)`;
+  }
+
   /** A positive operator applied to an expression. */
   test(e: SQL, spec: FieldSpec, op: string, value: unknown): SQL {
     const type = spec.type;
     const time = type === 'timestamp';
+    // a plain date against a time means that whole day in the tenant's calendar, bounds included
+    const day = (v: unknown): v is string => time && typeof v === 'string' && PLAIN_DATE.test(v);
+    if (op === 'gt' && day(value)) return sql`${e} >= ${this.dayStart(value, true)}`;
+    if (op === 'gte' && day(value)) return sql`${e} >= ${this.dayStart(value, false)}`;
+    if (op === 'lt' && day(value)) return sql`${e} < ${this.dayStart(value, false)}`;
+    if (op === 'lte' && day(value)) return sql`${e} < ${this.dayStart(value, true)}`;
+    if (op === 'between' && time) {
+      const [low, high] = value as [unknown, unknown];
+      const from = day(low)
+        ? sql`${e} >= ${this.dayStart(low, false)}`
+        : sql`${e} >= ${this.param(low, type)}`;
+      const to = day(high)
+        ? sql`${e} < ${this.dayStart(high, true)}`
+        : sql`${e} <= ${this.param(high, type)}`;
+      return sql`(${from} AND ${to})`;
+    }
     switch (op) {
       case 'eq':
         return sql`${e} = ${this.param(value, type)}`;

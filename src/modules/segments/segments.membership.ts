@@ -83,7 +83,10 @@ export class Membership {
         { type: d.type, values: d.enumValues },
       ]),
     );
-    return { ctx: { now, today: wallClock(now, settings.timezone).day }, attributes };
+    return {
+      ctx: { now, today: wallClock(now, settings.timezone).day, timezone: settings.timezone },
+      attributes,
+    };
   }
 
   /** The stored definition as a tree; null (with the reason) when it no longer validates. */

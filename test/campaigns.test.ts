@@ -685,7 +685,7 @@ describe('campaigns: last touch and reports from the sending system', () => {
     expect((await messagesOf(client, welcome.id)).filter((m) => m.status === 'queued')).toHaveLength(1);
   });
 
-  it('pauses only a running campaign: a scheduled one is 409', async () => {
+  it('pauses only a running campaign (a scheduled one is 409), and keeps a launched one’s holdout share', async () => {
     now = T0;
     const { client } = await t.newTenant();
     const later = await campaign(client, {
@@ -696,5 +696,10 @@ describe('campaigns: last touch and reports from the sending system', () => {
     const pause = await client.post(`/v1/campaigns/${later.id}/pause`);
     expect(pause.statusCode).toBe(409);
     expect(pause.json().code).toBe('campaign_transition_invalid');
+    // launched: its holdout share is fixed (the control group stays the control group)
+    const share = await client.patch(`/v1/campaigns/${later.id}`, { holdoutPercent: 20 });
+    expect(share.statusCode, share.body).toBe(409);
+    expect(share.json().detail).toMatch(/holdout share is fixed/);
+    expect((await client.patch(`/v1/campaigns/${later.id}`, { name: 'renamed' })).statusCode).toBe(200);
   });
 });

@@ -39,6 +39,18 @@ describe('ids in upper case', () => {
     });
     expect(cycle.statusCode, cycle.body).toBe(400);
     expect(JSON.stringify(cycle.json().errors)).toContain('a cycle');
+    // the same through GraphQL
+    const gql = await client.graphql(
+      'mutation($id: ID!, $input: UpdateSegmentInput!) { updateSegment(id: $id, input: $input) { id } }',
+      {
+        id: upper(base.json().id),
+        input: {
+          definition: { version: 1, all: [{ field: 'segment', op: 'in', value: [derived.json().id] }] },
+        },
+      },
+    );
+    expect(gql.body.errors?.[0]?.extensions?.code).toBe('validation_failed');
+    expect(JSON.stringify(gql.body.errors)).toContain('a cycle');
 
     // a campaign's trigger and variant segments are kept as the database names them
     const campaign = await client.post('/v1/campaigns', {

@@ -58,10 +58,13 @@ export function firstArg(first: number): number {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** An `ID!` argument naming a row: a UUID, else a validation error (never a database error). */
+/**
+ * An `ID!` argument naming a row: a UUID (read as lower case, as REST reads it), else a validation
+ * error (never a database error).
+ */
 export function idArg(id: string, path = 'id'): string {
   if (!UUID.test(id)) throw validationError([{ path, message: 'must be a UUID' }]);
-  return id;
+  return id.toLowerCase();
 }
 
 /** GraphQL nulls mean "not given" (for create) as absent keys do in REST. */

@@ -230,6 +230,17 @@ export class CampaignsService {
         throw new AppError('precondition_failed', `the campaign is at version ${current.version}`);
       if (current.status === 'completed' || current.status === 'archived')
         throw new AppError('campaign_transition_invalid', `a ${current.status} campaign cannot change`);
+      // the split is by the campaign's id and the share: another share after launch would move
+      // customers already messaged into the control group, and the report would compare nothing
+      if (
+        input.holdoutPercent !== undefined &&
+        input.holdoutPercent !== current.holdoutPercent &&
+        current.status !== 'draft'
+      )
+        throw new AppError(
+          'campaign_transition_invalid',
+          `the holdout share is fixed once the campaign is launched (it is ${current.holdoutPercent} %)`,
+        );
       const merged = { ...toCampaign(current), ...input };
       await this.#check(tx, merged as CreateCampaignInput);
       const row = await repo.update(tx, id, {

@@ -282,6 +282,19 @@ describe('imports', () => {
       error:
         'line 3: a quote opened there is never closed, so the rest of the file (to line 303) reads as one field; the rows before line 3 were imported',
     });
+    // a record over 1 MiB ends the file there, however much follows (here three more chunks' worth)
+    const huge = await upload(
+      t,
+      token,
+      'customers',
+      'text/csv',
+      ['externalId,email', ...rows(1), `big,${'x'.repeat(1_100_000)}`, ...rows(80_000, 2)].join('\n'),
+    );
+    expect(await waitFor(client, huge.json().id)).toMatchObject({
+      status: 'failed',
+      succeeded: 1,
+      error: expect.stringMatching(/^line 3: the record is longer than 1 MiB/),
+    });
     // Latin-1 bytes: refused at the line they are on, never stored mangled
     const latin = t.app.inject({
       method: 'POST',
@@ -303,6 +316,33 @@ describe('imports', () => {
     expect((await client.get('/v1/customers?limit=10')).json().data.map((c: any) => c.externalId)).toEqual(
       expect.not.arrayContaining(['l1']),
     );
+    // a character cut by a chunk boundary is whole again, and a real "�" is text: the line named is
+    // the bad byte's (a first chunk of 1 MiB, mostly empty lines, ends inside the "ñ" after them)
+    const tenantId = (await client.get('/v1/settings')).json().tenantId;
+    const actor = { sub: 't', tenantId, scopes: new Set(['customers:write']), segments: null };
+    const pad = 1024 * 1024;
+    const ntilde = Buffer.from('ñ');
+    const cut = await t.app.services.imports.upload(
+      actor,
+      'customers',
+      'csv',
+      [
+        Buffer.concat([Buffer.from(`externalId,email\n${'\n'.repeat(pad)}`), ntilde.subarray(0, 1)]),
+        Buffer.concat([
+          ntilde.subarray(1),
+          Buffer.from(',x@example.com\nq1\uFFFD,q1@example.com\nq2,q2@example.com'),
+          Buffer.from([0xed]),
+          Buffer.from('\n'),
+        ]),
+      ],
+      { enqueue: false },
+    );
+    await t.app.services.imports.process(tenantId, cut.id);
+    expect((await client.get(`/v1/imports/${cut.id}`)).json()).toMatchObject({
+      status: 'failed',
+      succeeded: 2,
+      error: `line ${pad + 4}: the file is not UTF-8 (convert it, e.g. with iconv -t UTF-8); the rows before this line were imported`,
+    });
     // a declared charset other than UTF-8 is refused at once
     const declared = await upload(t, token, 'customers', 'text/csv; charset=ISO-8859-1', 'externalId\nx');
     expect(declared.statusCode).toBe(415);

@@ -50,9 +50,46 @@ function bodyOf(toBody: (r: Record_) => unknown, record: Record_): { body: unkno
 const MAX_RECORD_BYTES = 1024 * 1024;
 
 /**
+ * Where UTF-8 breaks in `b`: the offset of the first byte that does not belong to a valid sequence
+ * (-1 if none), and the length of the part made of whole characters (an incomplete sequence at the
+ * end may be completed by the next chunk). Overlong forms, surrogates and code points past U+10FFFF
+ * are invalid, as TextDecoder's fatal mode has them.
+ */
+export function utf8Scan(b: Uint8Array): { bad: number; complete: number } {
+  const continuation = (x: number | undefined) => x !== undefined && x >= 0x80 && x <= 0xbf;
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const need = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
+    if (!need) return { bad: i, complete: i };
+    // the second byte's range narrows for the lead bytes that could spell what is not allowed
+    const [lo, hi] =
+      c === 0xe0
+        ? [0xa0, 0xbf]
+        : c === 0xed
+          ? [0x80, 0x9f]
+          : c === 0xf0
+            ? [0x90, 0xbf]
+            : c === 0xf4
+              ? [0x80, 0x8f]
+              : [0x80, 0xbf];
+    for (let k = 1; k <= need; k++) {
+      const x = b[i + k];
+      if (x === undefined) return { bad: -1, complete: i };
+      if (k === 1 ? !(x >= lo && x <= hi) : !continuation(x)) return { bad: i, complete: i };
+    }
+    i += need + 1;
+  }
+  return { bad: -1, complete: b.length };
+}
+
+/**
  * The text of a stream of bytes, which must be UTF-8. At the first byte that is not, the text ends
- * with the whole lines before it, and `broken` holds the `malformed_file` error naming that line
- * (a Latin-1 file would otherwise be stored mangled).
+ * with the whole lines before it, and `broken` holds the `malformed_file` error naming that byte's
+ * line (a Latin-1 file would otherwise be stored mangled).
  */
 function utf8Text(chunks: AsyncIterable<Buffer>): {
   text: AsyncGenerator<string>;
@@ -60,31 +97,28 @@ function utf8Text(chunks: AsyncIterable<Buffer>): {
 } {
   let broken: AppError | undefined;
   async function* text() {
-    const decoder = new TextDecoder('utf-8', { fatal: true });
+    let carry: Buffer = Buffer.alloc(0);
     let lines = 1;
     for await (const chunk of chunks) {
-      let piece: string;
-      try {
-        piece = decoder.decode(chunk, { stream: true });
-      } catch {
-        // where it breaks: the valid prefix, read again without the check; its whole lines are read
-        const prefix = new TextDecoder('utf-8').decode(chunk).split('\uFFFD')[0]!;
-        const whole = prefix.slice(0, prefix.lastIndexOf('\n') + 1);
+      const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+      const { bad, complete } = utf8Scan(data);
+      if (bad >= 0) {
+        const valid = data.subarray(0, bad).toString('utf8');
+        const whole = valid.slice(0, valid.lastIndexOf('\n') + 1);
         broken = new AppError(
           'malformed_file',
-          `line ${lines + (whole.match(/\n/g)?.length ?? 0)}: the file is not UTF-8 (convert it, e.g. with iconv -t UTF-8); the rows before this line were imported`,
+          `line ${lines + (valid.match(/\n/g)?.length ?? 0)}: the file is not UTF-8 (convert it, e.g. with iconv -t UTF-8); the rows before this line were imported`,
         );
         if (whole) yield whole;
         return;
       }
+      const piece = data.subarray(0, complete).toString('utf8');
+      carry = data.subarray(complete);
       lines += piece.match(/\n/g)?.length ?? 0;
       if (piece) yield piece;
     }
-    try {
-      decoder.decode();
-    } catch {
+    if (carry.length)
       broken = new AppError('malformed_file', `line ${lines}: the file ends inside a UTF-8 character`);
-    }
   }
   return { text: text(), broken: () => broken };
 }
@@ -489,9 +523,14 @@ export class ImportsService {
     });
     // pipeline, not pipe: an error reading the file's chunks reaches the loop below through the parser
     pipeline(Readable.from(text), parser, () => {});
+    // where the file stops being readable: nothing from there on is taken (after an oversized record
+    // the parser resynchronises at some later line break, and what it reads there is not the file's)
+    let fatalLine = Number.POSITIVE_INFINITY;
     parser.on('skip', (error: Error & { code?: string; lines: number; raw?: string }) => {
+      if (fatal) return;
       const line = startOf(error.lines, error.raw ?? '');
       if (error.code === 'CSV_QUOTE_NOT_CLOSED' || error.code === 'CSV_MAX_RECORD_SIZE') {
+        fatalLine = line;
         // every byte after an open quote is inside it: nothing after can be told apart
         fatal = new AppError(
           'malformed_file',
@@ -513,7 +552,9 @@ export class ImportsService {
       raw: string;
     }>) {
       while (skipped.length) yield { ...skipped.shift()!, bytes: info.bytes };
-      yield { line: startOf(info.lines, raw), ...bodyOf(toBody, record), bytes: info.bytes };
+      const line = startOf(info.lines, raw);
+      if (line >= fatalLine) break;
+      yield { line, ...bodyOf(toBody, record), bytes: info.bytes };
     }
     while (skipped.length) yield { ...skipped.shift()!, bytes: job.bytes };
     // a file that is not UTF-8 past some line ends there, before any quote could be left open

@@ -56,13 +56,14 @@ describe('erasure: DELETE /v1/customers/:id', () => {
     const pattern = anyOf(phoneForms('+34 600 123 456'));
     const text =
       'a 600-123-456, b 0034 600 12 34 56, c (600) 123.456, d 34600123456, e +34600123456, ' +
-      'f 9600123456, g 600 123 4567, h 600 12';
+      'f 9600123456, g 600 123 4567, h 600 12, i +33 600 123 456, j 600 123 456 789, k tel:600123456.';
     const { rows } = await owner.query<{ out: string }>(
       `SELECT regexp_replace($1, $2, '[erased]', 'gi') AS out`,
       [text, pattern],
     );
     expect(rows[0]!.out).toBe(
-      'a [erased], b [erased], c ([erased], d [erased], e [erased], f 9600123456, g 600 123 4567, h 600 12',
+      'a [erased], b [erased], c ([erased], d [erased], e [erased], f 9600123456, g 600 123 4567, h 600 12, ' +
+        'i +33 600 123 456, j 600 123 456 789, k tel:[erased].',
     );
     // a national number too short to be distinctive is not among the forms
     expect(phoneForms('+44 7700 900123')).toEqual([

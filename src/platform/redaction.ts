@@ -4,21 +4,25 @@ import { type SQL, sql } from 'drizzle-orm';
  * For erasure: a PostgreSQL regular expression matching any of these values as text, in any case
  * (metacharacters escaped, so `a.b@c` matches only itself; a phone, however its digits are spaced).
  */
-export const anyOf = (values: readonly string[]): string =>
-  // whole values only: a phone 600123456 is not the tail of 9600123456, ana@x.es not of juana@x.es
-  `(?<![0-9A-Za-z])(${values.map(patternOf).join('|')})(?![0-9A-Za-z])`;
+export const anyOf = (values: readonly string[]): string => `(${values.map(patternOf).join('|')})`;
 
 /** What separates a phone's digits in writing: `600 123 456`, `600-123-456`, `(600) 123.456`. */
 const PHONE_LIKE = /^\+?[0-9][0-9 ()./-]*$/;
+const SEPARATOR = '[ ()./-]';
 
 /**
- * A value as a pattern: itself (escaped), or for a phone-like value its digits with any separators
- * between them, and for an international one (`+34…`) the `+` also written as `00`, or left out.
+ * A value as a pattern of whole values only (a phone 600123456 is not the tail of 9600123456, ana@x.es
+ * not of juana@x.es): itself (escaped); or for a phone-like value its digits with any separators
+ * between them, and for an international one (`+34…`) the `+` also written as `00`, or left out. A
+ * phone is not found inside a longer number, separators included: not after another country's prefix
+ * (`+33 600 123 456`), nor before more digits (`600 123 456 789`).
  */
 function patternOf(value: string): string {
-  if (!PHONE_LIKE.test(value)) return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const digits = [...value.replace(/[^0-9]/g, '')].join('[ ()./-]*');
-  return value.startsWith('+') ? `(?:(?:\\+|00)[ ]*)?${digits}` : digits;
+  if (!PHONE_LIKE.test(value))
+    return `(?<![0-9A-Za-z])${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![0-9A-Za-z])`;
+  const digits = [...value.replace(/[^0-9]/g, '')].join(`${SEPARATOR}*`);
+  const phone = value.startsWith('+') ? `(?:(?:\\+|00)[ ]*)?${digits}` : digits;
+  return `(?<![A-Za-z])(?<![0-9+]${SEPARATOR}*)${phone}(?!${SEPARATOR}*[0-9])(?![A-Za-z])`;
 }
 
 /** `text` with every match of `pattern` (anyOf) replaced by `[erased]`. */

@@ -270,6 +270,10 @@ describe('segments: definitions, membership and history', () => {
         return refresh.apply(membership, args);
       };
       expect((await client.get(`/v1/segments/${created.id}`)).json().memberCount).toBe(0);
+      // within a quarter of an hour the recompute's own refresh may still be on its way: left to it
+      await membership.sweep([tenantId]);
+      expect(refreshes).toBe(0);
+      now = new Date(started.getTime() + 60_000 + 15 * 60_000);
       await membership.sweep([tenantId]);
       expect((await client.get(`/v1/segments/${created.id}`)).json()).toMatchObject({
         memberCount: 1,

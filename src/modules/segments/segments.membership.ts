@@ -12,6 +12,11 @@ import { type Reason, segmentsRepository as repo, type SegmentRow } from './segm
 
 export const EVALUATE_TASK = 'segments_evaluate';
 export const REFRESH_TASK = 'segments_refresh';
+/**
+ * How long after a full recompute began the sweep takes a segment still refreshed before it as a
+ * lost refresh (the recompute's own runs once it commits; a million customers take under a minute).
+ */
+const CATCH_UP_AFTER_MS = 15 * 60_000;
 export const SWEEP_TASK = 'segments_sweep';
 export const NOTIFY_CHANNEL = 'vinculo_segments';
 const PENDING_BATCH = 5000;
@@ -220,10 +225,12 @@ export class Membership {
                 (!row.refreshedAt || now - row.refreshedAt.getTime() >= row.refreshEveryMinutes * 60_000),
             ),
             // the refresh a full recompute asks for once it has committed was lost (the process
-            // stopped in between): a segment last refreshed before that recompute began is behind
-            // (one whose definition fails to evaluate is not: it would be retried every minute)
+            // stopped in between): a segment last refreshed before that recompute began is behind,
+            // once the recompute is old enough for its own refresh to have run (one whose definition
+            // fails to evaluate is not: it would be retried every minute)
             behindScores:
               recomputedAt !== null &&
+              now - recomputedAt.getTime() >= CATCH_UP_AFTER_MS &&
               rows.some((row) => !row.lastError && (!row.refreshedAt || row.refreshedAt < recomputedAt)),
           };
         },

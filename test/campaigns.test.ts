@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { campaignsRepository } from '../src/modules/campaigns/campaigns.repository.ts';
 import { inHoldout } from '../src/modules/campaigns/campaigns.sending.ts';
 import { nextRun } from '../src/modules/campaigns/campaigns.service.ts';
@@ -668,6 +670,23 @@ describe('campaigns: last touch and reports from the sending system', () => {
     expect((await client.post('/v1/orders', order)).statusCode).toBe(201);
     await t.app.services.scores.refresh(tenantId);
     await t.app.services.campaigns.processInbox(tenantId);
+    // a welcome recorded before this version was keyed by its event: migration 0038 rekeys it
+    const owner = new pg.Client({ connectionString: inject('ownerUrl') });
+    await owner.connect();
+    try {
+      await owner.query(`UPDATE campaign_messages SET occurrence = 'event:' || id WHERE campaign_id = $1`, [
+        welcome.id,
+      ]);
+      await owner.query(
+        readFileSync(new URL('../migrations/0038_welcome_occurrence.sql', import.meta.url), 'utf8'),
+      );
+      const keyed = await owner.query(`SELECT occurrence FROM campaign_messages WHERE campaign_id = $1`, [
+        welcome.id,
+      ]);
+      expect(keyed.rows).toEqual([{ occurrence: 'first_order' }]);
+    } finally {
+      await owner.end();
+    }
     // refunded in full: potential again; then a new first order
     const refundedAt = new Date(T0 - DAY / 2).toISOString();
     await client.post('/v1/orders', {

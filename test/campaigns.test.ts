@@ -29,6 +29,29 @@ async function staticSegment(client: Client, name: string, customerIds: string[]
   return s.id as string;
 }
 
+/** An order of `amount` (one item) placed at `at`, recorded through the API. */
+async function orderOf(
+  client: Client,
+  customerId: string,
+  at: number,
+  amount: number,
+  extra: Record<string, unknown> = {},
+) {
+  const placedAt = new Date(at).toISOString();
+  const res = await client.post(
+    '/v1/orders',
+    orderBody({
+      customerId,
+      placedAt,
+      sourceUpdatedAt: placedAt,
+      total: { amount, currency: 'EUR' },
+      items: [{ sku: 'X', quantity: 1, unitPrice: { amount, currency: 'EUR' } }],
+      ...extra,
+    }),
+  );
+  expect(res.statusCode, res.body).toBe(201);
+}
+
 async function campaign(client: Client, body: Record<string, unknown>) {
   const res = await client.post('/v1/campaigns', {
     name: `c-${Math.random().toString(36).slice(2, 8)}`,
@@ -519,26 +542,8 @@ describe('campaigns: measuring', () => {
     expect(treated.length + control.length).toBe(12);
     expect(treated.length).toBeGreaterThanOrEqual(2);
     expect(control.length).toBeGreaterThanOrEqual(2);
-    const buy = async (
-      customerId: string,
-      at: number,
-      amount: number,
-      extra: Record<string, unknown> = {},
-    ) => {
-      const placedAt = new Date(at).toISOString();
-      const res = await client.post(
-        '/v1/orders',
-        orderBody({
-          customerId,
-          placedAt,
-          sourceUpdatedAt: placedAt,
-          total: { amount, currency: 'EUR' },
-          items: [{ sku: 'X', quantity: 1, unitPrice: { amount, currency: 'EUR' } }],
-          ...extra,
-        }),
-      );
-      expect(res.statusCode, res.body).toBe(201);
-    };
+    const buy = (customerId: string, at: number, amount: number, extra: Record<string, unknown> = {}) =>
+      orderOf(client, customerId, at, amount, extra);
     now = T0 + 30 * DAY;
     // treatment: exactly at the window's end (in), 1 s after it (out), 1 s before entry (out), a coupon a month later (in)
     await buy(treated[0]!, T0 + 7 * DAY, 1000);
@@ -618,20 +623,7 @@ describe('campaigns: last touch and reports from the sending system', () => {
     await client.post(`/v1/segments/${heldSegment}/members`, { customerIds: [x] });
     await client.post(`/v1/campaigns/${heldBy.id}/launch`);
     expect((await messagesOf(client, heldBy.id)).map((m) => m.status)).toEqual(['held_out']);
-    const buy = async (at: number, amount: number) => {
-      const placedAt = new Date(at).toISOString();
-      const res = await client.post(
-        '/v1/orders',
-        orderBody({
-          customerId: x,
-          placedAt,
-          sourceUpdatedAt: placedAt,
-          total: { amount, currency: 'EUR' },
-          items: [{ sku: 'X', quantity: 1, unitPrice: { amount, currency: 'EUR' } }],
-        }),
-      );
-      expect(res.statusCode, res.body).toBe(201);
-    };
+    const buy = (at: number, amount: number) => orderOf(client, x, at, amount);
     now = T0 + 10 * DAY;
     await buy(T0 + 2 * DAY, 1000);
     // a third campaign's message reaches them on day 3: the order of day 4 is its, not the first's

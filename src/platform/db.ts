@@ -20,6 +20,12 @@ export type TxOptions = {
    * database, in this transaction).
    */
   retryConflicts?: boolean;
+  /**
+   * With `readOnly`: every statement reads one snapshot (a read-only REPEATABLE READ transaction), for
+   * reads that combine rows another transaction writes together (a score row and the fit and settings
+   * that explain it).
+   */
+  snapshot?: boolean;
 };
 
 /** deadlock_detected, serialization_failure: the transaction did nothing and may simply run again. */
@@ -49,6 +55,11 @@ export class Database {
     // The id is inlined (after a strict check) so BEGIN and SET LOCAL travel in one round trip.
     if (!UUID.test(tenantId)) throw new Error('withTenant: tenant id is not a UUID');
     const id = tenantId.toLowerCase();
+    if (options.readOnly && options.snapshot)
+      return this.#transaction(
+        `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL app.tenant_id = '${id}'`,
+        fn,
+      );
     if (!options.readOnly) {
       const begin = `BEGIN; SET LOCAL app.tenant_id = '${id}'`;
       for (let attempt = 1; ; attempt++) {

@@ -380,8 +380,10 @@ export class ScoresService {
     ids: readonly string[],
     horizonDays?: number,
   ): Promise<(CustomerScores | null)[]> {
+    // one snapshot: the rows and the fit and settings that explain them, as one recompute wrote them
     return this.#db.withTenant(actor.tenantId, (tx) => this.viewsIn(tx, actor.tenantId, ids, horizonDays), {
       readOnly: true,
+      snapshot: true,
     });
   }
 

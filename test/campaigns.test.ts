@@ -5,7 +5,7 @@ import { campaignsRepository } from '../src/modules/campaigns/campaigns.reposito
 import { inHoldout } from '../src/modules/campaigns/campaigns.sending.ts';
 import { nextRun } from '../src/modules/campaigns/campaigns.service.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { newCustomer, orderBody } from './helpers/factories.ts';
+import { newCustomer, orderBody, placeOrder } from './helpers/factories.ts';
 import { startReceiver } from './helpers/receiver.ts';
 
 const DAY = 86_400_000;
@@ -27,29 +27,6 @@ async function staticSegment(client: Client, name: string, customerIds: string[]
   const s = (await client.post('/v1/segments', { name, kind: 'static' })).json();
   if (customerIds.length) await client.post(`/v1/segments/${s.id}/members`, { customerIds });
   return s.id as string;
-}
-
-/** An order of `amount` (one item) placed at `at`, recorded through the API. */
-async function orderOf(
-  client: Client,
-  customerId: string,
-  at: number,
-  amount: number,
-  extra: Record<string, unknown> = {},
-) {
-  const placedAt = new Date(at).toISOString();
-  const res = await client.post(
-    '/v1/orders',
-    orderBody({
-      customerId,
-      placedAt,
-      sourceUpdatedAt: placedAt,
-      total: { amount, currency: 'EUR' },
-      items: [{ sku: 'X', quantity: 1, unitPrice: { amount, currency: 'EUR' } }],
-      ...extra,
-    }),
-  );
-  expect(res.statusCode, res.body).toBe(201);
 }
 
 async function campaign(client: Client, body: Record<string, unknown>) {
@@ -543,7 +520,7 @@ describe('campaigns: measuring', () => {
     expect(treated.length).toBeGreaterThanOrEqual(2);
     expect(control.length).toBeGreaterThanOrEqual(2);
     const buy = (customerId: string, at: number, amount: number, extra: Record<string, unknown> = {}) =>
-      orderOf(client, customerId, at, amount, extra);
+      placeOrder(client, customerId, at, amount, extra);
     now = T0 + 30 * DAY;
     // treatment: exactly at the window's end (in), 1 s after it (out), 1 s before entry (out), a coupon a month later (in)
     await buy(treated[0]!, T0 + 7 * DAY, 1000);
@@ -623,7 +600,7 @@ describe('campaigns: last touch and reports from the sending system', () => {
     await client.post(`/v1/segments/${heldSegment}/members`, { customerIds: [x] });
     await client.post(`/v1/campaigns/${heldBy.id}/launch`);
     expect((await messagesOf(client, heldBy.id)).map((m) => m.status)).toEqual(['held_out']);
-    const buy = (at: number, amount: number) => orderOf(client, x, at, amount);
+    const buy = (at: number, amount: number) => placeOrder(client, x, at, amount);
     now = T0 + 10 * DAY;
     await buy(T0 + 2 * DAY, 1000);
     // a third campaign's message reaches them on day 3: the order of day 4 is its, not the first's

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { newCustomer, orderBody } from './helpers/factories.ts';
+import { newCustomer, placeOrder } from './helpers/factories.ts';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-06-01T12:00:00.000Z');
@@ -13,20 +13,8 @@ afterAll(() => t.close());
 describe('tenant insights on a hand-made tenant', () => {
   it('the 6R scorecard, the RFM grid and the lifecycle flows equal the figures by hand', async () => {
     const { id: tenantId, client } = await t.newTenant();
-    const buy = async (customerId: string, daysAgo: number, amount: number) => {
-      const placedAt = new Date(NOW - daysAgo * DAY).toISOString();
-      const res = await client.post(
-        '/v1/orders',
-        orderBody({
-          customerId,
-          placedAt,
-          sourceUpdatedAt: placedAt,
-          total: { amount, currency: 'EUR' },
-          items: [{ sku: 'S', quantity: 1, unitPrice: { amount, currency: 'EUR' } }],
-        }),
-      );
-      expect(res.statusCode, res.body).toBe(201);
-    };
+    const buy = (customerId: string, daysAgo: number, amount: number) =>
+      placeOrder(client, customerId, NOW - daysAgo * DAY, amount);
     // a: three orders and a conversation; b: one big order; c: two orders, referred by a;
     // d: never bought; e: one order 400 days ago (inactive after 365 days)
     const a = await newCustomer(client);

@@ -71,3 +71,26 @@ export const complaintBody = (customerId: string, extra: Record<string, unknown>
   subject: 'Talla equivocada',
   ...extra,
 });
+
+/** Records, through the API, an order of `amount` (one item) by `customerId` placed at `at` (ms). */
+export async function placeOrder(
+  client: Client,
+  customerId: string,
+  at: number,
+  amount: number,
+  extra: Record<string, unknown> = {},
+) {
+  const placedAt = new Date(at).toISOString();
+  const res = await client.post(
+    '/v1/orders',
+    orderBody({
+      customerId,
+      placedAt,
+      sourceUpdatedAt: placedAt,
+      total: { amount, currency: 'EUR' },
+      items: [{ sku: 'X', quantity: 1, unitPrice: { amount, currency: 'EUR' } }],
+      ...extra,
+    }),
+  );
+  expect(res.statusCode, res.body).toBe(201);
+}

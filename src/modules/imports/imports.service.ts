@@ -55,7 +55,7 @@ const MAX_RECORD_BYTES = 1024 * 1024;
  * end may be completed by the next chunk). Overlong forms, surrogates and code points past U+10FFFF
  * are invalid, as TextDecoder's fatal mode has them.
  */
-export function utf8Scan(b: Uint8Array): { bad: number; complete: number } {
+function utf8Scan(b: Uint8Array): { bad: number; complete: number } {
   const continuation = (x: number | undefined) => x !== undefined && x >= 0x80 && x <= 0xbf;
   for (let i = 0; i < b.length; ) {
     const c = b[i]!;

@@ -68,7 +68,7 @@ const text = (column: string, description: string): FieldSpec => ({
  * too, or counts and samples would tell them one guess at a time. Country and region stay open to
  * every segment writer: markets are what segments are made of, and they name no one.
  */
-export const PERSONAL_FIELDS: ReadonlySet<string> = new Set([
+const PERSONAL_FIELDS: ReadonlySet<string> = new Set([
   'email',
   'phone',
   'birthDate',
@@ -93,6 +93,8 @@ export function personalFieldsIn(definition: unknown): string[] {
   return [...found];
 }
 
+const HIDDEN = '[hidden: needs customers:pii]';
+
 /** A definition as a reader without `customers:pii` sees it: the personal conditions' values hidden. */
 export function withoutPersonalValues(definition: unknown): unknown {
   if (Array.isArray(definition)) return definition.map(withoutPersonalValues);
@@ -103,7 +105,6 @@ export function withoutPersonalValues(definition: unknown): unknown {
     copy.value = HIDDEN;
   return copy;
 }
-export const HIDDEN = '[hidden: needs customers:pii]';
 
 export const FIELDS: Record<string, FieldSpec> = {
   externalId: text('external_id', 'The id in the tenant’s own system'),

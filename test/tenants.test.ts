@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TENANT_SCOPES } from '../src/platform/auth.ts';
 import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
+import { orderBody } from './helpers/factories.ts';
 
 let t: TestApp;
 let platform: Client;
@@ -166,6 +167,58 @@ describe('/v1/settings', () => {
     });
   });
 
+  it('keeps the currency once orders are recorded in it (409 currency_in_use), nothing changed', async () => {
+    const tenant = await t.newTenant();
+    const admin = t.as(await t.token(tenant, ['admin']));
+    expect(
+      (await tenant.client.post('/v1/orders', orderBody({ customer: { email: 'buyer@example.com' } })))
+        .statusCode,
+    ).toBe(201);
+    const res = await admin.patch('/v1/settings', { currency: 'USD', name: 'Renamed' });
+    expect(res.statusCode, res.body).toBe(409);
+    expect(res.json()).toMatchObject({ code: 'currency_in_use', errors: [{ path: 'currency' }] });
+    expect((await admin.get('/v1/settings')).json()).toMatchObject({
+      currency: 'EUR',
+      name: `Tenant ${tenant.slug}`,
+    });
+    // the same currency again is no change, and other fields still update
+    const same = await admin.patch('/v1/settings', { currency: 'EUR', name: 'Renamed' });
+    expect(same.statusCode, same.body).toBe(200);
+    expect(same.json()).toMatchObject({ currency: 'EUR', name: 'Renamed' });
+  });
+
+  it('keeps both of two concurrent patches of different sections', async () => {
+    const tenant = await t.newTenant();
+    const admin = t.as(await t.token(tenant, ['admin']));
+    // without the lock a patch that read the settings before another committed writes them back
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        i % 2 === 0
+          ? admin.patch('/v1/settings', {
+              sla: { complaint: { firstResponseHours: 10 + i, resolutionHours: 100 } },
+            })
+          : admin.patch('/v1/settings', { campaigns: { frequencyCap: { messages: 2, days: 10 + i } } }),
+      ),
+    );
+    for (const res of results) expect(res.statusCode, res.body).toBe(200);
+    const after = (await admin.get('/v1/settings')).json();
+    expect(after.sla.complaint.resolutionHours).toBe(100);
+    expect(after.campaigns.frequencyCap.messages).toBe(2);
+  });
+
+  it('refuses an unknown campaign settings key with 400 at its path', async () => {
+    const tenant = await t.newTenant();
+    const admin = t.as(await t.token(tenant, ['admin']));
+    const res = await admin.patch('/v1/settings', {
+      campaigns: { frequencyCap: { messages: 1, days: 7, dayz: 3 } },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors).toEqual([expect.objectContaining({ path: 'campaigns.frequencyCap.dayz' })]);
+    expect((await admin.get('/v1/settings')).json().campaigns).toEqual({
+      frequencyCap: { messages: 3, days: 7 },
+    });
+  });
+
   it('refuses tokens without admin (403), and a platform token without a tenant', async () => {
     const tenant = await t.newTenant();
     const noAdmin = t.as(
@@ -202,6 +255,23 @@ describe('GraphQL settings and viewer', () => {
     expect((await tenant.client.get('/v1/settings')).json()).toMatchObject({
       currency: 'USD',
       timezone: 'UTC',
+    });
+  });
+
+  it('reads and updates the campaign rules', async () => {
+    const tenant = await t.newTenant();
+    const read = await tenant.client.graphql('{ settings { campaigns } }');
+    expect(read.body.errors).toBeUndefined();
+    expect(read.body.data!.settings).toEqual({ campaigns: { frequencyCap: { messages: 3, days: 7 } } });
+    const update = await tenant.client.graphql(
+      'mutation { updateSettings(input: { campaigns: { frequencyCap: { messages: 1, days: 14 } } }) { campaigns } }',
+    );
+    expect(update.body.errors).toBeUndefined();
+    expect(update.body.data!.updateSettings).toEqual({
+      campaigns: { frequencyCap: { messages: 1, days: 14 } },
+    });
+    expect((await tenant.client.get('/v1/settings')).json().campaigns).toEqual({
+      frequencyCap: { messages: 1, days: 14 },
     });
   });
 

@@ -26,6 +26,7 @@ const catalogue = {
   attribute_key_taken: { status: 409, title: 'An attribute with this key exists' },
   attribute_in_use: { status: 409, title: 'The attribute is used by customers' },
   tenant_slug_taken: { status: 409, title: 'A tenant with this slug exists' },
+  currency_in_use: { status: 409, title: 'The tenant has orders in its currency' },
   idempotency_conflict: { status: 409, title: 'A request with this Idempotency-Key is in progress' },
   precondition_failed: { status: 412, title: 'The resource has changed since it was read' },
   payload_too_large: { status: 413, title: 'The body is too large' },

@@ -27,6 +27,21 @@ export const tenantsRepository = {
     return row;
   },
 
+  /** The tenant's row, locked against other writers of it until the transaction ends. */
+  async lockById(tx: Tx, id: string): Promise<TenantRow | undefined> {
+    // NO KEY UPDATE: rows referring to the tenant (their FOR KEY SHARE checks) are not held up
+    const [row] = await tx.select().from(tenants).where(eq(tenants.id, id)).for('no key update');
+    return row;
+  },
+
+  /** Whether the tenant has recorded any order (its amounts are in its currency). */
+  async hasOrders(tx: Tx): Promise<boolean> {
+    const result = await tx.execute<{ found: boolean }>(
+      sql`SELECT EXISTS (SELECT 1 FROM orders WHERE tenant_id = vinculo_current_tenant()) AS found`,
+    );
+    return result.rows[0]!.found;
+  },
+
   async findBySlug(tx: Tx, slug: string): Promise<TenantRow | undefined> {
     const [row] = await tx.select().from(tenants).where(eq(tenants.slug, slug));
     return row;

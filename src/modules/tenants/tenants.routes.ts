@@ -51,8 +51,10 @@ export const tenantsRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
     schema: {
       tags: ['tenants'],
       summary: 'Change the tenant’s settings',
+      description:
+        'Each section merges into what is stored. The currency cannot change once orders are recorded (409 `currency_in_use`).',
       body: UpdateSettingsBody,
-      response: { 200: SettingsSchema, ...problems(404) },
+      response: { 200: SettingsSchema, ...problems(404, 409) },
     },
     handler: (request) => services.tenants.updateSettings(requireTenant(request.actor!), request.body),
   });

@@ -196,9 +196,9 @@ export const ScoreSettingsPatch = z
 /** Campaigns: the frequency cap across every campaign of the tenant. */
 export const DEFAULT_CAMPAIGN_SETTINGS = { frequencyCap: { messages: 3, days: 7 } };
 export const CampaignSettings = z
-  .object({
+  .strictObject({
     frequencyCap: z
-      .object({
+      .strictObject({
         messages: z.number().int().min(1).max(1000).describe('At most this many messages per customer…'),
         days: z.number().int().min(1).max(365).describe('…in any window of this many days'),
       })

@@ -122,8 +122,22 @@ export class TenantsService {
 
   async updateSettings(actor: TenantActor, input: UpdateSettingsInput): Promise<Settings> {
     const updated = await this.#db.withTenant(actor.tenantId, async (tx) => {
-      const row = await repo.findById(tx, actor.tenantId);
+      // locked: each section merges into what is stored, so two patches of different sections at
+      // the same time must not both start from the same stored settings
+      const row = await repo.lockById(tx, actor.tenantId);
       if (!row) throw new AppError('tenant_not_found', 'the token names a tenant that does not exist');
+      // recorded amounts (orders' base totals, aggregates, scores) are in the tenant's currency
+      if (input.currency && input.currency !== row.currency && (await repo.hasOrders(tx))) {
+        throw new AppError(
+          'currency_in_use',
+          `the tenant has orders in ${row.currency}: their amounts, aggregates and scores are in it`,
+          {
+            errors: [
+              { path: 'currency', message: `cannot change once orders are recorded in ${row.currency}` },
+            ],
+          },
+        );
+      }
       const { sla, scores, campaigns, ...columns } = input;
       const current = toSettings(row);
       // each settings section merges into what is stored; other sections are kept

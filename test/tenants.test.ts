@@ -187,6 +187,35 @@ describe('/v1/settings', () => {
     expect(same.json()).toMatchObject({ currency: 'EUR', name: 'Renamed' });
   });
 
+  it('never lets a currency change cross an order batch in flight', async () => {
+    const tenant = await t.newTenant();
+    const admin = t.as(await t.token(tenant, ['admin']));
+    const items = Array.from({ length: 1000 }, (_, i) =>
+      orderBody({ customer: { email: `b${i}@example.com` } }),
+    );
+    const batch = tenant.client.post('/v1/orders/batch', { items });
+    // sent while the batch is being written (it read the currency when it started)
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const patch = await admin.patch('/v1/settings', { currency: 'USD' });
+    const results = (await batch).json().results as { status: string }[];
+    const currency = (await admin.get('/v1/settings')).json().currency;
+    const created = results.filter((r) => r.status === 'created').length;
+    if (patch.statusCode === 409) {
+      expect(currency).toBe('EUR');
+      expect(created).toBe(1000);
+    } else {
+      // the change came first: the batch saw USD and refused its EUR orders without baseTotal
+      expect(patch.statusCode).toBe(200);
+      expect(currency).toBe('USD');
+      expect(created).toBe(0);
+    }
+    const stored = (await tenant.client.get('/v1/orders?limit=500')).json().data as {
+      baseTotal: { currency: string };
+    }[];
+    expect(stored.length).toBe(Math.min(created, 500));
+    for (const o of stored) expect(o.baseTotal.currency).toBe(currency);
+  });
+
   it('keeps both of two concurrent patches of different sections', async () => {
     const tenant = await t.newTenant();
     const admin = t.as(await t.token(tenant, ['admin']));

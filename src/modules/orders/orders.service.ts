@@ -253,7 +253,7 @@ export class OrdersService {
       appError?: AppError;
     };
     const outcomes: Outcome[] = inputs.map(() => ({ status: 'error' }));
-    const { currency } = await this.#tenants.settingsIn(tx, actor.tenantId);
+    const currency = await this.#tenants.orderCurrencyIn(tx, actor.tenantId);
     const intermediaryIds = [...new Set(inputs.flatMap((o) => (o.intermediaryId ? [o.intermediaryId] : [])))];
     const knownIntermediaries = new Set(
       (await this.#intermediaries.findByIds(tx, intermediaryIds)).map((i) => i.id),

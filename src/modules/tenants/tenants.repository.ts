@@ -34,6 +34,19 @@ export const tenantsRepository = {
     return row;
   },
 
+  /**
+   * The tenant's currency, the row share-locked until the transaction ends: orders written in it
+   * and a change of it (which locks the row exclusively, then looks for orders) cannot cross.
+   */
+  async lockCurrency(tx: Tx, id: string): Promise<string | undefined> {
+    const [row] = await tx
+      .select({ currency: tenants.currency })
+      .from(tenants)
+      .where(eq(tenants.id, id))
+      .for('share');
+    return row?.currency;
+  },
+
   /** Whether the tenant has recorded any order (its amounts are in its currency). */
   async hasOrders(tx: Tx): Promise<boolean> {
     const result = await tx.execute<{ found: boolean }>(

@@ -103,6 +103,13 @@ export class TenantsService {
     return toSettings(row);
   }
 
+  /** The currency orders are written in, fixed until the transaction ends (see updateSettings). */
+  async orderCurrencyIn(tx: Tx, tenantId: string): Promise<string> {
+    const currency = await repo.lockCurrency(tx, tenantId);
+    if (!currency) throw new AppError('tenant_not_found', 'the token names a tenant that does not exist');
+    return currency;
+  }
+
   getSettings(actor: TenantActor): Promise<Settings> {
     return this.#db.withTenant(
       actor.tenantId,
@@ -126,7 +133,9 @@ export class TenantsService {
       // the same time must not both start from the same stored settings
       const row = await repo.lockById(tx, actor.tenantId);
       if (!row) throw new AppError('tenant_not_found', 'the token names a tenant that does not exist');
-      // recorded amounts (orders' base totals, aggregates, scores) are in the tenant's currency
+      // recorded amounts (orders' base totals, aggregates, scores) are in the tenant's currency; order
+      // writes share-lock the row (orderCurrencyIn), so the lock above waited for those in flight and
+      // this statement's fresh snapshot sees their orders
       if (input.currency && input.currency !== row.currency && (await repo.hasOrders(tx))) {
         throw new AppError(
           'currency_in_use',

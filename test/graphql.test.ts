@@ -287,6 +287,32 @@ describe('GraphQL intermediaries and attributes', () => {
     expect(after.body.data!.attributes.nodes).toEqual([]);
   });
 
+  it('reads null optional fields of a create as not given, as a client sending every variable does', async () => {
+    const { client } = await t.newTenant();
+    const inter = await client.graphql(
+      'mutation ($input: IntermediaryInput!) { createIntermediary(input: $input) { kind name email active } }',
+      { input: { kind: 'employee', name: 'Ana', email: null, phone: null, externalId: null, active: null } },
+    );
+    expect(inter.body.errors).toBeUndefined();
+    expect(inter.body.data!.createIntermediary).toEqual({
+      kind: 'employee',
+      name: 'Ana',
+      email: null,
+      active: true,
+    });
+    const attr = await client.graphql(
+      'mutation ($input: AttributeInput!) { createAttribute(input: $input) { key type values description } }',
+      { input: { key: 'kids', label: 'Kids', type: 'number', values: null, description: null } },
+    );
+    expect(attr.body.errors).toBeUndefined();
+    expect(attr.body.data!.createAttribute).toEqual({
+      key: 'kids',
+      type: 'number',
+      values: null,
+      description: null,
+    });
+  });
+
   it('requires the admin scope to define attributes', async () => {
     const tenant = await t.newTenant();
     const writer = t.as(await t.token(tenant, ['customers:read', 'customers:write']));

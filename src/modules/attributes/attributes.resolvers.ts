@@ -1,6 +1,6 @@
 import type { IResolvers } from 'mercurius';
 import { isAppError } from '../../platform/errors.ts';
-import { authorize, firstArg, idArg, toConnection } from '../../platform/graphql.ts';
+import { authorize, dropNulls, firstArg, idArg, toConnection } from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
 import type { Services } from '../services.ts';
 import { CreateAttributeBody, UpdateAttributeBody } from './attributes.schemas.ts';
@@ -26,8 +26,11 @@ export function attributesResolvers({ attributes }: Services): IResolvers {
         ),
     },
     Mutation: {
-      createAttribute: (_root, { input }: { input: unknown }, { actor }) =>
-        attributes.create(authorize(actor, 'admin'), parseOrThrow(CreateAttributeBody, input, 'input')),
+      createAttribute: (_root, { input }: { input: Record<string, unknown> }, { actor }) =>
+        attributes.create(
+          authorize(actor, 'admin'),
+          parseOrThrow(CreateAttributeBody, dropNulls(input), 'input'),
+        ),
       updateAttribute: (_root, args: { id: string; input: unknown }, { actor }) =>
         attributes.update(
           authorize(actor, 'admin'),

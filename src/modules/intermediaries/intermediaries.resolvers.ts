@@ -1,5 +1,5 @@
 import type { IResolvers } from 'mercurius';
-import { authorize, firstArg, idArg, toConnection } from '../../platform/graphql.ts';
+import { authorize, dropNulls, firstArg, idArg, toConnection } from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
 import type { Services } from '../services.ts';
 import { CreateIntermediaryBody, UpdateIntermediaryBody } from './intermediaries.schemas.ts';
@@ -27,10 +27,10 @@ export function intermediariesResolvers({ intermediaries }: Services): IResolver
       },
     },
     Mutation: {
-      createIntermediary: (_root, { input }: { input: unknown }, { actor }) =>
+      createIntermediary: (_root, { input }: { input: Record<string, unknown> }, { actor }) =>
         intermediaries.create(
           authorize(actor, 'customers:write'),
-          parseOrThrow(CreateIntermediaryBody, input, 'input'),
+          parseOrThrow(CreateIntermediaryBody, dropNulls(input), 'input'),
         ),
       updateIntermediary: (_root, args: { id: string; input: unknown; ifMatch?: string }, { actor }) =>
         intermediaries.update(

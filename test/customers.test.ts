@@ -303,6 +303,9 @@ describe('customer references', () => {
     for (const body of bodies) {
       const res = await client.post('/v1/customers', { externalId: `ext-${uid()}`, ...body });
       expectProblem(res, 422, 'invalid_reference');
+      expect(res.json().errors, JSON.stringify(body)).toEqual([
+        expect.objectContaining({ path: Object.keys(body)[0] }),
+      ]);
     }
     expect(await listAll(client)).toEqual([]);
   });

@@ -96,11 +96,13 @@ describe('recording an interaction', () => {
     const ours = await newCustomer(a.client);
     const foreignCustomer = await a.client.post('/v1/interactions', complaintBody(theirs.id));
     expect(expectProblem(foreignCustomer, 422, 'invalid_reference').detail).toContain('customerId');
+    expect(foreignCustomer.json().errors).toEqual([expect.objectContaining({ path: 'customerId' })]);
     const unknownCustomer = await a.client.post('/v1/interactions', complaintBody(randomUUID()));
     expectProblem(unknownCustomer, 422, 'invalid_reference');
     for (const intermediaryId of [randomUUID(), theirEmployee.id]) {
       const res = await a.client.post('/v1/interactions', complaintBody(ours.id, { intermediaryId }));
       expect(expectProblem(res, 422, 'invalid_reference').detail).toContain('intermediaryId');
+      expect(res.json().errors).toEqual([expect.objectContaining({ path: 'intermediaryId' })]);
     }
     expect(await listIds(a.client, 'limit=500')).toEqual([]);
     expect(await listIds(b.client, 'limit=500')).toEqual([]);

@@ -2,6 +2,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { AppError } from './errors.ts';
 
 /** A Drizzle handle bound to one connection inside an open transaction. */
 export type Tx = NodePgDatabase<Record<string, never>> & { $client: pg.PoolClient };
@@ -235,6 +236,20 @@ export const PgCode = {
   foreignKeyViolation: '23503',
   checkViolation: '23514',
 } as const;
+
+/**
+ * A foreign-key violation as the client's problem: a reference of the request that names no row of
+ * the tenant, with the field each constraint stands for when known. Other errors: undefined.
+ */
+export function referenceProblem(error: unknown, fields: Record<string, string> = {}): AppError | undefined {
+  const e = pgErrorOf(error);
+  if (e?.code !== PgCode.foreignKeyViolation) return undefined;
+  const path = fields[e.constraint ?? ''];
+  if (!path) return new AppError('invalid_reference', 'a reference does not point at a row of this tenant');
+  return new AppError('invalid_reference', `${path} does not point at a row of this tenant`, {
+    errors: [{ path, message: 'does not point at a row of this tenant' }],
+  });
+}
 
 /** A deadlock or serialization failure: the transaction did nothing and may simply run again. */
 export function isWriteConflict(error: unknown): boolean {

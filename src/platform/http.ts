@@ -10,7 +10,7 @@ import {
   type Scope,
   type Verifier,
 } from './auth.ts';
-import { isWriteConflict, pgErrorOf } from './db.ts';
+import { isWriteConflict, pgErrorOf, referenceProblem } from './db.ts';
 import { AppError, type ErrorCode, isAppError, validationError } from './errors.ts';
 import { fieldErrorsOf, PROBLEM_CONTENT_TYPE, problemFrom } from './problem.ts';
 
@@ -121,6 +121,9 @@ export function toAppError(error: unknown): AppError {
       'other requests were writing the same rows; nothing was written, retry',
     );
   }
+  // a reference no repository translated (a row removed while the request referring to it ran)
+  const reference = referenceProblem(error);
+  if (reference) return reference;
   // a NUL (or a byte the database encoding cannot hold) that reached a text column
   if (UNSTORABLE_TEXT.has(pgErrorOf(error)?.code ?? ''))
     return validationError([{ path: '', message: UNSTORABLE_MESSAGE }], UNSTORABLE_MESSAGE);

@@ -6,6 +6,7 @@ import {
   type Position,
   pgErrorOf,
   prepared,
+  referenceProblem,
   type Tx,
 } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
@@ -35,17 +36,13 @@ async function translate(tx: Tx, error: unknown, row: Partial<CustomerInsert>): 
       });
     }
   }
-  if (pg?.code === PgCode.foreignKeyViolation) {
-    const what =
-      pg.constraint === 'customers_account_manager_fk'
-        ? 'accountManagerId'
-        : pg.constraint === 'customers_referred_by_customer_fk' ||
-            pg.constraint === 'customers_referred_by_intermediary_fk'
-          ? 'referredBy'
-          : 'a reference';
-    throw new AppError('invalid_reference', `${what} does not point at a row of this tenant`);
-  }
-  throw error;
+  throw (
+    referenceProblem(error, {
+      customers_account_manager_fk: 'accountManagerId',
+      customers_referred_by_customer_fk: 'referredBy',
+      customers_referred_by_intermediary_fk: 'referredBy',
+    }) ?? error
+  );
 }
 
 async function findOne(tx: Tx, where: SQL): Promise<CustomerRow | undefined> {

@@ -1,6 +1,5 @@
 import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm';
-import { before, PgCode, type Position, pgErrorOf, type Tx } from '../../platform/db.ts';
-import { AppError } from '../../platform/errors.ts';
+import { before, type Position, referenceProblem, type Tx } from '../../platform/db.ts';
 import { anyOf, erasedIn } from '../../platform/redaction.ts';
 import type { ListFeedbackFilter } from './feedback.schemas.ts';
 import { feedback } from './feedback.table.ts';
@@ -13,14 +12,13 @@ export const feedbackRepository = {
       const [created] = await tx.insert(feedback).values(row).returning();
       return created!;
     } catch (error) {
-      const pg = pgErrorOf(error);
-      if (pg?.code === PgCode.foreignKeyViolation) {
-        const what =
-          { feedback_interaction_fk: 'interactionId', feedback_order_fk: 'orderId' }[pg.constraint ?? ''] ??
-          'customerId';
-        throw new AppError('invalid_reference', `${what} does not point at a row of this tenant`);
-      }
-      throw error;
+      throw (
+        referenceProblem(error, {
+          feedback_interaction_fk: 'interactionId',
+          feedback_order_fk: 'orderId',
+          feedback_customer_fk: 'customerId',
+        }) ?? error
+      );
     }
   },
 

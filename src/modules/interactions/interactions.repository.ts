@@ -1,6 +1,5 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, type SQL, sql } from 'drizzle-orm';
-import { before, PgCode, type Position, pgErrorOf, type Tx } from '../../platform/db.ts';
-import { AppError } from '../../platform/errors.ts';
+import { before, type Position, referenceProblem, type Tx } from '../../platform/db.ts';
 import { anyOf, erasedIn } from '../../platform/redaction.ts';
 import type { ListInteractionsFilter } from './interactions.schemas.ts';
 import { interactions } from './interactions.table.ts';
@@ -11,12 +10,13 @@ type Insert = typeof interactions.$inferInsert;
 const OPEN = ['open', 'in_progress', 'reopened'] as const;
 
 function translate(error: unknown): never {
-  const pg = pgErrorOf(error);
-  if (pg?.code === PgCode.foreignKeyViolation) {
-    const what = pg.constraint === 'interactions_intermediary_fk' ? 'intermediaryId' : 'customerId';
-    throw new AppError('invalid_reference', `${what} does not point at a row of this tenant`);
-  }
-  throw error;
+  throw (
+    referenceProblem(error, {
+      interactions_intermediary_fk: 'intermediaryId',
+      interactions_customer_fk: 'customerId',
+      interactions_reply_to_fk: 'replyTo',
+    }) ?? error
+  );
 }
 
 export const interactionsRepository = {

@@ -161,6 +161,42 @@ describe('resolution against the SLA', () => {
   });
 });
 
+describe('the first response', () => {
+  it('is the resolution when no reply came before it, and stays when the case is reopened', async () => {
+    const { client, id: tenantId } = await t.newTenant();
+    const customer = await newCustomer(client);
+    const t0 = new Date('2026-06-03T09:00:00.000Z');
+    now = t0;
+    const c = await create(client, inbound(customer.id, 'complaint'));
+    expect(await move(client, c.id, resolve, plus(t0, 2))).toMatchObject({
+      firstResponseAt: plus(t0, 2).toISOString(),
+      slaBreached: false,
+    });
+    // reopened after the first-response due time (24 h) but inside the resolution's (72 h)
+    expect(await move(client, c.id, { to: 'reopened' }, plus(t0, 30))).toMatchObject({
+      status: 'reopened',
+      firstResponseAt: plus(t0, 2).toISOString(),
+      slaBreached: false,
+    });
+    expect(await t.app.services.interactions.markBreaches(tenantId)).toBe(0);
+    expect((await client.get(`/v1/interactions/${c.id}`)).json().case.slaBreached).toBe(false);
+  });
+
+  it('is the earliest reply, whatever the order the replies are recorded in', async () => {
+    const { client } = await t.newTenant();
+    const customer = await newCustomer(client);
+    const t0 = new Date('2026-06-04T09:00:00.000Z');
+    now = plus(t0, 40);
+    const c = await create(client, inbound(customer.id, 'complaint', { occurredAt: t0.toISOString() }));
+    await reply(client, c.id, plus(t0, 30).toISOString());
+    // a reply sent in time (by phone, say) recorded after a later one
+    await reply(client, c.id, plus(t0, 3).toISOString());
+    expect((await client.get(`/v1/interactions/${c.id}`)).json().case).toMatchObject({
+      firstResponseAt: plus(t0, 3).toISOString(),
+    });
+  });
+});
+
 describe('the SLA sweep', () => {
   it('changes the ETag of a case it marks as breached', async () => {
     const { client, id: tenantId } = await t.newTenant();

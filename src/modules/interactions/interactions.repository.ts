@@ -152,10 +152,9 @@ export const interactionsRepository = {
         median_resolution: number | null;
       }>(sql`
         SELECT count(*)::int AS cases,
-          -- a resolution without a reply is the first response, as the case's slaBreached counts it
-          count(*) FILTER (WHERE coalesce(i.first_response_at, i.resolved_at) <= i.first_response_due_at)::int
-            AS answered_on_time,
-          count(*) FILTER (WHERE coalesce(i.first_response_at, i.resolved_at) IS NOT NULL
+          -- first_response_at: the earliest reply, or the resolution when none came before it
+          count(*) FILTER (WHERE i.first_response_at <= i.first_response_due_at)::int AS answered_on_time,
+          count(*) FILTER (WHERE i.first_response_at IS NOT NULL
             OR i.first_response_due_at < ${now})::int AS answerable,
           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.first_response_at - i.occurred_at) / 3600)
             FILTER (WHERE i.first_response_at IS NOT NULL) AS median_first,

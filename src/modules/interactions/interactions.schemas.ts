@@ -110,7 +110,12 @@ export const CaseSchema = z
     status: z.enum(CASE_STATUSES).describe('open → in_progress → resolved → closed (and reopened)'),
     firstResponseDueAt: z.string().describe('When the first reply is due (SLA)'),
     dueAt: z.string().describe('When the resolution is due (SLA)'),
-    firstResponseAt: z.string().nullable().describe('When the first reply was sent'),
+    firstResponseAt: z
+      .string()
+      .nullable()
+      .describe(
+        'When the customer was first answered: the earliest reply, or the resolution when no reply came before it',
+      ),
     resolvedAt: z.string().nullable().describe('When it was resolved'),
     closedAt: z.string().nullable().describe('When it was closed'),
     resolution: z

@@ -73,8 +73,8 @@ export function breached(
   now: Date,
 ) {
   if (!row.firstResponseDueAt || !row.dueAt) return false;
-  // a resolution answers the customer too: a case resolved without a separate reply stops the first-response clock
-  const firstReply = row.firstResponseAt ?? row.resolvedAt ?? now;
+  // a resolution without a reply before it is recorded as the first response (see transition)
+  const firstReply = row.firstResponseAt ?? now;
   const resolution = row.resolvedAt ?? now;
   return firstReply > row.firstResponseDueAt || resolution > row.dueAt;
 }
@@ -245,7 +245,8 @@ export class InteractionsService {
       await this.#events.emit(tx, actor.tenantId, [
         { type: 'interaction.created', occurredAt: reply.occurredAt, data: toInteraction(reply) },
       ]);
-      if (original.caseStatus && !original.firstResponseAt) {
+      // the first response is the earliest reply, whatever the order the replies are recorded in
+      if (original.caseStatus && (!original.firstResponseAt || sentAt < original.firstResponseAt)) {
         const next = { ...original, firstResponseAt: sentAt };
         const updated = await repo.update(tx, original.id, {
           firstResponseAt: sentAt,
@@ -282,6 +283,9 @@ export class InteractionsService {
       const patch: Parameters<typeof repo.update>[2] = { caseStatus: input.to };
       if (input.to === 'resolved') {
         Object.assign(patch, {
+          // a resolution answers the customer: without a reply before it, it is the first response
+          // (kept when the case is reopened, so a reopened case is not late for a reply it had)
+          ...(current.firstResponseAt ? {} : { firstResponseAt: now }),
           resolvedAt: now,
           resolutionOutcome: input.resolution!.outcome,
           resolutionNote: input.resolution!.note ?? null,

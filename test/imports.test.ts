@@ -257,7 +257,7 @@ describe('imports', () => {
     );
     expect((await client.get(`/v1/imports/${failed.id}`)).json()).toMatchObject({
       status: 'failed',
-      error: 'an unexpected error stopped the import; the worker log has it, under the import id',
+      error: 'an unexpected error stopped the import; the worker log has it',
     });
     // a failed import is final: a stray run of its job changes nothing
     await imports.process(tenantId, failed.id);

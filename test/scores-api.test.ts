@@ -214,6 +214,54 @@ describe('scores through the API and the workers', () => {
     ).toBe(400);
   });
 
+  it('the client that started a job follows it without the scope of its result; others need it', async () => {
+    const tenant = await t.newTenant();
+    const admin = t.as(await t.token(tenant, ['admin']));
+    const started = await admin.post('/v1/scores/recompute', { refit: false });
+    expect(started.statusCode, started.body).toBe(202);
+    const url = `/v1/jobs/${started.json().id}`;
+    const own = await admin.get(url);
+    expect(own.statusCode, own.body).toBe(200);
+    expect(own.json().kind).toBe('scores.recompute');
+    expect((await t.as(await t.token(tenant, ['admin'])).get(url)).statusCode).toBe(404);
+    expect((await t.as(await t.token(tenant, ['scores:read'])).get(url)).statusCode).toBe(200);
+  });
+
+  it('a failed attempt requeues the job with its error, the last one fails it; no SQL is shown', async () => {
+    const tenant = await t.newTenant();
+    const { jobRuns } = t.app.services;
+    const actor = {
+      tenantId: tenant.id,
+      sub: 'test',
+      scopes: new Set(['admin', 'scores:read']),
+      segments: null,
+    };
+    // a task no worker runs: the run stays where this test puts it
+    const run = await jobRuns.start(actor as never, 'scores.recompute', 'test_never_runs');
+    const failure = Object.assign(
+      new Error('Failed query: insert into "customers" ("email") values ($1) params: ana@example.com'),
+      { code: '40P01' },
+    );
+    await jobRuns.running(tenant.id, run.id);
+    await jobRuns.finish(tenant.id, run.id, { error: failure, last: false });
+    const retried = (await tenant.client.get(`/v1/jobs/${run.id}`)).json();
+    expect(retried).toMatchObject({
+      status: 'queued',
+      finishedAt: null,
+      error:
+        'an unexpected error (database error 40P01) stopped the job; the worker log has it (this attempt failed; the job will be retried)',
+    });
+    await jobRuns.running(tenant.id, run.id);
+    await jobRuns.finish(tenant.id, run.id, { error: failure, last: true });
+    const failed = (await tenant.client.get(`/v1/jobs/${run.id}`)).json();
+    expect(failed).toMatchObject({
+      status: 'failed',
+      error: 'an unexpected error (database error 40P01) stopped the job; the worker log has it',
+    });
+    expect(failed.finishedAt).not.toBeNull();
+    expect(JSON.stringify(failed)).not.toContain('ana@example.com');
+  });
+
   it('GraphQL: Customer.scores through a loader, the model, the insights and the recompute mutation', async () => {
     const { client } = await t.newTenant();
     const c = await newCustomer(client);

@@ -269,14 +269,14 @@ export function tasksOf(services: Services): Record<string, TaskHandler> {
     [EVENTS_PRUNE_TASK]: async () => {
       for (const tenantId of await services.tenants.allIds()) await services.events.prune(tenantId);
     },
-    [RECOMPUTE_TASK]: async (payload) => {
+    [RECOMPUTE_TASK]: async (payload, attempt) => {
       const { tenantId, runId, refit, rebuild } = payload as {
         tenantId: string;
         runId?: string;
         refit?: boolean;
         rebuild?: boolean;
       };
-      await services.scores.recompute(tenantId, { runId, refit, rebuild });
+      await services.scores.recompute(tenantId, { runId, refit, rebuild, last: attempt?.last });
     },
     [REFRESH_TASK]: async (payload) => {
       await services.scores.refresh((payload as { tenantId: string }).tenantId);
@@ -287,13 +287,13 @@ export function tasksOf(services: Services): Record<string, TaskHandler> {
     [EVALUATE_TASK]: async (payload) => {
       await services.segments.membership.evaluatePending((payload as { tenantId: string }).tenantId);
     },
-    [SEGMENT_REFRESH_TASK]: async (payload) => {
+    [SEGMENT_REFRESH_TASK]: async (payload, attempt) => {
       const { tenantId, segmentId, runId } = payload as {
         tenantId: string;
         segmentId?: string;
         runId?: string;
       };
-      await services.segments.membership.refresh(tenantId, { segmentId, runId });
+      await services.segments.membership.refresh(tenantId, { segmentId, runId, last: attempt?.last });
     },
     [SWEEP_TASK]: async () => {
       await services.segments.membership.sweep(await services.tenants.allIds());

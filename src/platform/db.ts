@@ -251,6 +251,17 @@ export function referenceProblem(error: unknown, fields: Record<string, string> 
   });
 }
 
+/**
+ * What a reader of a failed background run may see: a problem's own message; of anything else only
+ * the database error code, if any (a failed query's message carries its SQL and the rows' values,
+ * which stay in the worker log).
+ */
+export function publicFailure(error: unknown, what: string): string {
+  if (error instanceof AppError) return error.message;
+  const code = pgErrorOf(error)?.code;
+  return `an unexpected error${code ? ` (database error ${code})` : ''} stopped the ${what}; the worker log has it`;
+}
+
 /** A deadlock or serialization failure: the transaction did nothing and may simply run again. */
 export function isWriteConflict(error: unknown): boolean {
   return RETRYABLE.has(pgErrorOf(error)?.code ?? '');

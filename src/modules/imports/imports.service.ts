@@ -1,7 +1,7 @@
 import { pipeline, Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { TENANT_SCOPES, type TenantActor } from '../../platform/auth.ts';
-import { type Database, pgErrorOf, type Tx } from '../../platform/db.ts';
+import { type Database, pgErrorOf, publicFailure, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { nulPath } from '../../platform/http.ts';
 import { newId } from '../../platform/ids.ts';
@@ -374,11 +374,7 @@ export class ImportsService {
       // error's (a failed query carries its SQL and the rows' values): that one is the worker log's
       const broken = error instanceof AppError && error.code === 'malformed_file';
       const last = broken || (hooks.last ?? true);
-      const code = pgErrorOf(error)?.code;
-      const message =
-        error instanceof AppError
-          ? error.message
-          : `an unexpected error${code ? ` (database error ${code})` : ''} stopped the import; the worker log has it, under the import id`;
+      const message = publicFailure(error, 'import');
       await this.#db.withTenant(tenantId, async (tx) => {
         const row = await repo.find(tx, importId, { lock: true });
         if (row?.status !== 'running') return;

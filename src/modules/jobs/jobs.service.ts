@@ -1,6 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { TenantActor } from '../../platform/auth.ts';
-import type { Database } from '../../platform/db.ts';
+import { type Database, publicFailure } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Jobs } from '../../platform/jobs.ts';
@@ -32,6 +33,9 @@ const READ_SCOPE: Record<string, string> = {
   'segments.refresh': 'segments:read',
 };
 
+/** Attempts of a job a client follows before it is failed. */
+export const MAX_ATTEMPTS = 4;
+
 /**
  * Jobs that clients asked for and follow (`GET /v1/jobs/:id`): a row tracks each one while
  * graphile-worker runs it.
@@ -56,7 +60,12 @@ export class JobRunsService {
         .returning();
       return inserted!;
     });
-    await jobs.add(task, { tenantId: actor.tenantId, runId: row.id, ...payload });
+    // a few attempts with graphile-worker's back-off (seconds to minutes), not its default 25 (days)
+    await jobs.add(
+      task,
+      { tenantId: actor.tenantId, runId: row.id, ...payload },
+      { maxAttempts: MAX_ATTEMPTS },
+    );
     return toJobRun(row);
   }
 
@@ -65,8 +74,10 @@ export class JobRunsService {
       actor.tenantId,
       async (tx) => {
         const [row] = await tx.select().from(jobRuns).where(eq(jobRuns.id, id));
+        // the client that started a job follows it, whatever its scopes (an admin token recomputes
+        // scores without reading them); others need the scope of what the job computes
         const scope = row && READ_SCOPE[row.kind];
-        if (!row || (scope && !actor.scopes.has(scope))) {
+        if (!row || (scope && !actor.scopes.has(scope) && row.requestedBy !== actor.sub)) {
           throw new AppError('not_found', `no job ${id} in this tenant`);
         }
         return toJobRun(row);
@@ -94,21 +105,26 @@ export class JobRunsService {
     );
   }
 
+  /**
+   * The outcome. A failure of an attempt that graphile-worker will retry puts the run back in the
+   * queue with the error; only the last attempt's marks it failed. Readers see a problem's own
+   * message, never an unexpected error's (see publicFailure).
+   */
   async finish(
     tenantId: string,
     runId: string | undefined,
-    outcome: { result: Record<string, unknown> } | { error: string },
+    outcome: { result: Record<string, unknown> } | { error: unknown; last: boolean },
   ): Promise<void> {
     if (!runId) return;
-    await this.#db.withTenant(tenantId, (tx) =>
-      tx
-        .update(jobRuns)
-        .set(
-          'result' in outcome
-            ? { status: 'succeeded', result: outcome.result, finishedAt: sql`now()` }
-            : { status: 'failed', error: outcome.error, finishedAt: sql`now()` },
-        )
-        .where(eq(jobRuns.id, runId)),
-    );
+    let set: PgUpdateSetSource<typeof jobRuns>;
+    if ('result' in outcome) {
+      set = { status: 'succeeded', result: outcome.result, error: null, finishedAt: sql`now()` };
+    } else {
+      const message = publicFailure(outcome.error, 'job');
+      set = outcome.last
+        ? { status: 'failed', error: message, finishedAt: sql`now()` }
+        : { status: 'queued', error: `${message} (this attempt failed; the job will be retried)` };
+    }
+    await this.#db.withTenant(tenantId, (tx) => tx.update(jobRuns).set(set).where(eq(jobRuns.id, runId)));
   }
 }

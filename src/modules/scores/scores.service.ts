@@ -104,7 +104,8 @@ export class ScoresService {
    */
   async recompute(
     tenantId: string,
-    options: { refit?: boolean; rebuild?: boolean; runId?: string } = {},
+    /** `last`: this is the job's last attempt (a failure fails the run instead of requeueing it) */
+    options: { refit?: boolean; rebuild?: boolean; runId?: string; last?: boolean } = {},
   ): Promise<RecomputeSummary> {
     const started = performance.now();
     const timings: Record<string, number> = {};
@@ -198,7 +199,7 @@ export class ScoresService {
       for (const listener of this.#recomputedListeners) await listener(tenantId);
       return summary;
     } catch (error) {
-      await this.#jobRuns.finish(tenantId, options.runId, { error: (error as Error).message });
+      await this.#jobRuns.finish(tenantId, options.runId, { error, last: options.last ?? true });
       throw error;
     }
   }

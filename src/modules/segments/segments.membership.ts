@@ -136,7 +136,8 @@ export class Membership {
   /** A full refresh of one segment, or of every dynamic segment (dependencies first). */
   async refresh(
     tenantId: string,
-    options: { segmentId?: string; runId?: string } = {},
+    /** `last`: this is the job's last attempt (a failure fails the run instead of requeueing it) */
+    options: { segmentId?: string; runId?: string; last?: boolean } = {},
   ): Promise<{ segments: number; entered: number; exited: number; errors: number }> {
     await this.#jobRuns.running(tenantId, options.runId);
     try {
@@ -166,7 +167,7 @@ export class Membership {
       await this.#jobRuns.finish(tenantId, options.runId, { result: summary });
       return summary;
     } catch (error) {
-      await this.#jobRuns.finish(tenantId, options.runId, { error: (error as Error).message });
+      await this.#jobRuns.finish(tenantId, options.runId, { error, last: options.last ?? true });
       throw error;
     }
   }

@@ -1,5 +1,6 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SLA_SWEEP_TASK, tasksOf } from '../src/modules/services.ts';
 import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
 import { newCustomer } from './helpers/factories.ts';
 
@@ -338,5 +339,33 @@ describe('GET /v1/insights/voice', () => {
         { age: '>7d', cases: 0 },
       ],
     });
+  });
+});
+
+describe('the SLA sweep task, when one tenant fails', () => {
+  it('marks the other tenants’ cases, and fails naming the one that failed', async () => {
+    const failing = await t.newTenant();
+    const other = await t.newTenant();
+    now = new Date('2026-07-01T09:00:00.000Z');
+    const late = await create(other.client, inbound((await newCustomer(other.client)).id, 'complaint'));
+    now = new Date('2026-07-03T09:00:00.000Z');
+    const { interactions, tenants } = t.app.services;
+    const markBreaches = interactions.markBreaches;
+    const allIds = tenants.allIds;
+    // the failing tenant comes first: without isolation the other is never reached
+    tenants.allIds = async () => [failing.id, other.id];
+    interactions.markBreaches = (tenantId) =>
+      tenantId === failing.id
+        ? Promise.reject(new Error('broken'))
+        : markBreaches.call(interactions, tenantId);
+    try {
+      await expect(tasksOf(t.app.services)[SLA_SWEEP_TASK]!({})).rejects.toThrow(
+        `the SLA sweep failed for ${failing.id}; it ran for the 1 other tenant(s)`,
+      );
+    } finally {
+      interactions.markBreaches = markBreaches;
+      tenants.allIds = allIds;
+    }
+    expect((await other.client.get(`/v1/interactions/${late.id}`)).json().case.slaBreached).toBe(true);
   });
 });

@@ -268,7 +268,7 @@ describe('the nightly recompute, when one tenant fails', () => {
         : recompute.call(scores, tenantId, options);
     try {
       await expect(scores.nightly([failing.id, other.id])).rejects.toThrow(
-        `nightly recompute failed for ${failing.id}; ran for 1 other tenant(s)`,
+        `the nightly recompute failed for ${failing.id}; it ran for the 1 other tenant(s)`,
       );
     } finally {
       scores.recompute = recompute;

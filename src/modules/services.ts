@@ -1,6 +1,6 @@
 import type { Clock } from '../platform/clock.ts';
 import type { Database } from '../platform/db.ts';
-import type { Jobs, TaskHandler } from '../platform/jobs.ts';
+import { forEachTenant, type Jobs, type TaskHandler } from '../platform/jobs.ts';
 import type { Cursors } from '../platform/pagination.ts';
 import { AttributesService } from './attributes/attributes.service.ts';
 import { Sender } from './campaigns/campaigns.sending.ts';
@@ -263,11 +263,14 @@ export const CRONTAB = [
 export function tasksOf(services: Services): Record<string, TaskHandler> {
   return {
     [SLA_SWEEP_TASK]: async () => {
-      for (const tenantId of await services.tenants.allIds())
-        await services.interactions.markBreaches(tenantId);
+      await forEachTenant('the SLA sweep', await services.tenants.allIds(), (tenantId) =>
+        services.interactions.markBreaches(tenantId),
+      );
     },
     [EVENTS_PRUNE_TASK]: async () => {
-      for (const tenantId of await services.tenants.allIds()) await services.events.prune(tenantId);
+      await forEachTenant('the events pruning', await services.tenants.allIds(), (tenantId) =>
+        services.events.prune(tenantId),
+      );
     },
     [RECOMPUTE_TASK]: async (payload, attempt) => {
       const { tenantId, runId, refit, rebuild } = payload as {

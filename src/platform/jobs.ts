@@ -13,6 +13,31 @@ export async function drain(batch: number, pass: () => Promise<number>): Promise
   }
 }
 
+/**
+ * Runs `each` for every tenant in turn. One tenant's failure never costs the others their turn: the
+ * failures are thrown together at the end (the task fails naming them, and is retried).
+ */
+export async function forEachTenant(
+  what: string,
+  tenantIds: readonly string[],
+  each: (tenantId: string) => Promise<unknown>,
+): Promise<void> {
+  const failed: { tenantId: string; error: unknown }[] = [];
+  for (const tenantId of tenantIds) {
+    try {
+      await each(tenantId);
+    } catch (error) {
+      failed.push({ tenantId, error });
+    }
+  }
+  if (failed.length) {
+    throw new AggregateError(
+      failed.map((f) => f.error),
+      `${what} failed for ${failed.map((f) => f.tenantId).join(', ')}; it ran for the ${tenantIds.length - failed.length} other tenant(s)`,
+    );
+  }
+}
+
 /** Which attempt of its job a task runs as (graphile-worker counts from 1 up to the job's maximum). */
 export type Attempt = { number: number; last: boolean };
 

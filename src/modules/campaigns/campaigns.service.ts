@@ -3,7 +3,7 @@ import { type Clock, wallClock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, type FieldError, validationError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
-import { drain, type Jobs } from '../../platform/jobs.ts';
+import { drain, forEachTenant, type Jobs } from '../../platform/jobs.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { ifMatchSatisfied } from '../../platform/schemas.ts';
 import type { CustomersService } from '../customers/customers.service.ts';
@@ -579,7 +579,7 @@ export class CampaignsService {
   /** Starts, ends, scheduled runs, birthdays and the inbox: the campaigns' clock (every minute). */
   async sweep(tenantIds: string[]): Promise<void> {
     const now = this.#clock.now();
-    for (const tenantId of tenantIds) {
+    await forEachTenant('the campaigns sweep', tenantIds, async (tenantId) => {
       await this.#db.withTenant(tenantId, async (tx) => {
         for (const c of await repo.withStatus(tx, ['scheduled', 'running', 'paused'])) {
           if (c.endsAt && c.endsAt <= now) await repo.update(tx, c.id, { status: 'completed' });
@@ -590,7 +590,7 @@ export class CampaignsService {
       await this.runDue(tenantId);
       await this.runBirthdays(tenantId);
       await this.processInbox(tenantId);
-    }
+    });
   }
 
   async wake(tenantId: string): Promise<void> {

@@ -3,7 +3,7 @@ import type { Clock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
-import type { Jobs } from '../../platform/jobs.ts';
+import { forEachTenant, type Jobs } from '../../platform/jobs.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { ifMatchSatisfied } from '../../platform/schemas.ts';
 import type { EventsService } from './events.service.ts';
@@ -366,6 +366,6 @@ export class WebhooksService {
 
   /** The sweep: every tenant's due deliveries (nothing is left behind if no listener was up). */
   async sweep(tenantIds: string[]): Promise<void> {
-    for (const tenantId of tenantIds) await this.dispatch(tenantId);
+    await forEachTenant('the webhooks sweep', tenantIds, (tenantId) => this.dispatch(tenantId));
   }
 }

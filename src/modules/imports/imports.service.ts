@@ -1,7 +1,7 @@
 import { pipeline, Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { TENANT_SCOPES, type TenantActor } from '../../platform/auth.ts';
-import { type Database, pgErrorOf, publicFailure, type Tx } from '../../platform/db.ts';
+import { type Database, publicFailure, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { nulPath } from '../../platform/http.ts';
 import { newId } from '../../platform/ids.ts';

@@ -3,7 +3,7 @@ import { canonicalJson } from '../../platform/canonical-json.ts';
 import { type Clock, wallClock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
-import type { Jobs } from '../../platform/jobs.ts';
+import { forEachTenant, type Jobs } from '../../platform/jobs.ts';
 import type { CustomersService } from '../customers/customers.service.ts';
 import type { EventsService } from '../events/events.service.ts';
 import type { JobRunsService } from '../jobs/jobs.service.ts';
@@ -325,21 +325,14 @@ export class ScoresService {
   async nightly(tenantIds?: string[]): Promise<string[]> {
     const now = this.#clock.now();
     const ran: string[] = [];
-    const failed: { tenantId: string; error: unknown }[] = [];
-    for (const tenantId of tenantIds ?? (await this.#tenants.allIds())) {
-      // one tenant's failure never costs the others their night's run; it
-      // is tried again at the next tick
-      try {
+    // a tenant that failed is tried again at the next tick
+    await forEachTenant(
+      'the nightly recompute',
+      tenantIds ?? (await this.#tenants.allIds()),
+      async (tenantId) => {
         if (await this.#nightlyOne(tenantId, now)) ran.push(tenantId);
-      } catch (error) {
-        failed.push({ tenantId, error });
-      }
-    }
-    if (failed.length)
-      throw new AggregateError(
-        failed.map((f) => f.error),
-        `nightly recompute failed for ${failed.map((f) => f.tenantId).join(', ')}; ran for ${ran.length} other tenant(s)`,
-      );
+      },
+    );
     return ran;
   }
 

@@ -1,6 +1,6 @@
 import { type Clock, wallClock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
-import { drain, type Jobs } from '../../platform/jobs.ts';
+import { drain, forEachTenant, type Jobs } from '../../platform/jobs.ts';
 import type { AttributesService } from '../attributes/attributes.service.ts';
 import type { EventsService } from '../events/events.service.ts';
 import type { JobRunsService } from '../jobs/jobs.service.ts';
@@ -211,7 +211,7 @@ export class Membership {
 
   /** The sweep: pending customers left behind (no listener was up) and segments due a scheduled refresh. */
   async sweep(tenantIds: string[]): Promise<void> {
-    for (const tenantId of tenantIds) {
+    await forEachTenant('the segments sweep', tenantIds, async (tenantId) => {
       await this.evaluatePending(tenantId);
       const { due, behindScores } = await this.#db.withTenant(
         tenantId,
@@ -239,6 +239,6 @@ export class Membership {
       );
       if (behindScores) await this.refresh(tenantId);
       else for (const row of due) await this.refresh(tenantId, { segmentId: row.id });
-    }
+    });
   }
 }

@@ -147,7 +147,7 @@ describe('erasure: DELETE /v1/customers/:id', () => {
       [tenantId, importId, `email,firstName\n${email.toUpperCase()},Ana\n`],
     );
     // a segment that names the email in its definition
-    await client.post('/v1/segments', {
+    const byEmail = await client.post('/v1/segments', {
       name: 'by email',
       definition: { version: 1, all: [{ field: 'email', op: 'in', value: [email, 'someone@else.com'] }] },
     });
@@ -206,6 +206,11 @@ describe('erasure: DELETE /v1/customers/:id', () => {
     // whole values only: the reference number that merely contains the phone's digits stays
     expect(quoted.body).toBe('Mi vecina [erased] (tel. [erased] o [erased]) tampoco recibió nada');
     expect(quoted.metadata).toEqual({});
+    // edited rows are new versions (new ETags): no client keeps the old text as current
+    expect(quoted.version).toBe(quoting.json().version + 1);
+    const segment = (await client.get(`/v1/segments/${byEmail.json().id}`)).json();
+    expect(segment.version).toBe(byEmail.json().version + 1);
+    expect(JSON.stringify(segment.definition)).toContain('"erased"');
     const comments = (await client.get(`/v1/feedback?customerId=${otherCustomer}`)).json().data;
     expect(comments.map((f: any) => f.comment)).toEqual(['como [erased], tarde']);
     // the import that held the email was stopped

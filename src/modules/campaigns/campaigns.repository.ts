@@ -208,7 +208,8 @@ export const campaignsRepository = {
   async replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
     for (const v of values)
       await tx.execute(sql`
-        UPDATE campaigns SET variants = replace(variants::text, to_json(${v}::text)::text, '"erased"')::jsonb
+        UPDATE campaigns SET variants = replace(variants::text, to_json(${v}::text)::text, '"erased"')::jsonb,
+          version = version + 1, updated_at = now()
         WHERE strpos(variants::text, to_json(${v}::text)::text) > 0`);
   },
 

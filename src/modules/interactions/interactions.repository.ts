@@ -181,7 +181,6 @@ export const interactionsRepository = {
     };
   },
 
-  /** Erasure: the customer's interactions keep their kind, channel and case times, not their words. */
   /**
    * Erasure: other customers' interactions that quote one of these values (an email, a phone) keep
    * their text with the value replaced by [erased]; their metadata, if it quotes one, is cleared.
@@ -196,14 +195,24 @@ export const interactionsRepository = {
         resolution_note = ${erasedIn(sql`${t.resolutionNote}`, pattern)},
         -- metadata is structured: one that quotes a value is cleared rather than edited as text
         metadata = CASE WHEN ${t.metadata}::text ~* ${pattern} THEN '{}'::jsonb ELSE ${t.metadata} END,
-        updated_at = now()
+        -- a changed representation: a new version (and ETag), so no client keeps the old text as current
+        version = ${t.version} + 1, updated_at = now()
       WHERE concat_ws(' ', ${t.subject}, ${t.body}, ${t.resolutionNote}, ${t.metadata}::text) ~* ${pattern}`);
   },
 
+  /** Erasure: the customer's interactions keep their kind, channel and case times, not their words. */
   async scrubCustomer(tx: Tx, customerId: string): Promise<void> {
     await tx
       .update(interactions)
-      .set({ subject: null, body: null, metadata: {}, tags: [], resolutionNote: null, updatedAt: sql`now()` })
+      .set({
+        subject: null,
+        body: null,
+        metadata: {},
+        tags: [],
+        resolutionNote: null,
+        version: sql`${interactions.version} + 1`,
+        updatedAt: sql`now()`,
+      })
       .where(eq(interactions.customerId, customerId));
   },
 };

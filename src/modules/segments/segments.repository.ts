@@ -347,7 +347,8 @@ export const segmentsRepository = {
   async replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
     for (const v of values)
       await tx.execute(sql`
-        UPDATE segments SET definition = replace(definition::text, to_json(${v}::text)::text, '"erased"')::jsonb
+        UPDATE segments SET definition = replace(definition::text, to_json(${v}::text)::text, '"erased"')::jsonb,
+          version = version + 1, updated_at = now()
         WHERE strpos(definition::text, to_json(${v}::text)::text) > 0`);
   },
 };

@@ -320,6 +320,13 @@ describe('GET /v1/insights/voice', () => {
     const bad = await client.get('/v1/insights/voice?from=junio');
     expect(bad.statusCode).toBe(400);
     expect(pathsOf(bad)).toEqual(['querystring.from']);
+    for (const insight of ['voice', 'satisfaction']) {
+      const reversed = await client.get(
+        `/v1/insights/${insight}?from=2026-07-01T00:00:00Z&to=2026-06-01T00:00:00Z`,
+      );
+      expect(reversed.statusCode, insight).toBe(400);
+      expect(pathsOf(reversed)).toEqual(['querystring.from']);
+    }
   });
 
   it('is empty for a tenant without cases', async () => {

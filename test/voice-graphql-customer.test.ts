@@ -197,7 +197,20 @@ describe('the customer in GraphQL', () => {
     await record(client, inbound(c2, 'note', { direction: 'outbound', occurredAt: '2026-06-07T10:00:00Z' }));
     const query =
       '{ customers(first: 10) { nodes { id openCases { id case { status dueAt } } lastInteractionAt } } }';
-    const nodes = (await ok(client, query)).customers.nodes as { id: string }[];
+    // both fields of every customer from one read
+    const { interactions } = t.app.services;
+    const voiceOf = interactions.voiceOf;
+    const reads: string[][] = [];
+    interactions.voiceOf = (actor, ids, check) => {
+      reads.push([...ids]);
+      return voiceOf.call(interactions, actor, ids, check);
+    };
+    const nodes = await ok(client, query)
+      .then((data) => data.customers.nodes as { id: string }[])
+      .finally(() => {
+        interactions.voiceOf = voiceOf;
+      });
+    expect(reads.map((ids) => ids.sort())).toEqual([[c1, c2, c3].sort()]);
     const byId = Object.fromEntries(nodes.map(({ id, ...rest }) => [id, rest]));
     expect(byId).toEqual({
       [c1]: {

@@ -63,6 +63,14 @@ export const isoDateTime = () =>
     .datetime({ offset: true })
     .refine(fromYearOne, YEAR_ONE)
     .refine(toYear9999, 'the year must be 9999 or earlier, in UTC');
+/** A period query's rule, with `.refine(...periodInOrder)`: `from` before `to` when both are given. */
+export const periodInOrder: [
+  (q: { from?: string; to?: string }) => boolean,
+  { message: string; path: PropertyKey[] },
+] = [
+  (q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to),
+  { message: 'must be before `to`', path: ['from'] },
+];
 /** An ISO 8601 day (one that exists: not 2021-02-30). */
 export const isoDate = () => z.iso.date().refine(fromYearOne, YEAR_ONE);
 

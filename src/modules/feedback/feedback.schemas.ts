@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { isoDateTime, pastTimestamp, timestampOut, uuid } from '../../platform/schemas.ts';
+import { isoDateTime, pastTimestamp, periodInOrder, timestampOut, uuid } from '../../platform/schemas.ts';
 import { FEEDBACK_DIMENSIONS } from './feedback.table.ts';
 
 export { FEEDBACK_DIMENSIONS };
@@ -72,14 +72,16 @@ export const ListFeedbackQuery = z.strictObject({
 export type ListFeedbackFilter = Omit<z.output<typeof ListFeedbackQuery>, 'limit' | 'cursor'>;
 export const FeedbackPage = pageOf(FeedbackSchema).meta({ id: 'FeedbackPage' });
 
-export const SatisfactionQuery = z.strictObject({
-  groupBy: z
-    .enum(['dimension', 'month', 'channel', 'intermediary'])
-    .default('dimension')
-    .describe('How to group'),
-  from: isoDateTime().optional().describe('Given at or after'),
-  to: isoDateTime().optional().describe('Given before'),
-});
+export const SatisfactionQuery = z
+  .strictObject({
+    groupBy: z
+      .enum(['dimension', 'month', 'channel', 'intermediary'])
+      .default('dimension')
+      .describe('How to group'),
+    from: isoDateTime().optional().describe('Given at or after'),
+    to: isoDateTime().optional().describe('Given before'),
+  })
+  .refine(...periodInOrder);
 export const SatisfactionSchema = z
   .object({
     groupBy: z.string().describe('The grouping'),

@@ -70,18 +70,34 @@ export function interactionsResolvers({ interactions }: Services): IResolvers {
   } as IResolvers;
 }
 
+type CustomerVoice = Awaited<ReturnType<Services['interactions']['voiceOf']>>[number];
+
 export function interactionsLoaders({ interactions }: Services): MercuriusLoaders {
-  const voice = async (queries: { obj: Customer }[], actor: Parameters<typeof authorize>[0]) =>
-    interactions.voiceOf(
-      authorize(actor, 'interactions:read'),
-      queries.map((q) => q.obj.id),
-    );
+  // both fields come from one read per customer and request: the loader that runs first reads the
+  // customers the other has not, and the other takes its answers
+  const read = new WeakMap<object, Map<string, Promise<CustomerVoice>>>();
+  const voice = (queries: { obj: Customer }[], context: { actor: Parameters<typeof authorize>[0] }) => {
+    const actor = authorize(context.actor, 'interactions:read');
+    let known = read.get(context);
+    if (!known) read.set(context, (known = new Map()));
+    const missing = [...new Set(queries.map((q) => q.obj.id))].filter((id) => !known.has(id));
+    if (missing.length) {
+      const answers = interactions.voiceOf(actor, missing);
+      missing.forEach((id, i) =>
+        known.set(
+          id,
+          answers.then((all) => all[i]!),
+        ),
+      );
+    }
+    return Promise.all(queries.map((q) => known.get(q.obj.id)!));
+  };
   return {
     Customer: {
-      openCases: async (queries: { obj: Customer }[], { actor }) =>
-        (await voice(queries, actor)).map((v) => v.openCases),
-      lastInteractionAt: async (queries: { obj: Customer }[], { actor }) =>
-        (await voice(queries, actor)).map((v) => v.lastInteractionAt),
+      openCases: async (queries: { obj: Customer }[], context) =>
+        (await voice(queries, context)).map((v) => v.openCases),
+      lastInteractionAt: async (queries: { obj: Customer }[], context) =>
+        (await voice(queries, context)).map((v) => v.lastInteractionAt),
     },
   } as MercuriusLoaders;
 }

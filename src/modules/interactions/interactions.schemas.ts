@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { isoDateTime, pastTimestamp, timestampOut, uuid } from '../../platform/schemas.ts';
+import { isoDateTime, pastTimestamp, periodInOrder, timestampOut, uuid } from '../../platform/schemas.ts';
 import {
   CASE_STATUSES,
   INTERACTION_CHANNELS,
@@ -173,10 +173,12 @@ export const CustomerVoiceSchema = z
   })
   .meta({ id: 'CustomerVoice' });
 
-export const VoiceInsightsQuery = z.strictObject({
-  from: isoDateTime().optional().describe('Cases opened at or after'),
-  to: isoDateTime().optional().describe('Cases opened before'),
-});
+export const VoiceInsightsQuery = z
+  .strictObject({
+    from: isoDateTime().optional().describe('Cases opened at or after'),
+    to: isoDateTime().optional().describe('Cases opened before'),
+  })
+  .refine(...periodInOrder);
 const Count = z.object({ key: z.string(), cases: z.number().int() });
 export const VoiceInsightsSchema = z
   .object({

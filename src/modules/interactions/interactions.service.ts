@@ -340,7 +340,7 @@ export class InteractionsService {
           lastInteractionAt: iso(summaries.get(id)?.last_at ? new Date(summaries.get(id)!.last_at!) : null),
         }));
       },
-      { readOnly: true },
+      { readOnly: true, snapshot: true },
     );
   }
 
@@ -376,7 +376,7 @@ export class InteractionsService {
           openBacklog: order.map((age) => ({ age, cases: backlog.get(age) ?? 0 })),
         };
       },
-      { readOnly: true },
+      { readOnly: true, snapshot: true },
     );
   }
 

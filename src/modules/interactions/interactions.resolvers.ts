@@ -78,17 +78,16 @@ export function interactionsLoaders({ interactions }: Services): MercuriusLoader
   const read = new WeakMap<object, Map<string, Promise<CustomerVoice>>>();
   const voice = (queries: { obj: Customer }[], context: { actor: Parameters<typeof authorize>[0] }) => {
     const actor = authorize(context.actor, 'interactions:read');
-    let known = read.get(context);
-    if (!known) read.set(context, (known = new Map()));
+    const known = read.get(context) ?? new Map<string, Promise<CustomerVoice>>();
+    read.set(context, known);
     const missing = [...new Set(queries.map((q) => q.obj.id))].filter((id) => !known.has(id));
     if (missing.length) {
       const answers = interactions.voiceOf(actor, missing);
-      missing.forEach((id, i) =>
+      for (const [i, id] of missing.entries())
         known.set(
           id,
           answers.then((all) => all[i]!),
-        ),
-      );
+        );
     }
     return Promise.all(queries.map((q) => known.get(q.obj.id)!));
   };

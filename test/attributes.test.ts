@@ -275,6 +275,38 @@ describe('attribute definitions', () => {
     );
   });
 
+  it('a definition a segment uses is neither removed nor narrowed under it (409 naming the segment)', async () => {
+    const { client } = await t.newTenant();
+    const def = await newAttribute(client, car);
+    const segment = await client.post('/v1/segments', {
+      name: 'SUV drivers',
+      definition: {
+        version: 1,
+        all: [{ any: [{ field: 'attributes.car', op: 'in', value: ['SUV', 'compact'] }] }],
+      },
+    });
+    expect(segment.statusCode, segment.body).toBe(201);
+    const { id } = segment.json();
+
+    const removed = await client.delete(`/v1/attributes/${def.id}`);
+    expectProblem(removed, 409, 'attribute_in_use');
+    expect(removed.json().segments).toEqual([`SUV drivers (${id})`]);
+    const narrowed = await client.patch(`/v1/attributes/${def.id}`, { values: ['none', 'SUV'] });
+    expectProblem(narrowed, 409, 'attribute_in_use');
+    expect(narrowed.json().detail).toContain('compact');
+    expect((await client.get(`/v1/attributes/${def.id}`)).json().values).toEqual(car.values);
+    // a value no segment names may go
+    const fine = await client.patch(`/v1/attributes/${def.id}`, { values: ['compact', 'SUV'] });
+    expect(fine.statusCode, fine.body).toBe(200);
+
+    // once the segment no longer names it, the definition may go
+    const changed = await client.patch(`/v1/segments/${id}`, {
+      definition: { version: 1, all: [{ field: 'country', op: 'eq', value: 'ES' }] },
+    });
+    expect(changed.statusCode, changed.body).toBe(200);
+    expect((await client.delete(`/v1/attributes/${def.id}`)).statusCode).toBe(204);
+  });
+
   it('another tenant’s customers do not count as usage, and its definitions are not visible', async () => {
     const a = await t.newTenant();
     const b = await t.newTenant();

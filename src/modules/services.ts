@@ -106,6 +106,7 @@ export function createServices(deps: ServiceDeps) {
   scores.onRefreshed((tx, customerIds) => segments.scoresChanged(tx, customerIds));
   const sender = new Sender({ customers, scores, segments, events, tenants });
   const campaigns = new CampaignsService({ ...deps, segments, customers, events, sender, tenants });
+  attributes.onUsedBy((tx, tenantId, key, next) => segments.brokenBy(tx, tenantId, key, next));
   segments.onUsedBy(async (tx, segmentId) =>
     (await campaigns.referring(tx, segmentId)).map((c) => ({ ...c, kind: 'campaign' })),
   );

@@ -52,13 +52,47 @@ export function attributeProblem(def: AttributeRow, value: unknown): string | nu
   }
 }
 
+/**
+ * Another module's users of an attribute (segments): what a change would break, given the
+ * attribute after it (null: removed), as short descriptions; empty when nothing breaks.
+ */
+export type AttributeUsers = (
+  tx: Tx,
+  tenantId: string,
+  key: string,
+  next: { type: string; values: string[] | null } | null,
+) => Promise<string[]>;
+
 export class AttributesService {
   readonly #db: Database;
   readonly #cursors: Cursors;
+  readonly #users: AttributeUsers[] = [];
 
   constructor(deps: { db: Database; cursors: Cursors }) {
     this.#db = deps.db;
     this.#cursors = deps.cursors;
+  }
+
+  /** For other modules: reports who refers to an attribute, so that it is not removed or narrowed under them. */
+  onUsedBy(users: AttributeUsers): void {
+    this.#users.push(users);
+  }
+
+  async #refuseIfUsed(
+    tx: Tx,
+    actor: TenantActor,
+    change: { key: string; next: Parameters<AttributeUsers>[3]; what: string },
+  ) {
+    for (const users of this.#users) {
+      const found = await users(tx, actor.tenantId, change.key, change.next);
+      if (found.length) {
+        throw new AppError(
+          'attribute_in_use',
+          `${change.what} would break the definitions of the segments ${found.join(', ')}: change them first`,
+          { extra: { segments: found } },
+        );
+      }
+    }
   }
 
   create(actor: TenantActor, input: CreateAttributeInput): Promise<Attribute> {
@@ -115,6 +149,12 @@ export class AttributesService {
         if (removed.length && (await repo.usage(tx, current.key, removed)) > 0) {
           throw new AppError('attribute_in_use', `customers still hold the values ${removed.join(', ')}`);
         }
+        if (removed.length)
+          await this.#refuseIfUsed(tx, actor, {
+            key: current.key,
+            next: { type: current.type, values: input.values },
+            what: `removing the values ${removed.join(', ')} of "${current.key}"`,
+          });
       }
       const row = await repo.update(tx, id, {
         label: input.label,
@@ -132,6 +172,11 @@ export class AttributesService {
       if (!current) throw notFound(id);
       const used = await repo.usage(tx, current.key);
       if (used > 0) throw new AppError('attribute_in_use', `${used} customers hold "${current.key}"`);
+      await this.#refuseIfUsed(tx, actor, {
+        key: current.key,
+        next: null,
+        what: `removing "${current.key}"`,
+      });
       await repo.remove(tx, id);
     });
   }

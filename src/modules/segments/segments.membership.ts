@@ -79,14 +79,19 @@ export class Membership {
     this.#recomputedAt = deps.recomputedAt ?? (async () => null);
   }
 
-  async evaluation(tx: Tx, tenantId: string): Promise<Evaluation> {
+  /**
+   * What evaluating definitions needs. `forWrite`: the attribute definitions are held until the
+   * transaction ends, so that one a definition being written refers to is not removed or narrowed
+   * before it commits (the attribute's change then sees the segment, and is refused).
+   */
+  async evaluation(tx: Tx, tenantId: string, options: { forWrite?: boolean } = {}): Promise<Evaluation> {
     const settings = await this.#tenants.settingsIn(tx, tenantId);
     const now = this.#clock.now();
+    const definitions = options.forWrite
+      ? await this.#attributes.definitionsForWrite(tx)
+      : await this.#attributes.definitions(tx);
     const attributes: AttributeTypes = new Map(
-      [...(await this.#attributes.definitions(tx)).values()].map((d) => [
-        d.key,
-        { type: d.type, values: d.enumValues },
-      ]),
+      [...definitions.values()].map((d) => [d.key, { type: d.type, values: d.enumValues }]),
     );
     return {
       ctx: { now, today: wallClock(now, settings.timezone).day, timezone: settings.timezone },

@@ -343,6 +343,16 @@ export const segmentsRepository = {
     return result.rows.map((r) => r.customer_id);
   },
 
+  /** The segments whose definitions name the field anywhere (any depth). */
+  referencing(tx: Tx, field: string) {
+    return tx
+      .select({ id: segments.id, name: segments.name, definition: segments.definition })
+      .from(segments)
+      .where(
+        sql`${segments.definition} IS NOT NULL AND jsonb_path_exists(${segments.definition}, '$.**.field ? (@ == $f)', jsonb_build_object('f', ${field}::text))`,
+      );
+  },
+
   /** Erasure: a definition that names one of these values as a JSON string gets "erased" instead. */
   async replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
     for (const v of values)

@@ -156,7 +156,9 @@ export class SegmentsService {
     if (input.kind === 'static' && input.definition !== undefined)
       throw validationError([{ path: 'definition', message: 'a static segment has no definition' }]);
     return this.#db.withTenant(actor.tenantId, async (tx) => {
-      const evaluation = await this.membership.evaluation(tx, actor.tenantId);
+      const evaluation = await this.membership.evaluation(tx, actor.tenantId, {
+        forWrite: input.definition !== undefined,
+      });
       const checked = input.definition
         ? await this.#checkDefinition(tx, actor, evaluation, input.definition)
         : null;
@@ -179,6 +181,26 @@ export class SegmentsService {
     });
   }
 
+  /**
+   * For the attributes module: the segments whose definitions a change of the attribute `key` would
+   * break (`next`: its definition after the change, null when removed), as "name (id)".
+   */
+  async brokenBy(
+    tx: Tx,
+    tenantId: string,
+    key: string,
+    next: { type: string; values: string[] | null } | null,
+  ): Promise<string[]> {
+    const rows = await repo.referencing(tx, `attributes.${key}`);
+    if (!rows.length) return [];
+    const attributes = new Map((await this.membership.evaluation(tx, tenantId)).attributes);
+    if (next) attributes.set(key, next as never);
+    else attributes.delete(key);
+    return rows
+      .filter((r) => 'errors' in validate(r.definition, attributes))
+      .map((r) => `${r.name} (${r.id})`);
+  }
+
   /** For other modules: reports who refers to a segment, so that it is not deleted under them. */
   onUsedBy(users: SegmentUsers): void {
     this.#users.push(users);
@@ -196,7 +218,9 @@ export class SegmentsService {
         throw validationError([{ path: 'definition', message: 'a static segment has no definition' }]);
       // definitions change one at a time per tenant: two concurrent edits cannot close a cycle
       if (input.definition !== undefined) await repo.lockMembership(tx);
-      const evaluation = await this.membership.evaluation(tx, actor.tenantId);
+      const evaluation = await this.membership.evaluation(tx, actor.tenantId, {
+        forWrite: input.definition !== undefined,
+      });
       const checked =
         input.definition !== undefined
           ? await this.#checkDefinition(tx, actor, evaluation, input.definition, id)

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import { canonicalJson } from './canonical-json.ts';
-import type { Tx } from './db.ts';
+import type { Database, Tx, TxOptions } from './db.ts';
 import { AppError } from './errors.ts';
 import { idempotencyKeys } from './idempotency.table.ts';
 import { anyOf } from './redaction.ts';
@@ -68,4 +68,26 @@ export async function forgetResponses(tx: Tx, needles: readonly string[]): Promi
   await tx.execute(sql`
     DELETE FROM idempotency_keys
     WHERE response_body::text ~* ${anyOf(needles)}`);
+}
+
+/**
+ * A write in its own transaction. With an Idempotency-Key (`key`), it runs at most once per tenant
+ * and key, and a retry gets its first response (see `idempotent`); without one it simply runs.
+ */
+export function keyedWrite<T>(
+  db: Database,
+  tenantId: string,
+  request: { key: string | undefined; operation: string; body: unknown },
+  work: (tx: Tx) => Promise<{ status: number; body: T }>,
+  options: TxOptions = {},
+): Promise<StoredResponse<T>> {
+  const { key } = request;
+  return db.withTenant(
+    tenantId,
+    async (tx) =>
+      key
+        ? idempotent(tx, tenantId, { key, operation: request.operation, body: request.body }, () => work(tx))
+        : { ...(await work(tx)), replayed: false },
+    options,
+  );
 }

@@ -2,7 +2,7 @@ import type { TenantActor } from '../../platform/auth.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, isAppError } from '../../platform/errors.ts';
 import { unstorableIn } from '../../platform/http.ts';
-import { idempotent, type StoredResponse } from '../../platform/idempotency.ts';
+import { keyedWrite, type StoredResponse } from '../../platform/idempotency.ts';
 import { money } from '../../platform/money.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { problemFrom, zodFieldErrors } from '../../platform/problem.ts';
@@ -185,14 +185,7 @@ export class OrdersService {
     idempotencyKey: string | undefined,
     work: (tx: Tx) => Promise<{ status: number; body: T }>,
   ): Promise<StoredResponse<T>> {
-    return this.#db.withTenant(
-      actor.tenantId,
-      async (tx) => {
-        if (!idempotencyKey) return { ...(await work(tx)), replayed: false };
-        return idempotent(tx, actor.tenantId, { key: idempotencyKey, operation, body }, () => work(tx));
-      },
-      RETRY,
-    );
+    return keyedWrite(this.#db, actor.tenantId, { key: idempotencyKey, operation, body }, work, RETRY);
   }
 
   /** The batch, in the caller's transaction (imports use it chunk by chunk). */

@@ -52,6 +52,44 @@ describe('erasure: DELETE /v1/customers/:id', () => {
     expect(rows[0]!.out).toBe('tel [erased], ref 9600123456, [erased], juana@x.es, [erased]');
   });
 
+  it('erases a short email where others quote it too (no length floor for emails)', async () => {
+    const { client } = await t.newTenant();
+    const email = 'a@x.es';
+    const c = await newCustomer(client, { email });
+    const other = await newCustomer(client);
+    const quoting = await client.post('/v1/interactions', complaintBody(other.id, { body: `como ${email}` }));
+    expect(quoting.statusCode, quoting.body).toBe(201);
+    expect((await client.delete(`/v1/customers/${c.id}`)).statusCode).toBe(200);
+    expect((await client.get(`/v1/interactions/${quoting.json().id}`)).json().body).toBe('como [erased]');
+  });
+
+  it('a feedback written while the customer is being erased waits, then is refused (nothing outlives it)', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const c = await newCustomer(client);
+    const eraser = new pg.Client({ connectionString: inject('ownerUrl') });
+    await eraser.connect();
+    try {
+      await eraser.query('BEGIN');
+      await eraser.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
+      await eraser.query('SELECT id FROM customers WHERE id = $1 FOR NO KEY UPDATE', [c.id]);
+      const written = client.post('/v1/feedback', {
+        customerId: c.id,
+        dimension: 'overall',
+        expectation: 6,
+        perception: 3,
+        comment: 'escribidme',
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      await eraser.query(`UPDATE customers SET erased_at = now() WHERE id = $1`, [c.id]);
+      await eraser.query('COMMIT');
+      const res = await written;
+      expect(res.statusCode, res.body).toBe(422);
+      expect(res.json().code).toBe('invalid_reference');
+    } finally {
+      await eraser.end();
+    }
+  });
+
   it('finds a phone however it is written: spaced, dashed, with 00 or no prefix, in national form', async () => {
     const pattern = anyOf(phoneForms('+34 600 123 456'));
     const text =

@@ -96,6 +96,16 @@ export const customersRepository = {
     return row;
   },
 
+  /** Whether the customer exists, its row share-locked until commit (an erasure waits, or is waited for). */
+  async lockForReference(tx: Tx, id: string): Promise<boolean> {
+    const rows = await tx
+      .select({ id: customers.id })
+      .from(customers)
+      .where(eq(customers.id, id))
+      .for('share');
+    return rows.length > 0;
+  },
+
   findByIds(tx: Tx, ids: readonly string[]): Promise<CustomerRow[]> {
     if (!ids.length) return Promise.resolve([]);
     return tx

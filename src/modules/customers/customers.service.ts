@@ -385,10 +385,12 @@ export class CustomersService {
 
   /**
    * For other modules writing about a customer: 422 invalid_reference unless it exists. An erased
-   * customer does not (its row is hidden from every read, but a foreign key still finds it).
+   * customer does not (its row is hidden from every read, but a foreign key still finds it). The
+   * row is share-locked: an erasure in flight is waited for (then the customer is gone), and one
+   * that starts later waits for this write, whose rows it then erases.
    */
   async requireReference(tx: Tx, id: string, path = 'customerId'): Promise<void> {
-    if (!(await repo.findById(tx, id)))
+    if (!(await repo.lockForReference(tx, id)))
       throw new AppError('invalid_reference', `${path}: no customer ${id} in this tenant`, {
         errors: [{ path, message: 'no such customer in this tenant' }],
       });
@@ -596,8 +598,11 @@ export class CustomersService {
   async contactValuesOf(tx: Tx, id: string): Promise<string[] | undefined> {
     const [row] = await repo.findByIds(tx, [id]);
     if (!row) return undefined;
-    return [row.email, ...(row.phone ? phoneForms(row.phone) : [])].filter(
-      (v): v is string => typeof v === 'string' && v.replace(/[^0-9A-Za-z]/g, '').length >= 6,
+    // an email is distinctive at any length (it is matched as a whole value); the floor is for the
+    // phone's national forms
+    const phones = (row.phone ? phoneForms(row.phone) : []).filter(
+      (v) => v.replace(/[^0-9]/g, '').length >= 6,
     );
+    return [...(row.email ? [row.email] : []), ...phones];
   }
 }

@@ -24,7 +24,7 @@ const catalogue = {
   customer_external_id_taken: { status: 409, title: 'Another customer has this externalId' },
   intermediary_external_id_taken: { status: 409, title: 'Another intermediary has this externalId' },
   attribute_key_taken: { status: 409, title: 'An attribute with this key exists' },
-  attribute_in_use: { status: 409, title: 'The attribute is used by customers' },
+  attribute_in_use: { status: 409, title: 'The attribute is used by customers or segments' },
   tenant_slug_taken: { status: 409, title: 'A tenant with this slug exists' },
   currency_in_use: { status: 409, title: 'The tenant has orders in its currency' },
   idempotency_conflict: { status: 409, title: 'A request with this Idempotency-Key is in progress' },

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,8 +67,14 @@ describe('webhook registration: the SSRF guard', () => {
     const { client } = await t.newTenant();
     const bad = await client.post('/v1/webhooks', { url: 'http://127.0.0.1/x', events: ['nothing.here'] });
     expect(bad.statusCode).toBe(400);
-    const ftp = await client.post('/v1/webhooks', { url: 'ftp://127.0.0.1/x', events: ['*'] });
-    expect(ftp.statusCode).toBe(422);
+    for (const url of ['ftp://127.0.0.1/x', 'not a url', 'http:/127.0.0.1/x']) {
+      const malformed = await client.post('/v1/webhooks', { url, events: ['*'] });
+      expect(malformed.statusCode, url).toBe(400);
+      expect(malformed.json().errors[0]).toMatchObject({
+        path: 'url',
+        message: 'must be an http or https URL',
+      });
+    }
     const created = await subscribe(client, 'http://127.0.0.1:9/x');
     expect(created.secret).toMatch(/^whsec_/);
     const read = (await client.get(`/v1/webhooks/${created.id}`)).json();
@@ -142,6 +150,26 @@ describe('webhook delivery', () => {
       for (const secret of [hook.secret, rotated.secret]) {
         expect(() => new Webhook(secret).verify(r!.body, r!.headers as Record<string, string>)).not.toThrow();
       }
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('a second rotation within the window keeps the first one’s secret signing: all three verify', async () => {
+    const receiver = await startReceiver();
+    try {
+      const { id: tenantId, client } = await t.newTenant();
+      const hook = await subscribe(client, receiver.url);
+      const first = (await client.post(`/v1/webhooks/${hook.id}/rotate-secret`)).json();
+      const second = (await client.post(`/v1/webhooks/${hook.id}/rotate-secret`)).json();
+      expect(new Set([hook.secret, first.secret, second.secret]).size).toBe(3);
+      expect(Date.parse(second.rotationEndsAt)).toBeGreaterThanOrEqual(Date.parse(first.rotationEndsAt));
+      await newCustomer(client);
+      await pump(tenantId, () => receiver.received.length >= 1);
+      const [r] = receiver.received;
+      expect((r!.headers['webhook-signature'] as string).split(' ')).toHaveLength(3);
+      for (const secret of [hook.secret, first.secret, second.secret])
+        expect(() => new Webhook(secret).verify(r!.body, r!.headers as Record<string, string>)).not.toThrow();
     } finally {
       await receiver.close();
     }
@@ -321,6 +349,117 @@ describe('webhook delivery', () => {
     } finally {
       await receiver.close();
       await other.close();
+    }
+  });
+
+  it('a Retry-After shorter than the schedule does not shorten it (the schedule is the floor)', async () => {
+    const receiver = await startReceiver([{ status: 429, headers: { 'retry-after': '0' } }]);
+    try {
+      const { id: tenantId, client } = await slow.newTenant();
+      const hook = await subscribe(client, receiver.url);
+      await newCustomer(client);
+      await slow.app.services.webhooks.dispatch(tenantId);
+      const delivery = (await client.get(`/v1/webhooks/${hook.id}/deliveries`)).json().data[0];
+      expect(delivery).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: 429 });
+      expect(Date.parse(delivery.nextAttemptAt) - Date.parse(delivery.lastAttemptAt)).toBeGreaterThan(
+        2_800_000,
+      );
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('a disabled webhook’s deliveries wait (redeliver is refused) and go once it is enabled again', async () => {
+    const receiver = await startReceiver();
+    try {
+      const { id: tenantId, client } = await t.newTenant();
+      const hook = await subscribe(client, receiver.url);
+      await newCustomer(client);
+      expect((await client.patch(`/v1/webhooks/${hook.id}`, { enabled: false })).statusCode).toBe(200);
+      await t.app.services.webhooks.dispatch(tenantId);
+      expect(receiver.received).toHaveLength(0);
+      const [waiting] = (await client.get(`/v1/webhooks/${hook.id}/deliveries`)).json().data;
+      expect(waiting).toMatchObject({ status: 'pending', attempts: 0 });
+      const refused = await client.post(`/v1/webhooks/${hook.id}/deliveries/${waiting.id}/redeliver`);
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json().code).toBe('webhook_disabled');
+      expect((await client.patch(`/v1/webhooks/${hook.id}`, { enabled: true })).statusCode).toBe(200);
+      await pump(tenantId, () => receiver.received.length >= 1);
+      expect(receiver.received).toHaveLength(1);
+      expect((await client.get(`/v1/webhooks/${hook.id}/deliveries`)).json().data[0]).toMatchObject({
+        id: waiting.id,
+        status: 'succeeded',
+        attempts: 1,
+      });
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('redeliver is refused while an attempt of the delivery is in flight, and accepted after', async () => {
+    const receiver = await startReceiver(['hang']);
+    try {
+      const { id: tenantId, client } = await t.newTenant();
+      const hook = await subscribe(client, receiver.url);
+      await newCustomer(client);
+      const pass = t.app.services.webhooks.dispatch(tenantId);
+      for (let i = 0; i < 200 && !receiver.received.length; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(receiver.received).toHaveLength(1);
+      const [delivery] = (await client.get(`/v1/webhooks/${hook.id}/deliveries`)).json().data;
+      const path = `/v1/webhooks/${hook.id}/deliveries/${delivery.id}/redeliver`;
+      const busy = await client.post(path);
+      expect(busy.statusCode).toBe(409);
+      expect(busy.json().code).toBe('delivery_in_flight');
+      await pass; // the hanging attempt times out; its retry succeeds
+      expect((await client.get(`/v1/webhooks/${hook.id}/deliveries`)).json().data[0]).toMatchObject({
+        status: 'succeeded',
+        attempts: 2,
+      });
+      expect((await client.post(path)).statusCode).toBe(202);
+      await pump(tenantId, () => receiver.received.length >= 3);
+      expect(receiver.received).toHaveLength(3);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('a receiver that hangs holds at most five attempts at once, and another webhook’s delivery does not wait for it', async () => {
+    // a receiver that never answers, counting the requests open at once
+    let open = 0;
+    let most = 0;
+    let total = 0;
+    let firstEnded: number | undefined;
+    const hanging = createServer((req, res) => {
+      open += 1;
+      total += 1;
+      most = Math.max(most, open);
+      req.resume();
+      res.on('close', () => {
+        open -= 1;
+        firstEnded ??= Date.now();
+      });
+    });
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const fast = await startReceiver();
+    const once = await createTestApp({ env: { ...ENV, WEBHOOK_RETRY_SCHEDULE: '3600' } });
+    try {
+      const { id: tenantId, client } = await once.newTenant();
+      const port = (hanging.address() as AddressInfo).port;
+      await subscribe(client, `http://127.0.0.1:${port}/hook`, ['customer.created']);
+      for (let i = 0; i < 22; i++) await newCustomer(client);
+      const other = await subscribe(client, fast.url, ['customer.erased']);
+      expect((await client.post(`/v1/webhooks/${other.id}/test`)).statusCode).toBe(202);
+      await once.app.services.webhooks.dispatch(tenantId);
+      expect(total).toBe(22);
+      expect(most).toBe(5);
+      // the other webhook's delivery, due after all 22, went out before the first hanging one ended
+      expect(fast.received).toHaveLength(1);
+      expect(fast.received[0]!.at).toBeLessThan(firstEnded!);
+    } finally {
+      await once.close();
+      await fast.close();
+      hanging.closeAllConnections();
+      await new Promise((resolve) => hanging.close(resolve));
     }
   });
 

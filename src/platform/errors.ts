@@ -45,6 +45,7 @@ const catalogue = {
   webhook_not_found: { status: 404, title: 'Webhook not found' },
   webhook_url_refused: { status: 422, title: 'The webhook URL is not allowed' },
   webhook_disabled: { status: 409, title: 'The webhook is disabled' },
+  delivery_in_flight: { status: 409, title: 'An attempt of this delivery is under way' },
   segment_not_found: { status: 404, title: 'Segment not found' },
   segment_name_taken: { status: 409, title: 'Another segment has this name' },
   segment_in_use: { status: 409, title: 'Other segments refer to this segment' },

@@ -43,5 +43,10 @@ describe('the SSRF guard', () => {
     expect(await urlRefusal('https://user:pw@93.184.216.34/x', options)).toBe('must not carry credentials');
     expect(await urlRefusal('file:///etc/passwd', options)).toBe('must be an http or https URL');
     expect(await urlRefusal('not a url', options)).toBe('is not a URL');
+    // a name that resolves inside: refused without saying to what (that would map the network)
+    const inside = await urlRefusal('https://localhost:8443/x', options);
+    expect(inside).toMatch(/^resolves to a loopback, private/);
+    expect(inside).not.toMatch(/127\.0\.0\.1|::1/);
+    expect(await urlRefusal('https://10.1.2.3/x', options)).toMatch(/^is a loopback, private/);
   });
 });

@@ -104,10 +104,10 @@ export async function urlRefusal(
       return `its host ${host} does not resolve`;
     }
   }
-  const refused = addresses.find((a) => addressRefused(a, options.allow));
-  return refused
-    ? `resolves to ${refused}, a loopback, private, link-local or reserved address (allow it with WEBHOOK_ALLOWED_HOSTS)`
-    : undefined;
+  if (!addresses.some((a) => addressRefused(a, options.allow))) return undefined;
+  // the address a name resolves to is not repeated: it would map the operator's internal network
+  const kind = 'a loopback, private, link-local or reserved address (allow it with WEBHOOK_ALLOWED_HOSTS)';
+  return isIP(host) ? `is ${kind}` : `resolves to ${kind}`;
 }
 
 /** A DNS lookup for outgoing connections that refuses blocked addresses (the delivery-time check). */

@@ -24,7 +24,7 @@ export function retryAfterMs(value: string | undefined, now: number): number | u
 
 /**
  * One POST to a receiver: the URL checked again (DNS can change), connections only to permitted
- * addresses, no redirects followed, the whole exchange bounded by the timeout.
+ * addresses, no redirects followed, the whole exchange (address check included) bounded by the timeout.
  */
 export async function post(
   url: string,
@@ -60,7 +60,10 @@ export async function post(
           'user-agent': 'Vinculo-Webhooks/1',
         },
         lookup: guardedLookup(target.hostname.replace(/^\[|\]$/g, '').toLowerCase(), options.allow),
-        signal: AbortSignal.timeout(options.timeoutMs),
+        // one deadline for the whole exchange: the time the address check took is spent
+        signal: AbortSignal.timeout(
+          Math.max(1, Math.ceil(options.timeoutMs - (performance.now() - started))),
+        ),
       },
       (response) => {
         // the body is not kept (it could echo personal data); reading it finishes the exchange

@@ -79,11 +79,17 @@ export const webhooksRepository = {
       .limit(limit + 1);
   },
 
-  async findDelivery(tx: Tx, subscriptionId: string, id: string): Promise<DeliveryRow | undefined> {
-    const [row] = await tx
+  async findDelivery(
+    tx: Tx,
+    subscriptionId: string,
+    id: string,
+    forUpdate = false,
+  ): Promise<DeliveryRow | undefined> {
+    const query = tx
       .select()
       .from(webhookDeliveries)
       .where(and(eq(webhookDeliveries.subscriptionId, subscriptionId), eq(webhookDeliveries.id, id)));
+    const [row] = await (forUpdate ? query.for('update') : query);
     return row;
   },
 
@@ -101,18 +107,52 @@ export const webhooksRepository = {
     return row!;
   },
 
+  /** An attempt's outcome, written only while the attempt's lease is still the delivery's. */
+  async recordAttempt(
+    tx: Tx,
+    id: string,
+    lease: Date,
+    set: Partial<typeof webhookDeliveries.$inferInsert>,
+  ): Promise<boolean> {
+    const rows = await tx
+      .update(webhookDeliveries)
+      .set({ ...set, leasedUntil: null })
+      .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.leasedUntil, lease)))
+      .returning({ id: webhookDeliveries.id });
+    return rows.length > 0;
+  },
+
   /**
-   * Claims up to `limit` due deliveries for `leaseMs`: their next attempt moves past the lease, so a
-   * worker that dies mid-attempt leaves them to the next pass (at least once).
+   * Claims up to `limit` due deliveries of enabled webhooks for `leaseMs`: their next attempt moves
+   * past the lease, so a worker that dies mid-attempt leaves them to the next pass (at least once).
+   * A webhook never has more than `perWebhook` attempts in flight, counting other workers' leases,
+   * so one slow receiver cannot take every slot. A disabled webhook's deliveries wait for it.
    */
-  async claim(tx: Tx, now: Date, leaseMs: number, limit: number): Promise<Claimed[]> {
+  async claim(tx: Tx, now: Date, leaseMs: number, limit: number, perWebhook: number): Promise<Claimed[]> {
     const lease = new Date(now.getTime() + leaseMs).toISOString();
+    const at = now.toISOString();
     const claimed = await tx.execute<{ id: string }>(sql`
-      UPDATE webhook_deliveries d SET next_attempt_at = ${lease}::timestamptz
+      WITH due AS (
+        SELECT d.tenant_id, d.id, d.subscription_id, d.next_attempt_at FROM webhook_deliveries d
+        JOIN webhook_subscriptions s ON s.tenant_id = d.tenant_id AND s.id = d.subscription_id AND s.enabled
+        WHERE d.status = 'pending' AND d.next_attempt_at <= ${at}::timestamptz
+        ORDER BY d.next_attempt_at LIMIT ${limit * 50}),
+      busy AS (
+        SELECT subscription_id, count(*)::int AS n FROM webhook_deliveries
+        WHERE status = 'pending' AND leased_until > ${at}::timestamptz
+          AND subscription_id IN (SELECT subscription_id FROM due)
+        GROUP BY subscription_id),
+      fair AS (
+        SELECT due.tenant_id, due.id, due.next_attempt_at,
+          row_number() OVER (PARTITION BY due.subscription_id ORDER BY due.next_attempt_at)
+            + coalesce(busy.n, 0) AS slot
+        FROM due LEFT JOIN busy USING (subscription_id))
+      UPDATE webhook_deliveries d SET next_attempt_at = ${lease}::timestamptz, leased_until = ${lease}::timestamptz
       WHERE (d.tenant_id, d.id) IN (
-        SELECT tenant_id, id FROM webhook_deliveries
-        WHERE status = 'pending' AND next_attempt_at <= ${now.toISOString()}::timestamptz
-        ORDER BY next_attempt_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+        SELECT w.tenant_id, w.id FROM webhook_deliveries w
+        WHERE (w.tenant_id, w.id) IN (SELECT tenant_id, id FROM fair WHERE slot <= ${perWebhook})
+          AND w.status = 'pending' AND w.next_attempt_at <= ${at}::timestamptz
+        ORDER BY w.next_attempt_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
       RETURNING d.id`);
     if (!claimed.rows.length) return [];
     const rows = await tx
@@ -133,10 +173,19 @@ export const webhooksRepository = {
     return rows;
   },
 
+  /** When the next delivery of an enabled webhook is due (a disabled one's wait for it). */
   async nextDue(tx: Tx): Promise<Date | null> {
     const [row] = await tx
       .select({ at: min(webhookDeliveries.nextAttemptAt) })
       .from(webhookDeliveries)
+      .innerJoin(
+        webhookSubscriptions,
+        and(
+          eq(webhookSubscriptions.tenantId, webhookDeliveries.tenantId),
+          eq(webhookSubscriptions.id, webhookDeliveries.subscriptionId),
+          eq(webhookSubscriptions.enabled, true),
+        ),
+      )
       .where(eq(webhookDeliveries.status, 'pending'));
     return row?.at ?? null;
   },

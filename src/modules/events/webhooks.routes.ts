@@ -133,8 +133,10 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
     schema: {
       tags,
       summary: 'Send a delivery again now (same webhook-id)',
+      description:
+        'Its attempt count goes on. 409 `webhook_disabled` while the webhook is disabled, 409 `delivery_in_flight` while an attempt of it is under way.',
       params: DeliveryParams,
-      response: { 202: DeliverySchema, ...problems(404) },
+      response: { 202: DeliverySchema, ...problems(404, 409) },
     },
     handler: async (request, reply) =>
       reply

@@ -14,6 +14,9 @@ const EventPattern = z
     'matches no event type (see GET /v1/events)',
   );
 
+/** Well-formed http(s) URLs only (a 400); where it may point is the SSRF guard's call (a 422). */
+const WebhookUrl = z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).max(2000);
+
 export const WebhookSchema = z
   .object({
     id: uuid().describe('Subscription id'),
@@ -29,7 +32,7 @@ export const WebhookSchema = z
       ),
     failingSince: timestampOut('The first failure of the current run of failures').nullable(),
     rotationEndsAt: timestampOut(
-      'While a rotation lasts, the previous secret signs too, until then',
+      'While a rotation lasts, the replaced secrets sign too: the last of them until then',
     ).nullable(),
     version: z.number().int().describe('Row version (ETag)'),
     createdAt: timestampOut('Created'),
@@ -44,7 +47,7 @@ export const WebhookWithSecretSchema = WebhookSchema.extend({
 
 export const CreateWebhookBody = z
   .object({
-    url: z.string().max(2000).describe('https URL (http only where allowed: development, the allow-list)'),
+    url: WebhookUrl.describe('https URL (http only where allowed: development, the allow-list)'),
     events: z.array(EventPattern).min(1).max(50).describe('Event types or prefixes'),
     description: z.string().max(500).nullable().optional().describe('What it is for'),
     enabled: z.boolean().default(true).describe('Start enabled (default)'),
@@ -58,7 +61,7 @@ export type CreateWebhookInput = z.infer<typeof CreateWebhookBody>;
 
 export const UpdateWebhookBody = z
   .object({
-    url: z.string().max(2000).optional(),
+    url: WebhookUrl.optional(),
     events: z.array(EventPattern).min(1).max(50).optional(),
     description: z.string().max(500).nullable().optional(),
     enabled: z.boolean().optional().describe('Re-enabling clears the reason it was switched off'),

@@ -23,6 +23,8 @@ export const WEBHOOKS_CHANNEL = 'vinculo_webhooks';
 /** Seconds to wait after each failed attempt: 11 attempts over about three days (± 20 % jitter). */
 export const RETRY_SCHEDULE = [5, 300, 1800, 7200, 18_000, 36_000, 36_000, 50_400, 72_000, 36_000];
 export const ROTATION_HOURS = 24;
+/** Replaced secrets signing at once, at most (beyond it, the oldest stops first). */
+const MAX_RETIRING = 4;
 /** A subscription whose deliveries have failed without a success for this long is switched off. */
 export const DISABLE_AFTER_DAYS = 5;
 /**
@@ -30,7 +32,9 @@ export const DISABLE_AFTER_DAYS = 5;
  * (each bounded by the timeout) and the recording, with a margin — never less than a minute.
  */
 const leaseMs = (timeoutMs: number) => Math.max(60_000, 2 * timeoutMs + 30_000);
-const CLAIM_BATCH = 20;
+/** Attempts of one tenant in flight at once in a pass, and of one webhook across all workers. */
+const IN_FLIGHT = 20;
+const PER_WEBHOOK = 5;
 
 export type WebhookOptions = {
   allowedHosts?: string;
@@ -41,10 +45,15 @@ export type WebhookOptions = {
 
 const notFound = (id: string) => new AppError('webhook_not_found', `no webhook ${id} in this tenant`);
 
-const live = (row: SubscriptionRow, now: Date) =>
-  row.previousSecret && row.previousSecretExpiresAt && row.previousSecretExpiresAt > now
-    ? row.previousSecretExpiresAt
-    : null;
+/** The replaced secrets that still sign beside the current one. */
+const retiring = (row: SubscriptionRow, now: Date) =>
+  row.retiringSecrets.filter((r) => Date.parse(r.until) > now.getTime());
+
+/** When the last replaced secret stops signing (null when no rotation is under way). */
+const rotationEnd = (row: SubscriptionRow, now: Date) => {
+  const until = retiring(row, now).map((r) => Date.parse(r.until));
+  return until.length ? new Date(Math.max(...until)) : null;
+};
 
 export class WebhooksService {
   readonly #db: Database;
@@ -83,7 +92,7 @@ export class WebhooksService {
       enabled: row.enabled,
       disabledReason: row.disabledReason,
       failingSince: row.failingSince?.toISOString() ?? null,
-      rotationEndsAt: live(row, this.#clock.now())?.toISOString() ?? null,
+      rotationEndsAt: rotationEnd(row, this.#clock.now())?.toISOString() ?? null,
       version: row.version,
       createdAt: row.createdAt.toISOString(),
       updatedAt: row.updatedAt.toISOString(),
@@ -167,8 +176,10 @@ export class WebhooksService {
     ifMatch?: string,
   ): Promise<Webhook> {
     if (input.url !== undefined) await this.#checkUrl(input.url);
-    return this.#db.withTenant(actor.tenantId, async (tx) => {
+    let resumed = false;
+    const webhook = await this.#db.withTenant(actor.tenantId, async (tx) => {
       const current = await this.#find(tx, id, true);
+      resumed = input.enabled === true && !current.enabled;
       if (!ifMatchSatisfied(ifMatch, current.version))
         throw new AppError('precondition_failed', `the webhook is at version ${current.version}`);
       const row = await repo.update(tx, id, {
@@ -176,10 +187,13 @@ export class WebhooksService {
         ...(input.events !== undefined ? { events: [...new Set(input.events)] } : {}),
         ...(input.description !== undefined ? { description: input.description } : {}),
         ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
-        ...(input.enabled === true && !current.enabled ? { disabledReason: null, failingSince: null } : {}),
+        ...(resumed ? { disabledReason: null, failingSince: null } : {}),
       });
       return this.toWebhook(row);
     });
+    // the deliveries that waited while it was disabled go now
+    if (resumed) await this.wake(actor.tenantId);
+    return webhook;
   }
 
   remove(actor: TenantActor, id: string): Promise<void> {
@@ -189,15 +203,22 @@ export class WebhooksService {
     });
   }
 
-  /** A new secret; the previous one keeps signing for 24 hours beside it. */
+  /**
+   * A new secret; the one it replaces keeps signing for 24 hours beside it, and so do earlier ones
+   * still inside their own 24 hours (a retried or second rotation never cuts a receiver off).
+   */
   rotateSecret(actor: TenantActor, id: string): Promise<Webhook & { secret: string }> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
       const current = await this.#find(tx, id, true);
+      const now = this.#clock.now();
       const secret = newSecret();
+      const until = new Date(now.getTime() + ROTATION_HOURS * 3_600_000).toISOString();
       const row = await repo.update(tx, id, {
         secret,
-        previousSecret: current.secret,
-        previousSecretExpiresAt: new Date(this.#clock.now().getTime() + ROTATION_HOURS * 3_600_000),
+        retiringSecrets: [
+          { secret: current.secret, until },
+          ...retiring(current, now).slice(0, MAX_RETIRING - 1),
+        ],
       });
       return { ...this.toWebhook(row), secret };
     });
@@ -225,13 +246,24 @@ export class WebhooksService {
     });
   }
 
-  /** Sends a delivery again, now (the same `webhook-id`); its attempt count goes on. */
+  /**
+   * Sends a delivery again, now (the same `webhook-id`); its attempt count goes on. Refused while the
+   * webhook is disabled (nothing would be sent) and while an attempt of it is in flight.
+   */
   async redeliver(actor: TenantActor, id: string, deliveryId: string): Promise<Delivery> {
     const row = await this.#db.withTenant(actor.tenantId, async (tx) => {
-      await this.#find(tx, id);
-      const delivery = await repo.findDelivery(tx, id, deliveryId);
+      const subscription = await this.#find(tx, id);
+      const delivery = await repo.findDelivery(tx, id, deliveryId, true);
       if (!delivery) throw new AppError('not_found', `no delivery ${deliveryId} for this webhook`);
-      return repo.updateDelivery(tx, deliveryId, { status: 'pending', nextAttemptAt: this.#clock.now() });
+      if (!subscription.enabled)
+        throw new AppError('webhook_disabled', 'enable the webhook to send its deliveries again');
+      const now = this.#clock.now();
+      if (delivery.leasedUntil && delivery.leasedUntil > now)
+        throw new AppError(
+          'delivery_in_flight',
+          `an attempt of this delivery is under way (its lease ends at ${delivery.leasedUntil.toISOString()})`,
+        );
+      return repo.updateDelivery(tx, deliveryId, { status: 'pending', nextAttemptAt: now });
     });
     await this.wake(actor.tenantId);
     return this.toDelivery(row);
@@ -274,30 +306,47 @@ export class WebhooksService {
     return this.#db.listen(WEBHOOKS_CHANNEL, (tenantId) => void this.wake(tenantId), onError);
   }
 
-  /** One dispatch pass: every due delivery of the tenant, a batch at a time; then the next wake-up. */
+  /**
+   * One dispatch pass: every due delivery of the tenant, up to `IN_FLIGHT` attempts at once, each
+   * recorded as it ends and its slot refilled at once (a slow receiver holds one slot, not the pass);
+   * no webhook gets more than `PER_WEBHOOK` of them. Then the next wake-up.
+   */
   async dispatch(tenantId: string): Promise<{ attempted: number }> {
     let attempted = 0;
+    let failure: unknown;
+    const running = new Set<Promise<void>>();
     for (;;) {
-      const claimed = await this.#db.withTenant(tenantId, (tx) =>
-        repo.claim(tx, this.#clock.now(), leaseMs(this.#options.timeoutMs), CLAIM_BATCH),
-      );
-      if (!claimed.length) break;
-      await Promise.all(claimed.map((c) => this.#attempt(tenantId, c)));
-      attempted += claimed.length;
+      if (running.size < IN_FLIGHT) {
+        const lease = leaseMs(this.#options.timeoutMs);
+        const claimed = await this.#db.withTenant(tenantId, (tx) =>
+          repo.claim(tx, this.#clock.now(), lease, IN_FLIGHT - running.size, PER_WEBHOOK),
+        );
+        for (const c of claimed) {
+          const attempt: Promise<void> = this.#attempt(tenantId, c)
+            .catch((error: unknown) => {
+              // its lease runs out and a later pass tries again; the pass reports the failure
+              failure ??= error;
+            })
+            .finally(() => running.delete(attempt));
+          running.add(attempt);
+        }
+        attempted += claimed.length;
+      }
+      // nothing in flight and nothing claimable: the pass is over
+      if (!running.size) break;
+      await Promise.race(running);
     }
     const next = await this.#db.withTenant(tenantId, (tx) => repo.nextDue(tx), { readOnly: true });
-    if (next) await this.wake(tenantId, next);
+    // one already due was not claimable (its webhook's slots held by another worker, whose pass
+    // takes it next): look again shortly rather than at once
+    const now = this.#clock.now().getTime();
+    if (next) await this.wake(tenantId, next.getTime() <= now ? new Date(now + 5_000) : next);
+    if (failure) throw failure;
     return { attempted };
   }
 
   async #attempt(tenantId: string, { delivery, subscription, event }: Claimed): Promise<void> {
     const now = this.#clock.now();
-    if (!subscription.enabled) {
-      await this.#db.withTenant(tenantId, (tx) =>
-        repo.updateDelivery(tx, delivery.id, { status: 'failed', lastError: 'the webhook is disabled' }),
-      );
-      return;
-    }
     const body = JSON.stringify({
       id: event.id,
       type: event.type,
@@ -305,9 +354,7 @@ export class WebhooksService {
       timestamp: event.occurredAt.toISOString(),
       data: event.data,
     });
-    const secrets = live(subscription, now)
-      ? [subscription.secret, subscription.previousSecret!]
-      : [subscription.secret];
+    const secrets = [subscription.secret, ...retiring(subscription, now).map((r) => r.secret)];
     const headers = signedHeaders(secrets, `msg_${delivery.id}`, Math.floor(now.getTime() / 1000), body);
     const outcome = await post(subscription.url, body, headers, {
       allow: this.#allow,
@@ -330,11 +377,13 @@ export class WebhooksService {
     const gone = outcome.status === 410;
     const delay = this.#schedule[attempts - 1];
     const last = ok || gone || delay === undefined;
-    const waitMs =
-      outcome.retryAfterMs !== undefined
-        ? Math.min(outcome.retryAfterMs, 86_400_000)
-        : (delay ?? 0) * 1000 * (0.8 + Math.random() * 0.4);
-    await repo.updateDelivery(tx, delivery.id, {
+    // the schedule is the floor: a Retry-After may ask for longer (up to a day), never for less
+    const waitMs = Math.max(
+      (delay ?? 0) * 1000 * (0.8 + Math.random() * 0.4),
+      Math.min(outcome.retryAfterMs ?? 0, 86_400_000),
+    );
+    // only while this attempt's lease holds: a redelivery or another worker may have taken it over
+    const recorded = await repo.recordAttempt(tx, delivery.id, delivery.leasedUntil!, {
       status: ok ? 'succeeded' : last ? 'failed' : 'pending',
       attempts,
       lastAttemptAt: now,
@@ -343,6 +392,7 @@ export class WebhooksService {
       lastLatencyMs: outcome.latencyMs,
       nextAttemptAt: last ? now : new Date(now.getTime() + waitMs),
     });
+    if (!recorded) return;
     // the subscription may have been deleted while the attempt ran (its deliveries went with it)
     const current = await repo.findById(tx, subscription.id, true);
     if (!current) return;

@@ -4,6 +4,7 @@ import {
   foreignKey,
   index,
   integer,
+  jsonb,
   pgTable,
   primaryKey,
   text,
@@ -27,10 +28,13 @@ export const webhookSubscriptions = pgTable(
     description: text('description'),
     enabled: boolean('enabled').notNull().default(true),
     disabledReason: text('disabled_reason'),
-    // the signing secret, and during a rotation the previous one until it expires
+    // the signing secret, and the secrets it replaced, each signing beside it until its `until`
+    // (a second rotation inside the window keeps the first one's secret live: nothing is dropped early)
     secret: text('secret').notNull(),
-    previousSecret: text('previous_secret'),
-    previousSecretExpiresAt: at('previous_secret_expires_at'),
+    retiringSecrets: jsonb('retiring_secrets')
+      .$type<{ secret: string; until: string }[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
     // the first failure of the current run of failures (cleared by a success)
     failingSince: at('failing_since'),
     version: integer('version').notNull().default(1),
@@ -61,6 +65,9 @@ export const webhookDeliveries = pgTable(
       .default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: at('next_attempt_at').notNull().defaultNow(),
+    // while a worker holds the delivery (its attempt in flight): the claim's lease, cleared when the
+    // attempt is recorded; an attempt whose lease was taken over records nothing
+    leasedUntil: at('leased_until'),
     lastAttemptAt: at('last_attempt_at'),
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),

@@ -225,6 +225,30 @@ describe('events (transactional outbox)', () => {
     );
   });
 
+  it('at the head of a busy feed, serves the settled events at once rather than waiting for the open ones', async () => {
+    const a = await t.newTenant();
+    const deps = { db: t.db, cursors: new Cursors(TEST_CURSOR_SECRET), clock: { now: () => new Date() } };
+    // a minute of patience: a poll that waited for the open transaction would outlive the test
+    const patient = new EventsService({ ...deps, eventsSettleMs: 60_000 });
+    const actor = { sub: 'poller', tenantId: a.id, scopes: new Set<string>(), segments: null };
+    const emit = (tx: Tx, n: number) => patient.emit(tx, a.id, [{ type: 'customer.updated', data: { n } }]);
+    // 1 is settled; 2's transaction is still open, so 3, committed after it, is not settled yet
+    await t.db.withTenant(a.id, (tx) => emit(tx, 1));
+    const open = held(a.id, (tx) => emit(tx, 2));
+    await open.written;
+    try {
+      await t.db.withTenant(a.id, (tx) => emit(tx, 3));
+      const page = await patient.list(actor, {}, 10);
+      expect(page.data.map((e) => (e.data as { n: number }).n)).toEqual([1]);
+      expect(page.nextCursor).toBeNull();
+    } finally {
+      open.end(true);
+      await open.done;
+    }
+    const after = (await patient.list(actor, {}, 10)).data;
+    expect(after.map((e) => (e.data as { n: number }).n)).toEqual([1, 2, 3]);
+  });
+
   it('keeps events for the retention period after they are written, whatever time they are about', async () => {
     const tenant = await t.newTenant();
     now = new Date();

@@ -116,10 +116,10 @@ export class EventsService {
   /**
    * The feed, in (transaction, id) order, after a position: the cursor's, or the event `after`. Only
    * events of settled transactions are served — those older than every transaction still running —
-   * since a running one may yet commit events that would sort before them. When the page would stop
-   * at an unsettled event, the request looks again after a pause (doubling, without holding a
-   * connection) until the transactions in flight have ended or `settleMs` is spent; then it serves
-   * what is settled, and the rest comes in a later poll, never skipped.
+   * since a running one may yet commit events that would sort before them. A page that reaches an
+   * unsettled event ends before it (the rest comes in a later poll, never skipped); when the very
+   * first one is unsettled, the request looks again after a pause (doubling, without holding a
+   * connection) until the transactions in flight have ended or `settleMs` is spent.
    */
   async list(
     actor: TenantActor,
@@ -166,7 +166,10 @@ export class EventsService {
       );
       const open = rows.findIndex((r) => !r.settled);
       if (open === -1 || open >= limit) return this.#page(scope, rows, limit);
-      if (Date.now() - started + pause > this.#settleMs) return this.#page(scope, rows.slice(0, open), open);
+      // settled events are served at once (the open ones come in the next poll): under steady
+      // writes there is nearly always one in flight, and waiting for it would stall every poll
+      if (open > 0 || Date.now() - started + pause > this.#settleMs)
+        return this.#page(scope, rows.slice(0, open), open);
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }

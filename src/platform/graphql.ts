@@ -67,6 +67,14 @@ export function idArg(id: string, path = 'id'): string {
   return id.toLowerCase();
 }
 
+/** An `idempotencyKey` argument, held to the REST header's rule (1 to 255 characters); null is none. */
+export function idempotencyKeyArg(key: string | null | undefined): string | undefined {
+  if (key === null || key === undefined) return undefined;
+  if (key.length < 1 || key.length > 255)
+    throw validationError([{ path: 'idempotencyKey', message: 'must be 1 to 255 characters' }]);
+  return key;
+}
+
 /** GraphQL nulls mean "not given" (for create) as absent keys do in REST. */
 export const dropNulls = (o: Record<string, unknown> = {}) =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));

@@ -12,7 +12,9 @@ import {
 } from './auth.ts';
 import { isWriteConflict, pgErrorOf, referenceProblem } from './db.ts';
 import { AppError, type ErrorCode, isAppError, validationError } from './errors.ts';
+import type { StoredResponse } from './idempotency.ts';
 import { fieldErrorsOf, PROBLEM_CONTENT_TYPE, problemFrom } from './problem.ts';
+import { etagOf } from './schemas.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -144,6 +146,17 @@ export function toAppError(error: unknown): AppError {
     return new AppError(STATUS_CODES[status] ?? 'validation_failed', e.message);
   }
   return new AppError('internal_error', 'An internal error occurred');
+}
+
+/**
+ * Sends a keyed write's response, first or replayed (`Idempotency-Replayed: true`), with the ETag of
+ * a versioned body.
+ */
+export function sendStored(reply: FastifyReply, stored: StoredResponse<unknown>) {
+  if (stored.replayed) reply.header('idempotent-replayed', 'true');
+  const version = (stored.body as { version?: unknown } | null)?.version;
+  if (typeof version === 'number') reply.header('etag', etagOf(version));
+  return reply.code(stored.status).send(stored.body as never);
 }
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: AppError) {

@@ -23,7 +23,7 @@ async function load(url: string, headers: Record<string, string> = {}) {
  */
 export async function p1(database: BenchDatabase) {
   const { app, tenant, token, actor, close } = await benchApp(database, 'Bench P1');
-  const customer = await app.services.customers.create(actor, {
+  const { body: customer } = await app.services.customers.create(actor, {
     email: 'bench@example.com',
     firstName: 'Lucía',
     lastName: 'García',

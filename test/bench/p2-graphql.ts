@@ -43,7 +43,7 @@ async function pagesPerSecond(page: () => Promise<void>) {
 export async function p2(database: BenchDatabase) {
   const { app, token, actor, close } = await benchApp(database, 'Bench P2');
   for (let c = 0; c < CUSTOMERS; c++) {
-    const customer = await app.services.customers.create(actor, {
+    const { body: customer } = await app.services.customers.create(actor, {
       email: `p2-${c}@bench.example`,
       firstName: 'Lucía',
       lastName: `García ${c}`,

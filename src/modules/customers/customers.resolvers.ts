@@ -1,6 +1,13 @@
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import { validationError } from '../../platform/errors.ts';
-import { authorize, dropNulls, idArg, listArgs, toConnection } from '../../platform/graphql.ts';
+import {
+  authorize,
+  dropNulls,
+  idArg,
+  idempotencyKeyArg,
+  listArgs,
+  toConnection,
+} from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
 import type { Services } from '../services.ts';
 import {
@@ -30,11 +37,18 @@ export function customersResolvers({ customers }: Services): IResolvers {
       },
     },
     Mutation: {
-      createCustomer: (_root, { input }: { input: Record<string, unknown> }, { actor }) =>
-        customers.create(
-          authorize(actor, 'customers:write'),
-          parseOrThrow(CreateCustomerBody, dropNulls(input), 'input'),
-        ),
+      createCustomer: async (
+        _root,
+        args: { input: Record<string, unknown>; idempotencyKey?: string | null },
+        { actor },
+      ) =>
+        (
+          await customers.create(
+            authorize(actor, 'customers:write'),
+            parseOrThrow(CreateCustomerBody, dropNulls(args.input), 'input'),
+            idempotencyKeyArg(args.idempotencyKey),
+          )
+        ).body,
       updateCustomer: (_root, args: { id: string; input: unknown; ifMatch?: string }, { actor }) =>
         customers.update(
           authorize(actor, 'customers:write'),

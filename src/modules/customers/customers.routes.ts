@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { requireTenant } from '../../platform/auth.ts';
+import { sendStored } from '../../platform/http.ts';
 import { problems } from '../../platform/openapi.ts';
-import { etagOf, IdParams, IfMatchHeaders } from '../../platform/schemas.ts';
+import { etagOf, IdempotencyHeaders, IdParams, IfMatchHeaders } from '../../platform/schemas.ts';
 import type { Services } from '../services.ts';
 import {
   BatchUpsertBody,
@@ -24,13 +25,21 @@ export const customersRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
     schema: {
       tags: ['customers'],
       summary: 'Create a customer',
+      description:
+        'With an `Idempotency-Key`, a retry replays the first response (keys are kept 24 h). A key is bound to whether the caller sees personal data (`customers:pii`).',
+      headers: IdempotencyHeaders,
       body: CreateCustomerBody,
       response: { 201: CustomerSchema, ...problems(409, 422) },
     },
-    handler: async (request, reply) => {
-      const customer = await customers.create(requireTenant(request.actor!), request.body);
-      return reply.code(201).header('etag', etagOf(customer.version)).send(customer);
-    },
+    handler: async (request, reply) =>
+      sendStored(
+        reply,
+        await customers.create(
+          requireTenant(request.actor!),
+          request.body,
+          request.headers['idempotency-key'],
+        ),
+      ),
   });
 
   app.get('/customers', {

@@ -3,6 +3,7 @@ import type { Clock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, isAppError, validationError } from '../../platform/errors.ts';
 import { unstorableIn } from '../../platform/http.ts';
+import { keyedWrite, type StoredResponse } from '../../platform/idempotency.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { problemFrom, zodFieldErrors } from '../../platform/problem.ts';
@@ -70,11 +71,26 @@ export class CustomersService {
     this.#events = deps.events;
   }
 
-  create(actor: TenantActor, input: CreateCustomerInput): Promise<Customer> {
-    return this.#db.withTenant(actor.tenantId, async (tx) => {
-      const row = await this.#insert(tx, actor, input, await this.#attributes.definitionsForWrite(tx));
-      return toCustomer(row, actor);
-    });
+  /**
+   * Creates a customer; with an Idempotency-Key a retry replays the first response. The replay is
+   * the customer as its first caller saw it, so a key is bound to the PII visibility too: a caller
+   * without `customers:pii` can never be replayed a body with personal data in it.
+   */
+  create(
+    actor: TenantActor,
+    input: CreateCustomerInput,
+    idempotencyKey?: string,
+  ): Promise<StoredResponse<Customer>> {
+    const operation = canSeePii(actor) ? 'customers.create+pii' : 'customers.create';
+    return keyedWrite(
+      this.#db,
+      actor.tenantId,
+      { key: idempotencyKey, operation, body: input },
+      async (tx) => {
+        const row = await this.#insert(tx, actor, input, await this.#attributes.definitionsForWrite(tx));
+        return { status: 201, body: toCustomer(row, actor) };
+      },
+    );
   }
 
   get(actor: TenantActor, id: string): Promise<Customer> {

@@ -1,6 +1,13 @@
 import type { IResolvers } from 'mercurius';
 import { isAppError } from '../../platform/errors.ts';
-import { authorize, dropNulls, idArg, listArgs, toConnection } from '../../platform/graphql.ts';
+import {
+  authorize,
+  dropNulls,
+  idArg,
+  idempotencyKeyArg,
+  listArgs,
+  toConnection,
+} from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
 import type { Services } from '../services.ts';
 import { CreateFeedbackBody, ListFeedbackQuery, SatisfactionQuery } from './feedback.schemas.ts';
@@ -31,11 +38,18 @@ export function feedbackResolvers({ feedback }: Services): IResolvers {
       },
     },
     Mutation: {
-      recordFeedback: (_root, { input }: { input: Record<string, unknown> }, { actor }) =>
-        feedback.create(
-          authorize(actor, 'interactions:write'),
-          parseOrThrow(CreateFeedbackBody, dropNulls(input), 'input'),
-        ),
+      recordFeedback: async (
+        _root,
+        args: { input: Record<string, unknown>; idempotencyKey?: string | null },
+        { actor },
+      ) =>
+        (
+          await feedback.create(
+            authorize(actor, 'interactions:write'),
+            parseOrThrow(CreateFeedbackBody, dropNulls(args.input), 'input'),
+            idempotencyKeyArg(args.idempotencyKey),
+          )
+        ).body,
     },
   } as IResolvers;
 }

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { requireTenant } from '../../platform/auth.ts';
+import { sendStored } from '../../platform/http.ts';
 import { problems } from '../../platform/openapi.ts';
-import { IdParams } from '../../platform/schemas.ts';
+import { IdempotencyHeaders, IdParams } from '../../platform/schemas.ts';
 import type { Services } from '../services.ts';
 import {
   CreateFeedbackBody,
@@ -20,11 +21,20 @@ export const feedbackRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
     schema: {
       tags: ['feedback'],
       summary: 'Record satisfaction: expectation and perception (1–7), NPS, CSAT',
+      description: 'With an `Idempotency-Key`, a retry replays the first response (keys are kept 24 h).',
+      headers: IdempotencyHeaders,
       body: CreateFeedbackBody,
-      response: { 201: FeedbackSchema, ...problems(422) },
+      response: { 201: FeedbackSchema, ...problems(409, 422) },
     },
     handler: async (request, reply) =>
-      reply.code(201).send(await feedback.create(requireTenant(request.actor!), request.body)),
+      sendStored(
+        reply,
+        await feedback.create(
+          requireTenant(request.actor!),
+          request.body,
+          request.headers['idempotency-key'],
+        ),
+      ),
   });
 
   app.get('/feedback', {

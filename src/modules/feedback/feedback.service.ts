@@ -3,6 +3,7 @@ import type { TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
+import { keyedWrite, type StoredResponse } from '../../platform/idempotency.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import type { EventsService } from '../events/events.service.ts';
@@ -86,8 +87,14 @@ export class FeedbackService {
     }
   }
 
-  create(actor: TenantActor, input: CreateFeedbackInput): Promise<Feedback> {
-    return this.#db.withTenant(actor.tenantId, async (tx) => {
+  /** Records feedback; with an Idempotency-Key a retry replays the first response. */
+  create(
+    actor: TenantActor,
+    input: CreateFeedbackInput,
+    idempotencyKey?: string,
+  ): Promise<StoredResponse<Feedback>> {
+    const request = { key: idempotencyKey, operation: 'feedback.create', body: input };
+    return keyedWrite(this.#db, actor.tenantId, request, async (tx) => {
       await this.#requireCustomer(tx, input.customerId);
       await this.#checkTargets(tx, input);
       const given = toFeedback(
@@ -110,7 +117,7 @@ export class FeedbackService {
       await this.#events.emit(tx, actor.tenantId, [
         { type: 'feedback.received', occurredAt: new Date(given.occurredAt), data: given },
       ]);
-      return given;
+      return { status: 201, body: given };
     });
   }
 

@@ -1,6 +1,13 @@
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import { isAppError } from '../../platform/errors.ts';
-import { authorize, dropNulls, idArg, listArgs, toConnection } from '../../platform/graphql.ts';
+import {
+  authorize,
+  dropNulls,
+  idArg,
+  idempotencyKeyArg,
+  listArgs,
+  toConnection,
+} from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
 import type { Customer } from '../customers/customers.schemas.ts';
 import type { Services } from '../services.ts';
@@ -39,11 +46,18 @@ export function interactionsResolvers({ interactions }: Services): IResolvers {
       },
     },
     Mutation: {
-      recordInteraction: (_root, { input }: { input: Record<string, unknown> }, { actor }) =>
-        interactions.create(
-          authorize(actor, 'interactions:write'),
-          parseOrThrow(CreateInteractionBody, dropNulls(input), 'input'),
-        ),
+      recordInteraction: async (
+        _root,
+        args: { input: Record<string, unknown>; idempotencyKey?: string | null },
+        { actor },
+      ) =>
+        (
+          await interactions.create(
+            authorize(actor, 'interactions:write'),
+            parseOrThrow(CreateInteractionBody, dropNulls(args.input), 'input'),
+            idempotencyKeyArg(args.idempotencyKey),
+          )
+        ).body,
       updateInteraction: (_root, args: { id: string; input: unknown; ifMatch?: string }, { actor }) =>
         interactions.update(
           authorize(actor, 'interactions:write'),
@@ -51,12 +65,19 @@ export function interactionsResolvers({ interactions }: Services): IResolvers {
           parseOrThrow(UpdateInteractionBody, args.input, 'input'),
           args.ifMatch ?? undefined,
         ),
-      reply: (_root, args: { id: string; input: Record<string, unknown> }, { actor }) =>
-        interactions.reply(
-          authorize(actor, 'interactions:write'),
-          idArg(args.id),
-          parseOrThrow(ReplyBody, dropNulls(args.input), 'input'),
-        ),
+      reply: async (
+        _root,
+        args: { id: string; input: Record<string, unknown>; idempotencyKey?: string | null },
+        { actor },
+      ) =>
+        (
+          await interactions.reply(
+            authorize(actor, 'interactions:write'),
+            idArg(args.id),
+            parseOrThrow(ReplyBody, dropNulls(args.input), 'input'),
+            idempotencyKeyArg(args.idempotencyKey),
+          )
+        ).body,
       moveCase: (_root, args: { id: string; to: string; resolution?: Record<string, unknown> }, { actor }) =>
         interactions.transition(
           authorize(actor, 'interactions:write'),

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { requireTenant } from '../../platform/auth.ts';
+import { sendStored } from '../../platform/http.ts';
 import { problems } from '../../platform/openapi.ts';
-import { etagOf, IdParams, IfMatchHeaders } from '../../platform/schemas.ts';
+import { etagOf, IdempotencyHeaders, IdParams, IfMatchHeaders } from '../../platform/schemas.ts';
 import type { Services } from '../services.ts';
 import {
   CreateInteractionBody,
@@ -27,13 +28,20 @@ export const interactionsRoutes: FastifyPluginAsyncZod<{ services: Services }> =
     schema: {
       tags: ['interactions'],
       summary: 'Record an interaction (an inbound complaint, claim, suggestion or inquiry opens a case)',
+      description: 'With an `Idempotency-Key`, a retry replays the first response (keys are kept 24 h).',
+      headers: IdempotencyHeaders,
       body: CreateInteractionBody,
-      response: { 201: InteractionSchema, ...problems(422) },
+      response: { 201: InteractionSchema, ...problems(409, 422) },
     },
-    handler: async (request, reply) => {
-      const created = await interactions.create(requireTenant(request.actor!), request.body);
-      return reply.code(201).header('etag', etagOf(created.version)).send(created);
-    },
+    handler: async (request, reply) =>
+      sendStored(
+        reply,
+        await interactions.create(
+          requireTenant(request.actor!),
+          request.body,
+          request.headers['idempotency-key'],
+        ),
+      ),
   });
 
   app.get('/interactions', {
@@ -91,14 +99,22 @@ export const interactionsRoutes: FastifyPluginAsyncZod<{ services: Services }> =
     schema: {
       tags: ['interactions'],
       summary: 'Reply: records an outbound message; the first reply to a case sets its first-response time',
+      description: 'With an `Idempotency-Key`, a retry replays the first response (keys are kept 24 h).',
+      headers: IdempotencyHeaders,
       params: IdParams,
       body: ReplyBody,
-      response: { 201: InteractionSchema, ...problems(404, 422) },
+      response: { 201: InteractionSchema, ...problems(404, 409, 422) },
     },
     handler: async (request, reply) =>
-      reply
-        .code(201)
-        .send(await interactions.reply(requireTenant(request.actor!), request.params.id, request.body)),
+      sendStored(
+        reply,
+        await interactions.reply(
+          requireTenant(request.actor!),
+          request.params.id,
+          request.body,
+          request.headers['idempotency-key'],
+        ),
+      ),
   });
 
   app.post('/interactions/:id/transitions', {

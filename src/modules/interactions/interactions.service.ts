@@ -2,6 +2,7 @@ import type { TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
+import { keyedWrite, type StoredResponse } from '../../platform/idempotency.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { ifMatchSatisfied } from '../../platform/schemas.ts';
@@ -122,8 +123,14 @@ export class InteractionsService {
   }
 
   /** Records an interaction; an inbound complaint, claim, suggestion or inquiry opens a case with its SLA. */
-  create(actor: TenantActor, input: CreateInteractionInput): Promise<Interaction> {
-    return this.#db.withTenant(actor.tenantId, async (tx) => {
+  /** Records an interaction; with an Idempotency-Key a retry replays the first response. */
+  create(
+    actor: TenantActor,
+    input: CreateInteractionInput,
+    idempotencyKey?: string,
+  ): Promise<StoredResponse<Interaction>> {
+    const request = { key: idempotencyKey, operation: 'interactions.create', body: input };
+    return keyedWrite(this.#db, actor.tenantId, request, async (tx) => {
       await this.#customers.requireReference(tx, input.customerId);
       const now = this.#clock.now();
       const occurredAt = input.occurredAt ? new Date(input.occurredAt) : now;
@@ -167,7 +174,7 @@ export class InteractionsService {
         // recorded late, already past its due times: breached from the start
         ...(row.slaBreached ? [breachEvent(row, now)] : []),
       ]);
-      return interaction;
+      return { status: 201, body: interaction };
     });
   }
 
@@ -217,8 +224,14 @@ export class InteractionsService {
   }
 
   /** Answers an interaction; the first reply to a case sets its first-response time and starts work on it. */
-  reply(actor: TenantActor, id: string, input: ReplyInput): Promise<Interaction> {
-    return this.#db.withTenant(actor.tenantId, async (tx) => {
+  reply(
+    actor: TenantActor,
+    id: string,
+    input: ReplyInput,
+    idempotencyKey?: string,
+  ): Promise<StoredResponse<Interaction>> {
+    const request = { key: idempotencyKey, operation: 'interactions.reply', body: { id, input } };
+    return keyedWrite(this.#db, actor.tenantId, request, async (tx) => {
       const original = await this.#find(tx, id, true);
       const now = this.#clock.now();
       const sentAt = input.occurredAt ? new Date(input.occurredAt) : now;
@@ -257,7 +270,7 @@ export class InteractionsService {
         if (updated.slaBreached && !original.slaBreached)
           await this.#events.emit(tx, actor.tenantId, [breachEvent(updated, now)]);
       }
-      return toInteraction(reply);
+      return { status: 201, body: toInteraction(reply) };
     });
   }
 

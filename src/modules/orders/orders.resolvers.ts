@@ -1,6 +1,13 @@
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import { validationError } from '../../platform/errors.ts';
-import { authorize, firstArg, idArg, listArgs, toConnection } from '../../platform/graphql.ts';
+import {
+  authorize,
+  firstArg,
+  idArg,
+  idempotencyKeyArg,
+  listArgs,
+  toConnection,
+} from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
 import type { Customer } from '../customers/customers.schemas.ts';
 import type { Services } from '../services.ts';
@@ -42,10 +49,10 @@ export function ordersResolvers({ orders }: Services): IResolvers {
       },
     },
     Mutation: {
-      recordOrder: async (_root, args: { input: unknown; idempotencyKey?: string }, { actor }) => {
+      recordOrder: async (_root, args: { input: unknown; idempotencyKey?: string | null }, { actor }) => {
         const tenant = authorize(actor, 'orders:write');
         const input = parseOrThrow(RecordOrderBody, clean(args.input), 'input');
-        return (await orders.record(tenant, input, args.idempotencyKey ?? undefined)).body;
+        return (await orders.record(tenant, input, idempotencyKeyArg(args.idempotencyKey))).body;
       },
       recordOrders: async (_root, { items }: { items: unknown[] }, { actor }) => {
         const tenant = authorize(actor, 'orders:write');

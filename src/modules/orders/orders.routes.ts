@@ -1,6 +1,6 @@
-import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { requireTenant } from '../../platform/auth.ts';
+import { sendStored } from '../../platform/http.ts';
 import { problems } from '../../platform/openapi.ts';
 import { etagOf, IdempotencyHeaders, IdParams } from '../../platform/schemas.ts';
 import type { Services } from '../services.ts';
@@ -16,12 +16,6 @@ import {
   RecordOrdersBodyLoose,
   RecordOrdersResponse,
 } from './orders.schemas.ts';
-
-/** Sends a (possibly replayed) idempotent response. */
-function sendStored(reply: FastifyReply, stored: { status: number; body: unknown; replayed: boolean }) {
-  if (stored.replayed) reply.header('idempotent-replayed', 'true');
-  return reply.code(stored.status).send(stored.body as never);
-}
 
 export const ordersRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   const { orders } = services;

@@ -73,6 +73,28 @@ describe('GET /v1/customers/:id/export', () => {
     expect(res.body).not.toContain('Otra');
   });
 
+  it('is one snapshot: feedback committed while the export is being read is not in it', async () => {
+    const a = await t.newTenant();
+    const c = await newCustomer(a.client);
+    const { interactions, feedback } = t.app.services;
+    const list = interactions.list.bind(interactions);
+    const actor = { sub: 'other', tenantId: a.id, scopes: new Set<string>(), segments: null };
+    // between the export's reads of the orders and of the feedback, another client records feedback
+    interactions.list = (async (...args: Parameters<typeof list>) => {
+      interactions.list = list;
+      await feedback.create(actor, { customerId: c.id, dimension: 'overall', expectation: 5, perception: 6 });
+      return list(...args);
+    }) as typeof list;
+    try {
+      const res = await a.client.get(`/v1/customers/${c.id}/export`);
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json().feedback).toEqual([]);
+    } finally {
+      interactions.list = list;
+    }
+    expect((await a.client.get(`/v1/customers/${c.id}/export`)).json().feedback).toHaveLength(1);
+  });
+
   it('needs privacy:manage; another tenant’s customer is 404', async () => {
     const a = await t.newTenant();
     const b = await t.newTenant();

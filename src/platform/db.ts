@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { type SQL, sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
@@ -46,6 +47,8 @@ export class Database {
   readonly pool: pg.Pool;
   readonly #sessionTenant = new WeakMap<pg.PoolClient, string>();
   readonly #handles = new WeakMap<pg.PoolClient, Tx>();
+  /** The snapshot of `readSnapshot` that read-only work of its tenant joins. */
+  readonly #snapshot = new AsyncLocalStorage<{ tenantId: string; tx: Tx }>();
 
   constructor(pool: pg.Pool) {
     this.pool = pool;
@@ -56,6 +59,8 @@ export class Database {
     // The id is inlined (after a strict check) so BEGIN and SET LOCAL travel in one round trip.
     if (!UUID.test(tenantId)) throw new Error('withTenant: tenant id is not a UUID');
     const id = tenantId.toLowerCase();
+    const shared = this.#snapshot.getStore();
+    if (options.readOnly && shared?.tenantId === id) return fn(shared.tx);
     if (options.readOnly && options.snapshot)
       return this.#transaction(
         `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL app.tenant_id = '${id}'`,
@@ -84,6 +89,19 @@ export class Database {
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * Runs `fn` so that every read-only `withTenant` of this tenant inside it, in any service, reads
+   * one snapshot (one read-only REPEATABLE READ transaction): for a document assembled from many
+   * reads that must agree (a privacy export). The reads run one after another on one connection.
+   */
+  readSnapshot<T>(tenantId: string, fn: () => Promise<T>): Promise<T> {
+    return this.withTenant(
+      tenantId,
+      (tx) => this.#snapshot.run({ tenantId: tenantId.toLowerCase(), tx }, fn),
+      { readOnly: true, snapshot: true },
+    );
   }
 
   /**

@@ -74,8 +74,15 @@ export class PrivacyService {
     this.#campaigns = deps.campaigns;
   }
 
-  /** `GET /v1/customers/:id/export` (scope privacy:manage): everything, personal data included. */
-  async export(actor: TenantActor, customerId: string): Promise<CustomerExport> {
+  /**
+   * `GET /v1/customers/:id/export` (scope privacy:manage): everything, personal data included, as
+   * of one moment (every read below sees one snapshot).
+   */
+  export(actor: TenantActor, customerId: string): Promise<CustomerExport> {
+    return this.#db.readSnapshot(actor.tenantId, () => this.#export(actor, customerId));
+  }
+
+  async #export(actor: TenantActor, customerId: string): Promise<CustomerExport> {
     // privacy:manage is the right to see all of it: the reads below run with every reading scope
     const reader: TenantActor = {
       ...actor,

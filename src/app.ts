@@ -9,6 +9,7 @@ import type { DestinationStream } from 'pino';
 import { type Config, isProduction, webhookOptions } from './config.ts';
 import { webhooksDocument } from './modules/events/webhooks.document.ts';
 import { modules } from './modules/index.ts';
+import { auditedOf } from './modules/privacy/audit.service.ts';
 import { CRONTAB, createServices, listenAll, type Services, tasksOf } from './modules/services.ts';
 import { createVerifier, type Verifier } from './platform/auth.ts';
 import { type Clock, systemClock } from './platform/clock.ts';
@@ -205,20 +206,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     );
   });
 
-  // the audit log: recorded once the answer is sent (the request's own work is never held up by it)
+  // the audit log: recorded once the answer is sent (the request's own work is never held up by it),
+  // except for the requests whose work records their entry itself (exports, erasures)
   app.addHook('onResponse', async (request, reply) => {
-    const body = request.body as { query?: unknown; operationName?: unknown } | undefined;
+    if (request.audited) return;
     try {
-      const recorded = await services.audit.record({
-        method: request.method,
-        route: request.routeOptions.url,
-        params: (request.params ?? {}) as Record<string, string>,
-        status: reply.statusCode,
-        requestId: request.id,
-        actor: request.actor,
-        graphqlQuery: body?.query,
-        graphqlOperation: body?.operationName,
-      });
+      const recorded = await services.audit.record(auditedOf(request, reply.statusCode));
       if (!recorded && (reply.statusCode === 401 || reply.statusCode === 403))
         request.log.warn(
           { audit: 'auth_failure', status: reply.statusCode },

@@ -65,4 +65,33 @@ describe('the audit log', () => {
     expect((await client.get('/v1/audit-log?kind=nope')).statusCode).toBe(400);
     expect((await weak.get('/v1/audit-log')).statusCode).toBe(403);
   });
+
+  it('an export or an erasure that cannot be logged is not served: the export is a 500, the erasure rolls back', async () => {
+    const { client } = await t.newTenant();
+    const c = await newCustomer(client);
+    const { audit } = t.app.services;
+    const recordIn = audit.recordIn.bind(audit);
+    audit.recordIn = async () => {
+      throw new Error('the audit log is unavailable');
+    };
+    try {
+      const exported = await client.get(`/v1/customers/${c.id}/export`);
+      expect(exported.statusCode).toBe(500);
+      expect(exported.body).not.toContain(c.email);
+      expect((await client.delete(`/v1/customers/${c.id}`)).statusCode).toBe(500);
+    } finally {
+      audit.recordIn = recordIn;
+    }
+    expect((await client.get(`/v1/customers/${c.id}`)).json().email).toBe(c.email);
+    // logged with their work: each entry is there once the answer is, and only once
+    expect((await client.get(`/v1/customers/${c.id}/export`)).statusCode).toBe(200);
+    expect((await client.delete(`/v1/customers/${c.id}`)).statusCode).toBe(200);
+    for (const kind of ['export', 'erasure']) {
+      const data = (await client.get(`/v1/audit-log?kind=${kind}`)).json().data as { status: number }[];
+      expect(
+        data.filter((e) => e.status === 200),
+        kind,
+      ).toHaveLength(1);
+    }
+  });
 });

@@ -110,8 +110,10 @@ export function createServices(deps: ServiceDeps) {
   segments.onUsedBy(async (tx, segmentId) =>
     (await campaigns.referring(tx, segmentId)).map((c) => ({ ...c, kind: 'campaign' })),
   );
+  const audit = new AuditService(deps);
   const privacy = new PrivacyService({
     ...deps,
+    audit,
     events,
     imports,
     customers,
@@ -122,7 +124,6 @@ export function createServices(deps: ServiceDeps) {
     segments,
     campaigns,
   });
-  const audit = new AuditService(deps);
   const timeline = new TimelineService({ ...deps, customers });
   const money = (m: { amount: number; currency: string }) => `${(m.amount / 100).toFixed(2)} ${m.currency}`;
   timeline.register({

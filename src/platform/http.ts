@@ -34,6 +34,8 @@ declare module 'fastify' {
     actor: Actor | null;
     /** Set by the JSON parser when the body's text has no `\u0000` escape, so no string in it holds U+0000. */
     nulFreeBody: boolean;
+    /** Set when the request's work wrote its audit entry itself (the response hook then does not). */
+    audited: boolean;
   }
 }
 
@@ -176,6 +178,7 @@ export const httpPlatform = fp(
   async (app: FastifyInstance, opts: { verify: Verifier }) => {
     app.decorateRequest('actor', null);
     app.decorateRequest('nulFreeBody', false);
+    app.decorateRequest('audited', false);
     // JSON only: a text/plain body is refused with 415 rather than handed to validation as a string
     app.removeContentTypeParser('text/plain');
     // Fastify's own JSON parser (same poisoning rules, errors and limits), after one look at the text:

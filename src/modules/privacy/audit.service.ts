@@ -1,7 +1,8 @@
+import type { FastifyRequest } from 'fastify';
 import { parse } from 'graphql';
 import type { Actor, TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
-import type { Database } from '../../platform/db.ts';
+import type { Database, Tx } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import type { AuditEntry, ListAuditQueryInput } from './audit.schemas.ts';
@@ -18,6 +19,21 @@ export type AuditedRequest = {
   graphqlQuery?: unknown;
   graphqlOperation?: unknown;
 };
+
+/** What the log keeps of a request answered (or about to be answered) with `status`. */
+export function auditedOf(request: FastifyRequest, status: number): AuditedRequest {
+  const body = request.body as { query?: unknown; operationName?: unknown } | undefined;
+  return {
+    method: request.method,
+    route: request.routeOptions.url,
+    params: (request.params ?? {}) as Record<string, string>,
+    status,
+    requestId: request.id,
+    actor: request.actor,
+    graphqlQuery: body?.query,
+    graphqlOperation: body?.operationName,
+  };
+}
 
 const toEntry = (row: AuditRow): AuditEntry => ({
   id: row.id,
@@ -92,12 +108,17 @@ export class AuditService {
 
   /** Records a finished request (a tenant's only: a request with no verified tenant goes to the log). */
   async record(r: AuditedRequest): Promise<boolean> {
+    const tenantId = r.actor?.tenantId;
+    if (!this.entryOf(r) || !tenantId) return false;
+    return this.#db.withTenant(tenantId, (tx) => this.recordIn(tx, r));
+  }
+
+  /** Records a request in the caller's transaction: its entry stands or falls with its work. */
+  async recordIn(tx: Tx, r: AuditedRequest): Promise<boolean> {
     const entry = this.entryOf(r);
     const tenantId = r.actor?.tenantId;
     if (!entry || !tenantId) return false;
-    await this.#db.withTenant(tenantId, (tx) =>
-      repo.insertAudit(tx, { tenantId, id: newId(), at: this.#clock.now(), ...entry }),
-    );
+    await repo.insertAudit(tx, { tenantId, id: newId(), at: this.#clock.now(), ...entry });
     return true;
   }
 

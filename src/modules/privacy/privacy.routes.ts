@@ -4,6 +4,7 @@ import { problems } from '../../platform/openapi.ts';
 import { IdParams } from '../../platform/schemas.ts';
 import type { Services } from '../services.ts';
 import { AuditPage, ListAuditQuery } from './audit.schemas.ts';
+import { auditedOf } from './audit.service.ts';
 import { CustomerExportSchema, ErasureSchema } from './privacy.schemas.ts';
 
 export const privacyRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
@@ -16,7 +17,10 @@ export const privacyRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       response: { 200: CustomerExportSchema, ...problems(404) },
     },
     handler: async (request, reply) => {
-      const document = await services.privacy.export(requireTenant(request.actor!), request.params.id);
+      const actor = requireTenant(request.actor!);
+      // the entry is written before the document is sent (a failed export is logged after, as usual)
+      const document = await services.privacy.export(actor, request.params.id, auditedOf(request, 200));
+      request.audited = true;
       return reply
         .header('content-disposition', `attachment; filename="customer-${request.params.id}.json"`)
         .header('cache-control', 'no-store')
@@ -32,7 +36,13 @@ export const privacyRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       params: IdParams,
       response: { 200: ErasureSchema, ...problems(404) },
     },
-    handler: (request) => services.privacy.erase(requireTenant(request.actor!), request.params.id),
+    handler: async (request) => {
+      const actor = requireTenant(request.actor!);
+      // the entry is written in the erasure's transaction (a refused erasure is logged after, as usual)
+      const erasure = await services.privacy.erase(actor, request.params.id, auditedOf(request, 200));
+      request.audited = true;
+      return erasure;
+    },
   });
 
   app.get('/audit-log', {

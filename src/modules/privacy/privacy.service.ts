@@ -13,6 +13,7 @@ import type { InteractionsService } from '../interactions/interactions.service.t
 import type { OrdersService } from '../orders/orders.service.ts';
 import type { ScoresService } from '../scores/scores.service.ts';
 import type { SegmentsService } from '../segments/segments.service.ts';
+import type { AuditedRequest, AuditService } from './audit.service.ts';
 import { type ErasureRow, privacyRepository as repo } from './privacy.repository.ts';
 import type { CustomerExport, Erasure } from './privacy.schemas.ts';
 
@@ -47,6 +48,7 @@ export class PrivacyService {
   readonly #scores: ScoresService;
   readonly #segments: SegmentsService;
   readonly #campaigns: CampaignsService;
+  readonly #audit: AuditService;
 
   constructor(deps: {
     db: Database;
@@ -60,6 +62,7 @@ export class PrivacyService {
     scores: ScoresService;
     segments: SegmentsService;
     campaigns: CampaignsService;
+    audit: AuditService;
   }) {
     this.#db = deps.db;
     this.#events = deps.events;
@@ -72,14 +75,18 @@ export class PrivacyService {
     this.#scores = deps.scores;
     this.#segments = deps.segments;
     this.#campaigns = deps.campaigns;
+    this.#audit = deps.audit;
   }
 
   /**
    * `GET /v1/customers/:id/export` (scope privacy:manage): everything, personal data included, as
-   * of one moment (every read below sees one snapshot).
+   * of one moment (every read below sees one snapshot). With `audit`, the export's audit entry is
+   * written before the document is handed back: an export that could not be logged is not served.
    */
-  export(actor: TenantActor, customerId: string): Promise<CustomerExport> {
-    return this.#db.readSnapshot(actor.tenantId, () => this.#export(actor, customerId));
+  async export(actor: TenantActor, customerId: string, audit?: AuditedRequest): Promise<CustomerExport> {
+    const document = await this.#db.readSnapshot(actor.tenantId, () => this.#export(actor, customerId));
+    if (audit) await this.#audit.record(audit);
+    return document;
   }
 
   async #export(actor: TenantActor, customerId: string): Promise<CustomerExport> {
@@ -118,13 +125,15 @@ export class PrivacyService {
   /**
    * `DELETE /v1/customers/:id` (scope privacy:manage): erasure (GDPR article 17), in one transaction.
    * Every module forgets what it holds; orders stay, attached to a row without personal data, so
-   * the tenant's totals do not change. A second request answers the same.
+   * the tenant's totals do not change. A second request answers the same. With `audit`, the audit
+   * entry is written in the erasure's transaction.
    */
-  erase(actor: TenantActor, customerId: string): Promise<Erasure> {
+  erase(actor: TenantActor, customerId: string, audit?: AuditedRequest): Promise<Erasure> {
     return this.#db.withTenant(
       actor.tenantId,
       async (tx) => {
         await this.#customers.lockCustomers(tx, [customerId]);
+        if (audit) await this.#audit.recordIn(tx, audit);
         const values = await this.#customers.contactValuesOf(tx, customerId);
         if (!values) {
           const done = await repo.erasure(tx, customerId);

@@ -174,6 +174,52 @@ describe('feedback over GraphQL', () => {
   });
 });
 
+describe('satisfaction by intermediary, through orders', () => {
+  it('feedback on an order counts for the intermediary the order came through', async () => {
+    const { client } = await t.newTenant();
+    const customer = (await newCustomer(client)).id;
+    const seller = (await newIntermediary(client)).id;
+    const order = await newOrder(client, { customerId: customer, intermediaryId: seller });
+    await feedback(client, { customerId: customer, orderId: order.id, expectation: 5, perception: 7 });
+    await feedback(client, { customerId: customer, expectation: 4, perception: 4 });
+    const groups = (await client.get('/v1/insights/satisfaction?groupBy=intermediary')).json().groups;
+    expect(groups.map((g: { key: string | null; meanGap: number }) => [g.key, g.meanGap])).toEqual([
+      [seller, 2],
+      [null, 0],
+    ]);
+  });
+});
+
+describe('periods and arguments', () => {
+  it('every list with a period refuses one that ends before it starts, naming the start', async () => {
+    const tenant = await t.newTenant();
+    for (const [url, path] of [
+      ['/v1/feedback?from=2026-05-02T00:00:00Z&to=2026-05-01T00:00:00Z', 'from'],
+      ['/v1/interactions?from=2026-05-02T00:00:00Z&to=2026-05-02T00:00:00Z', 'from'],
+      ['/v1/audit-log?from=2026-05-02T00:00:00Z&to=2026-05-01T00:00:00Z', 'from'],
+      ['/v1/orders?placedFrom=2026-05-02T00:00:00Z&placedTo=2026-05-01T00:00:00Z', 'placedFrom'],
+    ] as const) {
+      const res = await tenant.client.get(url);
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json().errors[0].path, url).toBe(`querystring.${path}`);
+    }
+    expect(
+      (await tenant.client.get('/v1/feedback?from=2026-05-01T00:00:00Z&to=2026-05-02T00:00:00Z')).statusCode,
+    ).toBe(200);
+  });
+
+  it('satisfactionInsights groups by dimension unless told otherwise, and checks the scope before the arguments', async () => {
+    const tenant = await t.newTenant();
+    const byDefault = await ok(tenant.client, '{ satisfactionInsights { groupBy } }');
+    expect(byDefault.satisfactionInsights.groupBy).toBe('dimension');
+    const weak = t.as(await t.token(tenant, ['customers:read']));
+    const refused = await weak.graphql(
+      '{ satisfactionInsights(from: "2026-05-02T00:00:00Z", to: "2026-05-01T00:00:00Z") { groupBy } }',
+    );
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('insufficient_scope');
+  });
+});
+
 describe('the customer in GraphQL', () => {
   it('loads openCases and lastInteractionAt for several customers in one query', async () => {
     const tenant = await t.newTenant();

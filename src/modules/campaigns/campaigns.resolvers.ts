@@ -17,19 +17,13 @@ export function campaignsResolvers({ campaigns }: Services): IResolvers {
   return {
     Query: {
       campaigns: async (_root, args: PageArgs, { actor }) => {
+        const tenant = authorize(actor, 'campaigns:read');
         const q = parseOrThrow(
           ListCampaignsQuery,
           { status: args.status ?? undefined, limit: firstArg(args.first) },
           '',
         );
-        return toConnection(
-          await campaigns.list(
-            authorize(actor, 'campaigns:read'),
-            q.status,
-            q.limit,
-            args.after ?? undefined,
-          ),
-        );
+        return toConnection(await campaigns.list(tenant, q.status, q.limit, args.after ?? undefined));
       },
       campaign: async (_root, { id }: { id: string }, { actor }) => {
         try {
@@ -60,19 +54,14 @@ export function campaignsResolvers({ campaigns }: Services): IResolvers {
       report: (campaign: Campaign, _args, { actor }) =>
         campaigns.report(authorize(actor, 'campaigns:read'), campaign.id),
       messages: async (campaign: Campaign, args: PageArgs, { actor }) => {
+        const tenant = authorize(actor, 'campaigns:read');
         const q = parseOrThrow(
           ListMessagesQuery,
           { status: args.status ?? undefined, limit: firstArg(args.first) },
           '',
         );
         return toConnection(
-          await campaigns.messages(
-            authorize(actor, 'campaigns:read'),
-            campaign.id,
-            q.status,
-            q.limit,
-            args.after ?? undefined,
-          ),
+          await campaigns.messages(tenant, campaign.id, q.status, q.limit, args.after ?? undefined),
         );
       },
     },

@@ -51,13 +51,7 @@ export const feedbackRepository = {
       .limit(limit);
   },
 
-  async satisfaction(
-    tx: Tx,
-    key: SQL,
-    joinInteractions: boolean,
-    from: Date | undefined,
-    to: Date | undefined,
-  ) {
+  async satisfaction(tx: Tx, key: SQL, joinSources: boolean, from: Date | undefined, to: Date | undefined) {
     const result = await tx.execute<{
       key: string | null;
       responses: number;
@@ -81,7 +75,12 @@ export const feedbackRepository = {
         count(*) FILTER (WHERE f.csat >= 4)::int AS satisfied,
         avg(f.csat)::float8 AS mean_csat
       FROM feedback f
-      ${joinInteractions ? sql`LEFT JOIN interactions i ON i.tenant_id = f.tenant_id AND i.id = f.interaction_id` : sql``}
+      ${
+        joinSources
+          ? sql`LEFT JOIN interactions i ON i.tenant_id = f.tenant_id AND i.id = f.interaction_id
+              LEFT JOIN orders o ON o.tenant_id = f.tenant_id AND o.id = f.order_id`
+          : sql``
+      }
       WHERE f.tenant_id = vinculo_current_tenant()
         ${from ? sql`AND f.occurred_at >= ${from}` : sql``} ${to ? sql`AND f.occurred_at < ${to}` : sql``}
       GROUP BY 1 ORDER BY 1 NULLS LAST`);

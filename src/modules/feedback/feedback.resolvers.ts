@@ -33,8 +33,9 @@ export function feedbackResolvers({ feedback }: Services): IResolvers {
         return toConnection(await feedback.list(tenant, filter, limit, cursor));
       },
       satisfactionInsights: (_root, args: Record<string, unknown>, { actor }) => {
+        const tenant = authorize(actor, 'interactions:read');
         const q = parseOrThrow(SatisfactionQuery, dropNulls(args));
-        return feedback.satisfaction(authorize(actor, 'interactions:read'), q.groupBy, q.from, q.to);
+        return feedback.satisfaction(tenant, q.groupBy, q.from, q.to);
       },
     },
     Mutation: {

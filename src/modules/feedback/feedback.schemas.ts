@@ -61,14 +61,16 @@ export const FeedbackSchema = z
   .meta({ id: 'Feedback' });
 export type Feedback = z.infer<typeof FeedbackSchema>;
 
-export const ListFeedbackQuery = z.strictObject({
-  customerId: uuid().optional().describe('Only this customer'),
-  dimension: z.enum(FEEDBACK_DIMENSIONS).optional().describe('Only this dimension'),
-  from: isoDateTime().optional().describe('Given at or after'),
-  to: isoDateTime().optional().describe('Given before'),
-  limit: limitParam,
-  cursor: cursorParam,
-});
+export const ListFeedbackQuery = z
+  .strictObject({
+    customerId: uuid().optional().describe('Only this customer'),
+    dimension: z.enum(FEEDBACK_DIMENSIONS).optional().describe('Only this dimension'),
+    from: isoDateTime().optional().describe('Given at or after'),
+    to: isoDateTime().optional().describe('Given before'),
+    limit: limitParam,
+    cursor: cursorParam,
+  })
+  .refine(...periodInOrder);
 export type ListFeedbackFilter = Omit<z.output<typeof ListFeedbackQuery>, 'limit' | 'cursor'>;
 export const FeedbackPage = pageOf(FeedbackSchema).meta({ id: 'FeedbackPage' });
 

@@ -164,7 +164,8 @@ export class FeedbackService {
           dimension: sql`f.dimension`,
           month: sql`to_char(f.occurred_at AT TIME ZONE ${timezone}, 'YYYY-MM')`,
           channel: sql`f.channel`,
-          intermediary: sql`i.intermediary_id::text`,
+          // the interaction's intermediary, else the order's (the employee or distributor it came through)
+          intermediary: sql`coalesce(i.intermediary_id, o.intermediary_id)::text`,
         }[groupBy];
         const rows = await repo.satisfaction(
           tx,

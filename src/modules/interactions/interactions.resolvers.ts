@@ -41,8 +41,9 @@ export function interactionsResolvers({ interactions }: Services): IResolvers {
         return toConnection(await interactions.list(tenant, filter, limit, cursor));
       },
       voiceInsights: (_root, args: { from?: string; to?: string }, { actor }) => {
+        const tenant = authorize(actor, 'interactions:read');
         const q = parseOrThrow(VoiceInsightsQuery, dropNulls(args));
-        return interactions.insights(authorize(actor, 'interactions:read'), q.from, q.to);
+        return interactions.insights(tenant, q.from, q.to);
       },
     },
     Mutation: {

@@ -149,17 +149,19 @@ export const InteractionSchema = z
   .meta({ id: 'Interaction' });
 export type Interaction = z.infer<typeof InteractionSchema>;
 
-export const ListInteractionsQuery = z.strictObject({
-  customerId: uuid().optional().describe('Only this customer'),
-  type: z.enum(INTERACTION_TYPES).optional().describe('Only this type'),
-  channel: z.enum(INTERACTION_CHANNELS).optional().describe('Only this channel'),
-  status: z.enum(CASE_STATUSES).optional().describe('Only cases in this status'),
-  intermediaryId: uuid().optional().describe('Only those handled by this intermediary'),
-  from: isoDateTime().optional().describe('Occurred at or after'),
-  to: isoDateTime().optional().describe('Occurred before'),
-  limit: limitParam,
-  cursor: cursorParam,
-});
+export const ListInteractionsQuery = z
+  .strictObject({
+    customerId: uuid().optional().describe('Only this customer'),
+    type: z.enum(INTERACTION_TYPES).optional().describe('Only this type'),
+    channel: z.enum(INTERACTION_CHANNELS).optional().describe('Only this channel'),
+    status: z.enum(CASE_STATUSES).optional().describe('Only cases in this status'),
+    intermediaryId: uuid().optional().describe('Only those handled by this intermediary'),
+    from: isoDateTime().optional().describe('Occurred at or after'),
+    to: isoDateTime().optional().describe('Occurred before'),
+    limit: limitParam,
+    cursor: cursorParam,
+  })
+  .refine(...periodInOrder);
 export type ListInteractionsFilter = Omit<z.output<typeof ListInteractionsQuery>, 'limit' | 'cursor'>;
 export const InteractionPage = pageOf(InteractionSchema).meta({ id: 'InteractionPage' });
 

@@ -248,7 +248,7 @@ export const RecordOrdersResponse = z.object({
   }),
 });
 
-export const ListOrdersQuery = z.strictObject({
+const OrderFilterFields = z.strictObject({
   customerId: uuid().optional().describe('Only this customer’s orders'),
   source: z.string().min(1).max(100).optional().describe('Only this source'),
   status: z.enum(ORDER_STATUSES).optional().describe('Only this status'),
@@ -257,8 +257,16 @@ export const ListOrdersQuery = z.strictObject({
   limit: limitParam,
   cursor: cursorParam,
 });
+const placedInOrder: [
+  (q: { placedFrom?: string; placedTo?: string }) => boolean,
+  { message: string; path: PropertyKey[] },
+] = [
+  (q) => !q.placedFrom || !q.placedTo || Date.parse(q.placedFrom) < Date.parse(q.placedTo),
+  { message: 'must be before `placedTo`', path: ['placedFrom'] },
+];
+export const ListOrdersQuery = OrderFilterFields.refine(...placedInOrder);
 export type ListOrdersFilter = Omit<z.output<typeof ListOrdersQuery>, 'limit' | 'cursor'>;
-export const CustomerOrdersQuery = ListOrdersQuery.omit({ customerId: true });
+export const CustomerOrdersQuery = OrderFilterFields.omit({ customerId: true }).refine(...placedInOrder);
 export const OrderPage = pageOf(OrderSchema).meta({ id: 'OrderPage' });
 
 export const PurchasesSchema = z

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
-import { isoDateTime, timestampOut, uuid } from '../../platform/schemas.ts';
+import { isoDateTime, periodInOrder, timestampOut, uuid } from '../../platform/schemas.ts';
 
 export const AUDIT_KINDS = ['write', 'read', 'export', 'erasure', 'auth_failure'] as const;
 
@@ -22,19 +22,21 @@ export const AuditEntrySchema = z
   .meta({ id: 'AuditEntry' });
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;
 
-export const ListAuditQuery = z.strictObject({
-  actor: z.string().max(200).optional().describe('Only this token subject'),
-  kind: z.enum(AUDIT_KINDS).optional().describe('Only this kind'),
-  action: z
-    .string()
-    .max(200)
-    .optional()
-    .describe('Only actions starting with this, e.g. `DELETE /v1/customers`'),
-  resource: z.string().max(200).optional().describe('Only this resource id'),
-  from: isoDateTime().optional().describe('From this time'),
-  to: isoDateTime().optional().describe('Up to this time'),
-  limit: limitParam,
-  cursor: cursorParam,
-});
+export const ListAuditQuery = z
+  .strictObject({
+    actor: z.string().max(200).optional().describe('Only this token subject'),
+    kind: z.enum(AUDIT_KINDS).optional().describe('Only this kind'),
+    action: z
+      .string()
+      .max(200)
+      .optional()
+      .describe('Only actions starting with this, e.g. `DELETE /v1/customers`'),
+    resource: z.string().max(200).optional().describe('Only this resource id'),
+    from: isoDateTime().optional().describe('From this time'),
+    to: isoDateTime().optional().describe('Up to this time'),
+    limit: limitParam,
+    cursor: cursorParam,
+  })
+  .refine(...periodInOrder);
 export type ListAuditQueryInput = z.infer<typeof ListAuditQuery>;
 export const AuditPage = pageOf(AuditEntrySchema).meta({ id: 'AuditPage' });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, createTestApp, type GraphqlBody, type TestApp } from './helpers/app.ts';
-import { newCustomer, newIntermediary, newOrder } from './helpers/factories.ts';
+import { newCustomer, newIntermediary, newOrder, orderBody } from './helpers/factories.ts';
 
 let now = new Date('2026-06-20T12:00:00.000Z');
 const clock = { now: () => now };
@@ -187,6 +187,47 @@ describe('satisfaction by intermediary, through orders', () => {
       [seller, 2],
       [null, 0],
     ]);
+  });
+});
+
+describe('feedback about an order', () => {
+  it('holds the order to its customer while the feedback is written: a move to another customer waits', async () => {
+    const tenant = await t.newTenant();
+    const { client } = tenant;
+    const [first, second] = [(await newCustomer(client)).id, (await newCustomer(client)).id];
+    const order = await newOrder(client, { customerId: first, externalId: 'held', source: 'shop' });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let checked!: () => void;
+    const owned = new Promise<void>((resolve) => {
+      checked = resolve;
+    });
+    // the feedback's transaction: it has checked the order's customer and has not committed yet
+    const feedbackTx = t.db.withTenant(tenant.id, async (tx) => {
+      expect(await t.app.services.feedback.ownerOf.order(tx, order.id)).toBe(first);
+      checked();
+      await held;
+    });
+    await owned;
+    let moved = false;
+    const move = client
+      .post('/v1/orders', {
+        ...orderBody({ externalId: 'held', source: 'shop', customerId: second }),
+        sourceUpdatedAt: new Date().toISOString(),
+      })
+      .then((res) => {
+        moved = true;
+        return res;
+      });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(moved).toBe(false);
+    release();
+    await feedbackTx;
+    const res = await move;
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().order.customerId).toBe(second);
   });
 });
 

@@ -302,6 +302,16 @@ export const ordersRepository = {
       .where(sql`${customerAggregates.customerId} = ANY(${sql.param([...customerIds])}::uuid[])`);
   },
 
+  /** The customer of an order, share-locked: it cannot move to another customer until the caller commits. */
+  async customerOfLocked(tx: Tx, id: string): Promise<string | undefined> {
+    const [row] = await tx
+      .select({ customerId: orders.customerId })
+      .from(orders)
+      .where(eq(orders.id, id))
+      .for('share');
+    return row?.customerId;
+  },
+
   findByIds(tx: Tx, ids: readonly string[]): Promise<OrderRow[]> {
     if (!ids.length) return Promise.resolve([]);
     return tx

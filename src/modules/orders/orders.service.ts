@@ -465,8 +465,12 @@ export class OrdersService {
   }
 
   /** For other modules: the customer an order belongs to (undefined when it does not exist). */
-  async customerOf(tx: Tx, id: string): Promise<string | undefined> {
-    return (await repo.findByIds(tx, [id]))[0]?.customerId;
+  /**
+   * The order's customer, for a write that depends on it (feedback about the order): the order is
+   * share-locked, so an update moving it to another customer waits for that write to commit.
+   */
+  customerOf(tx: Tx, id: string): Promise<string | undefined> {
+    return repo.customerOfLocked(tx, id);
   }
 
   /** For the customer timeline: a page of orders, newest first. */

@@ -230,6 +230,39 @@ describe('attribute definitions', () => {
     );
   });
 
+  it('ETag and If-Match: a change or a delete based on a stale read is a 412 and changes nothing', async () => {
+    const { client } = await t.newTenant();
+    const created = await client.post('/v1/attributes', car);
+    expect(created.headers.etag).toBe('"v1"');
+    const { id } = created.json();
+    expect((await client.get(`/v1/attributes/${id}`)).headers.etag).toBe('"v1"');
+    const changed = await client.patch(`/v1/attributes/${id}`, { label: 'Coche' }, { 'if-match': '"v1"' });
+    expect(changed.statusCode, changed.body).toBe(200);
+    expect(changed.headers.etag).toBe('"v2"');
+    expect(changed.json()).toMatchObject({ label: 'Coche', version: 2 });
+    expectProblem(
+      await client.patch(`/v1/attributes/${id}`, { label: 'Auto' }, { 'if-match': '"v1"' }),
+      412,
+      'precondition_failed',
+    );
+    expectProblem(
+      await client.delete(`/v1/attributes/${id}`, { 'if-match': '"v1"' }),
+      412,
+      'precondition_failed',
+    );
+    expect((await client.get(`/v1/attributes/${id}`)).json()).toMatchObject({ label: 'Coche', version: 2 });
+    const stale = await client.graphql(
+      'mutation($id: ID!) { updateAttribute(id: $id, input: { label: "Auto" }, ifMatch: "v1") { version } }',
+      { id },
+    );
+    expect(stale.body.errors?.[0]?.extensions?.code).toBe('precondition_failed');
+    const gone = await client.graphql('mutation($id: ID!) { deleteAttribute(id: $id, ifMatch: "v2") }', {
+      id,
+    });
+    expect(gone.body.errors).toBeUndefined();
+    expect((await client.get(`/v1/attributes/${id}`)).statusCode).toBe(404);
+  });
+
   it('PATCH: values on a non-enum → 400; unknown id → 404', async () => {
     const { client } = await t.newTenant();
     const def = await newAttribute(client, { key: 'children', label: 'Children', type: 'number' });

@@ -40,7 +40,7 @@ export const attributesRepository = {
   async update(tx: Tx, id: string, patch: Partial<typeof attributeDefinitions.$inferInsert>) {
     const [row] = await tx
       .update(attributeDefinitions)
-      .set({ ...patch, updatedAt: sql`now()` })
+      .set({ ...patch, version: sql`${attributeDefinitions.version} + 1`, updatedAt: sql`now()` })
       .where(eq(attributeDefinitions.id, id))
       .returning();
     return row;

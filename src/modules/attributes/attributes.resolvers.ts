@@ -31,14 +31,15 @@ export function attributesResolvers({ attributes }: Services): IResolvers {
           authorize(actor, 'admin'),
           parseOrThrow(CreateAttributeBody, dropNulls(input), 'input'),
         ),
-      updateAttribute: (_root, args: { id: string; input: unknown }, { actor }) =>
+      updateAttribute: (_root, args: { id: string; input: unknown; ifMatch?: string | null }, { actor }) =>
         attributes.update(
           authorize(actor, 'admin'),
           idArg(args.id),
           parseOrThrow(UpdateAttributeBody, args.input, 'input'),
+          args.ifMatch ?? undefined,
         ),
-      deleteAttribute: async (_root, { id }: { id: string }, { actor }) => {
-        await attributes.remove(authorize(actor, 'admin'), idArg(id));
+      deleteAttribute: async (_root, args: { id: string; ifMatch?: string | null }, { actor }) => {
+        await attributes.remove(authorize(actor, 'admin'), idArg(args.id), args.ifMatch ?? undefined);
         return true;
       },
     },

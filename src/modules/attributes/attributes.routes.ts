@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireTenant } from '../../platform/auth.ts';
 import { problems } from '../../platform/openapi.ts';
-import { IdParams } from '../../platform/schemas.ts';
+import { etagOf, IdParams, IfMatchHeaders } from '../../platform/schemas.ts';
 import type { Services } from '../services.ts';
 import {
   AttributePage,
@@ -23,8 +23,10 @@ export const attributesRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
       body: CreateAttributeBody,
       response: { 201: AttributeSchema, ...problems(409) },
     },
-    handler: async (request, reply) =>
-      reply.code(201).send(await attributes.create(requireTenant(request.actor!), request.body)),
+    handler: async (request, reply) => {
+      const created = await attributes.create(requireTenant(request.actor!), request.body);
+      return reply.code(201).header('etag', etagOf(created.version)).send(created);
+    },
   });
 
   app.get('/attributes', {
@@ -43,35 +45,48 @@ export const attributesRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
     config: { scopes: ['customers:read'] },
     schema: {
       tags: ['attributes'],
-      summary: 'Get an attribute definition',
+      summary: 'Get an attribute definition (with ETag)',
       params: IdParams,
       response: { 200: AttributeSchema, ...problems(404) },
     },
-    handler: (request) => attributes.get(requireTenant(request.actor!), request.params.id),
+    handler: async (request, reply) => {
+      const attribute = await attributes.get(requireTenant(request.actor!), request.params.id);
+      return reply.header('etag', etagOf(attribute.version)).send(attribute);
+    },
   });
 
   app.patch('/attributes/:id', {
     config: { scopes: ['admin'] },
     schema: {
       tags: ['attributes'],
-      summary: 'Change an attribute definition’s label, description or enum values',
+      summary: 'Change an attribute definition’s label, description or enum values (If-Match)',
       params: IdParams,
+      headers: IfMatchHeaders,
       body: UpdateAttributeBody,
-      response: { 200: AttributeSchema, ...problems(404, 409) },
+      response: { 200: AttributeSchema, ...problems(404, 409, 412) },
     },
-    handler: (request) => attributes.update(requireTenant(request.actor!), request.params.id, request.body),
+    handler: async (request, reply) => {
+      const attribute = await attributes.update(
+        requireTenant(request.actor!),
+        request.params.id,
+        request.body,
+        request.headers['if-match'],
+      );
+      return reply.header('etag', etagOf(attribute.version)).send(attribute);
+    },
   });
 
   app.delete('/attributes/:id', {
     config: { scopes: ['admin'] },
     schema: {
       tags: ['attributes'],
-      summary: 'Delete an attribute definition no customer uses',
+      summary: 'Delete an attribute definition no customer uses (If-Match)',
       params: IdParams,
-      response: { 204: z.undefined().describe('Deleted'), ...problems(404, 409) },
+      headers: IfMatchHeaders,
+      response: { 204: z.undefined().describe('Deleted'), ...problems(404, 409, 412) },
     },
     handler: async (request, reply) => {
-      await attributes.remove(requireTenant(request.actor!), request.params.id);
+      await attributes.remove(requireTenant(request.actor!), request.params.id, request.headers['if-match']);
       return reply.code(204).send();
     },
   });

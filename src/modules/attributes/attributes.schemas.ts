@@ -62,6 +62,7 @@ export const AttributeSchema = z
     type: z.enum(ATTRIBUTE_TYPES).describe('Value type'),
     values: z.array(z.string()).nullable().describe('Allowed values (enum)'),
     description: z.string().nullable().describe('What it means'),
+    version: z.number().int().describe('Row version (ETag)'),
     createdAt: timestampOut('Created'),
     updatedAt: timestampOut('Last changed'),
   })
@@ -75,6 +76,7 @@ export const AttributeSchema = z
         type: 'enum',
         values: ['none', 'compact', 'SUV', 'van'],
         description: null,
+        version: 1,
         createdAt: '2026-01-10T09:30:00.000Z',
         updatedAt: '2026-01-10T09:30:00.000Z',
       },

@@ -4,7 +4,7 @@ import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, type FieldError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
-import { isoDate } from '../../platform/schemas.ts';
+import { ifMatchSatisfied, isoDate } from '../../platform/schemas.ts';
 import { type AttributeRow, attributesRepository as repo } from './attributes.repository.ts';
 import type { Attribute, CreateAttributeInput, UpdateAttributeInput } from './attributes.schemas.ts';
 
@@ -16,6 +16,7 @@ export function toAttribute(row: AttributeRow): Attribute {
     type: row.type,
     values: row.enumValues,
     description: row.description,
+    version: row.version,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -23,6 +24,15 @@ export function toAttribute(row: AttributeRow): Attribute {
 
 const notFound = (id: string) =>
   new AppError('attribute_not_found', `no attribute definition ${id} in this tenant`);
+
+/** `If-Match` against the definition's version: 412 when it has changed since it was read. */
+function checkVersion(current: AttributeRow, ifMatch: string | undefined) {
+  if (!ifMatchSatisfied(ifMatch, current.version))
+    throw new AppError(
+      'precondition_failed',
+      `the attribute definition is at version ${current.version} (ETag "v${current.version}")`,
+    );
+}
 
 /** The advisory lock class of a tenant's attribute definitions (shared by writers of values). */
 const DEFINITIONS_LOCK = 7203;
@@ -134,11 +144,12 @@ export class AttributesService {
     );
   }
 
-  update(actor: TenantActor, id: string, input: UpdateAttributeInput): Promise<Attribute> {
+  update(actor: TenantActor, id: string, input: UpdateAttributeInput, ifMatch?: string): Promise<Attribute> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
       await lockDefinitions(tx);
       const current = await repo.findById(tx, id);
       if (!current) throw notFound(id);
+      checkVersion(current, ifMatch);
       if (input.values) {
         if (current.type !== 'enum') {
           throw new AppError('validation_failed', 'values are only allowed for type enum', {
@@ -165,11 +176,12 @@ export class AttributesService {
     });
   }
 
-  remove(actor: TenantActor, id: string): Promise<void> {
+  remove(actor: TenantActor, id: string, ifMatch?: string): Promise<void> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
       await lockDefinitions(tx);
       const current = await repo.findById(tx, id);
       if (!current) throw notFound(id);
+      checkVersion(current, ifMatch);
       const used = await repo.usage(tx, current.key);
       if (used > 0) throw new AppError('attribute_in_use', `${used} customers hold "${current.key}"`);
       await this.#refuseIfUsed(tx, actor, {

@@ -1,4 +1,4 @@
-import { foreignKey, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { foreignKey, integer, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { tenantId, tenantIsolation, timestamps } from '../../platform/tenancy.ts';
 import { tenants } from '../tenants/tenants.table.ts';
 
@@ -12,6 +12,7 @@ export const attributeDefinitions = pgTable(
     type: text('type', { enum: ['string', 'number', 'boolean', 'date', 'enum'] }).notNull(),
     enumValues: text('enum_values').array(),
     description: text('description'),
+    version: integer('version').notNull().default(1),
     ...timestamps(),
   },
   (t) => [

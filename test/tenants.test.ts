@@ -53,10 +53,19 @@ describe('POST /v1/tenants', () => {
     expect((await t.app.services.tenants.find(s))?.name).toBe('One');
   });
 
+  it('finds by id or slug; a 36-character slug that is not a UUID is a slug', async () => {
+    const s = `a${'-'.repeat(35)}`;
+    const res = await platform.post('/v1/tenants', { name: 'Dashes', slug: s });
+    expect(res.statusCode, res.body).toBe(201);
+    expect((await t.app.services.tenants.find(s))?.id).toBe(res.json().id);
+    expect((await t.app.services.tenants.find(res.json().id))?.slug).toBe(s);
+  });
+
   it.each([
     ['currency', { currency: 'EURO' }],
     ['timezone', { timezone: 'Europe/Atlantis' }],
     ['slug', { slug: 'Not A Slug' }],
+    ['slug', { slug: randomUUID() }],
     ['name', { name: '' }],
   ])('refuses an invalid %s with 400 naming it, and creates nothing', async (path, override) => {
     const s = slug();

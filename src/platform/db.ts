@@ -4,11 +4,10 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { AppError } from './errors.ts';
+import { UUID } from './ids.ts';
 
 /** A Drizzle handle bound to one connection inside an open transaction. */
 export type Tx = NodePgDatabase<Record<string, never>> & { $client: pg.PoolClient };
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 // timestamps and dates come back as strings for dates (no time-zone shifting of birthdays)
 pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);

@@ -23,6 +23,7 @@ import {
 } from './auth.ts';
 import { AppError, isAppError, validationError } from './errors.ts';
 import { toAppError } from './http.ts';
+import { UUID } from './ids.ts';
 import { MAX_LIMIT, type Page } from './pagination.ts';
 import { parseOrThrow } from './problem.ts';
 
@@ -55,8 +56,6 @@ export function firstArg(first: number): number {
   }
   return first;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * An `ID!` argument naming a row: a UUID (read as lower case, as REST reads it), else a validation

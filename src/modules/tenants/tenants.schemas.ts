@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UUID } from '../../platform/ids.ts';
 import { CurrencyCode } from '../../platform/money.ts';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
 import { timestampOut, uuid } from '../../platform/schemas.ts';
@@ -18,6 +19,7 @@ export const CreateTenantBody = z
     slug: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must be 2–63 lower-case letters, digits or dashes')
+      .refine((slug) => !UUID.test(slug), 'must not have the form of a UUID (tenant ids are UUIDs)')
       .describe('Unique short name, usable with `npm run token -- --tenant <slug>`'),
     currency: CurrencyField.default('EUR'),
     timezone: TimezoneField.default('Europe/Madrid'),

@@ -1,7 +1,7 @@
 import type { Actor, TenantActor } from '../../platform/auth.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
-import { newId } from '../../platform/ids.ts';
+import { newId, UUID } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { tenantsRepository as repo, type TenantRow } from './tenants.repository.ts';
 import {
@@ -72,7 +72,8 @@ export class TenantsService {
 
   /** A tenant by id or slug (platform use: tokens, boot). */
   find(idOrSlug: string): Promise<Tenant | undefined> {
-    const isId = /^[0-9a-f-]{36}$/i.test(idOrSlug);
+    // a slug never has the form of a UUID (creation refuses it), so the two cannot be confused
+    const isId = UUID.test(idOrSlug);
     return this.#db.withPlatform(
       async (tx) => {
         const row = isId ? await repo.findById(tx, idOrSlug) : await repo.findBySlug(tx, idOrSlug);

@@ -287,6 +287,25 @@ describe('GraphQL intermediaries and attributes', () => {
     expect(after.body.data!.attributes.nodes).toEqual([]);
   });
 
+  it('names the fields of a mutation’s input the service refuses as input.…, as its own checks do', async () => {
+    const { client } = await t.newTenant();
+    await client.post('/v1/attributes', { key: 'car', label: 'Car', type: 'enum', values: ['none', 'SUV'] });
+    const bad = await client.graphql(
+      'mutation { createCustomer(input: { externalId: "p-1", attributes: { car: "tank" } }) { id } }',
+    );
+    expect(firstError(bad.body)?.extensions?.code).toBe('invalid_attribute');
+    expect(firstError(bad.body)?.extensions?.errors).toEqual([
+      expect.objectContaining({ path: 'input.attributes.car' }),
+    ]);
+    const missing = await client.graphql(
+      'mutation { recordInteraction(input: { customerId: "01936f0e-8c2a-7d3e-9f10-3b5a2c1d4e5f", channel: email, direction: inbound, type: inquiry }) { id } }',
+    );
+    expect(firstError(missing.body)?.extensions?.code).toBe('invalid_reference');
+    expect(firstError(missing.body)?.extensions?.errors).toEqual([
+      expect.objectContaining({ path: 'input.customerId' }),
+    ]);
+  });
+
   it('reads null optional fields of a create as not given, as a client sending every variable does', async () => {
     const { client } = await t.newTenant();
     const inter = await client.graphql(

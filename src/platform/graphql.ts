@@ -198,6 +198,41 @@ function formatError(error: GraphQLError, log: FastifyInstance['log']) {
   };
 }
 
+type Resolver = (root: unknown, args: Record<string, unknown>, context: unknown, info: unknown) => unknown;
+
+/**
+ * A mutation's service errors name fields of its `input` as REST does of its body (`attributes.car`);
+ * in GraphQL they are `input.attributes.car`, as the argument checks already say. Paths that already
+ * name an argument (`input.…`, `id`) stay as they are.
+ */
+export function inputPaths(error: unknown, args: Record<string, unknown>): unknown {
+  if (!isAppError(error) || !error.errors?.length || !args || !('input' in args)) return error;
+  const names = Object.keys(args);
+  const named = (path: string) =>
+    names.some((n) => path === n || path.startsWith(`${n}.`) || path.startsWith(`${n}[`));
+  return new AppError(error.code, error.message, {
+    errors: error.errors.map((e) =>
+      named(e.path) ? e : { ...e, path: e.path ? `input.${e.path}` : 'input' },
+    ),
+    extra: error.extra,
+  });
+}
+
+function withInputPaths(mutations: Record<string, Resolver>): Record<string, Resolver> {
+  return Object.fromEntries(
+    Object.entries(mutations).map(([name, resolve]) => [
+      name,
+      async (root, args, context, info) => {
+        try {
+          return await resolve(root, args, context, info);
+        } catch (error) {
+          throw inputPaths(error, args);
+        }
+      },
+    ]),
+  );
+}
+
 type Options = {
   verify: Verifier;
   schemaFiles: readonly string[];
@@ -240,7 +275,15 @@ export async function registerGraphql(app: FastifyInstance, o: Options): Promise
     const rules: ValidationRule[] = o.production ? [NoSchemaIntrospectionCustomRule] : [];
     await scope.register(mercurius, {
       schema: loadSchema(o.schemaFiles),
-      resolvers: { DateTime, Long, JSON: JSONScalar, ...o.resolvers } as IResolvers,
+      resolvers: {
+        DateTime,
+        Long,
+        JSON: JSONScalar,
+        ...o.resolvers,
+        ...(o.resolvers.Mutation
+          ? { Mutation: withInputPaths(o.resolvers.Mutation as Record<string, Resolver>) }
+          : {}),
+      } as IResolvers,
       loaders: o.loaders,
       context: (request) => ({ actor: request.actor! }),
       graphiql: o.graphiql,

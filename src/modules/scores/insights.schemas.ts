@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MoneySchema } from '../../platform/money.ts';
-import { isoDateTime, timestampOut } from '../../platform/schemas.ts';
+import { isoDateTime, periodInOrder, timestampOut } from '../../platform/schemas.ts';
 import { CUSTOMER_STATUSES, LIFECYCLE_PHASES } from '../customers/customers.schemas.ts';
 import { RFM_CELLS } from './scores.rfm.ts';
 
@@ -24,10 +24,13 @@ export const RfmInsightsSchema = z
   })
   .meta({ id: 'RfmInsights' });
 
-export const LifecycleQuery = z.strictObject({
-  from: isoDateTime().optional().describe('Start of the period (default: 30 days before `to`)'),
-  to: isoDateTime().optional().describe('End of the period, exclusive (default: now)'),
-});
+// both given: checked here like every period; `from` alone after now is the service's to refuse
+export const LifecycleQuery = z
+  .strictObject({
+    from: isoDateTime().optional().describe('Start of the period (default: 30 days before `to`)'),
+    to: isoDateTime().optional().describe('End of the period, exclusive (default: now)'),
+  })
+  .refine(...periodInOrder);
 
 export const LifecycleInsightsSchema = z
   .object({

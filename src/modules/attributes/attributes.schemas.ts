@@ -4,6 +4,8 @@ import { timestampOut, uuid } from '../../platform/schemas.ts';
 
 export const ATTRIBUTE_TYPES = ['string', 'number', 'boolean', 'date', 'enum'] as const;
 export type AttributeType = (typeof ATTRIBUTE_TYPES)[number];
+/** What a definition says of its values: what segments and value checks read. */
+export type AttributeShape = { type: AttributeType; values: string[] | null };
 
 const EnumValues = z
   .array(z.string().trim().min(1).max(100))

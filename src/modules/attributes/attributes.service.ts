@@ -6,7 +6,12 @@ import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { ifMatchSatisfied, isoDate } from '../../platform/schemas.ts';
 import { type AttributeRow, attributesRepository as repo } from './attributes.repository.ts';
-import type { Attribute, CreateAttributeInput, UpdateAttributeInput } from './attributes.schemas.ts';
+import type {
+  Attribute,
+  AttributeShape,
+  CreateAttributeInput,
+  UpdateAttributeInput,
+} from './attributes.schemas.ts';
 
 export function toAttribute(row: AttributeRow): Attribute {
   return {
@@ -70,7 +75,7 @@ export type AttributeUsers = (
   tx: Tx,
   tenantId: string,
   key: string,
-  next: { type: string; values: string[] | null } | null,
+  next: AttributeShape | null,
 ) => Promise<string[]>;
 
 export class AttributesService {

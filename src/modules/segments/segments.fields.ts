@@ -1,3 +1,4 @@
+import type { AttributeShape } from '../attributes/attributes.schemas.ts';
 import { RFM_CELLS } from '../scores/scores.rfm.ts';
 
 /**
@@ -314,10 +315,7 @@ export const ATTRIBUTE_TYPES = {
   date: 'date',
 } as const satisfies Record<string, FieldType>;
 
-export type AttributeTypes = ReadonlyMap<
-  string,
-  { type: keyof typeof ATTRIBUTE_TYPES; values: string[] | null }
->;
+export type AttributeTypes = ReadonlyMap<string, AttributeShape>;
 
 /** The field a name refers to, custom attributes (`attributes.<key>`) included; undefined when unknown. */
 export function fieldOf(name: string, attributes: AttributeTypes): FieldSpec | undefined {

@@ -6,6 +6,7 @@ import { AppError, validationError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import { ifMatchSatisfied } from '../../platform/schemas.ts';
+import type { AttributeShape } from '../attributes/attributes.schemas.ts';
 import type { CustomersService } from '../customers/customers.service.ts';
 import type { EventsService } from '../events/events.service.ts';
 import type { JobRunsService } from '../jobs/jobs.service.ts';
@@ -185,16 +186,11 @@ export class SegmentsService {
    * For the attributes module: the segments whose definitions a change of the attribute `key` would
    * break (`next`: its definition after the change, null when removed), as "name (id)".
    */
-  async brokenBy(
-    tx: Tx,
-    tenantId: string,
-    key: string,
-    next: { type: string; values: string[] | null } | null,
-  ): Promise<string[]> {
+  async brokenBy(tx: Tx, tenantId: string, key: string, next: AttributeShape | null): Promise<string[]> {
     const rows = await repo.referencing(tx, `attributes.${key}`);
     if (!rows.length) return [];
     const attributes = new Map((await this.membership.evaluation(tx, tenantId)).attributes);
-    if (next) attributes.set(key, next as never);
+    if (next) attributes.set(key, next);
     else attributes.delete(key);
     return rows
       .filter((r) => 'errors' in validate(r.definition, attributes))

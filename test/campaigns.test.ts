@@ -278,9 +278,15 @@ describe('campaigns: sending', () => {
     expect(nextRun(from, 'P0D', at).toISOString()).toBe('2026-05-01T11:00:00.000Z');
     expect(nextRun(from, 'P0M', at).toISOString()).toBe('2026-05-01T11:00:00.000Z');
     expect(nextRun(from, 'P1W', at).toISOString()).toBe('2026-05-07T00:00:00.000Z');
-    expect(nextRun(new Date('2026-01-31T09:00:00Z'), 'P1M', at).toISOString()).toBe(
-      '2026-05-28T09:00:00.000Z',
+    // monthly from the 31st: the last day of a shorter month, and the 31st again after it (no drift)
+    const end = new Date('2026-01-31T09:00:00Z');
+    expect(nextRun(end, 'P1M', new Date('2026-02-10T00:00:00Z')).toISOString()).toBe(
+      '2026-02-28T09:00:00.000Z',
     );
+    expect(nextRun(end, 'P1M', new Date('2026-03-01T00:00:00Z')).toISOString()).toBe(
+      '2026-03-31T09:00:00.000Z',
+    );
+    expect(nextRun(end, 'P1M', at).toISOString()).toBe('2026-05-31T09:00:00.000Z');
     expect(nextRun(new Date('2027-01-01T00:00:00Z'), 'P1D', at).toISOString()).toBe(
       '2027-01-01T00:00:00.000Z',
     );
@@ -689,5 +695,80 @@ describe('campaigns: last touch and reports from the sending system', () => {
     expect(share.statusCode, share.body).toBe(409);
     expect(share.json().detail).toMatch(/holdout share is fixed/);
     expect((await client.patch(`/v1/campaigns/${later.id}`, { name: 'renamed' })).statusCode).toBe(200);
+  });
+});
+
+describe('campaigns: the schedule', () => {
+  it('a campaign launched ahead of its start first runs at the start, and repeats from there', async () => {
+    now = T0;
+    const tenant = await t.newTenant();
+    const { client } = tenant;
+    const c1 = await newCustomer(client, consenting);
+    const startsAt = new Date(T0 + 4 * DAY - 3_600_000);
+    const weekly = await campaign(client, {
+      segmentIds: [await staticSegment(client, 'weekly', [c1.id])],
+      trigger: { type: 'scheduled', every: 'P1W' },
+      startsAt: startsAt.toISOString(),
+    });
+    const launched = (await client.post(`/v1/campaigns/${weekly.id}/launch`)).json();
+    expect(launched).toMatchObject({ status: 'scheduled', nextRunAt: startsAt.toISOString() });
+    now = startsAt.getTime() + 60_000;
+    await t.app.services.campaigns.sweep([tenant.id]);
+    expect(await messagesOf(client, weekly.id)).toHaveLength(1);
+    // the next run is a week after the start, not a week after the launch (which would be 3 days on)
+    expect((await client.get(`/v1/campaigns/${weekly.id}`)).json().nextRunAt).toBe(
+      new Date(startsAt.getTime() + 7 * DAY).toISOString(),
+    );
+  });
+
+  it('a campaign past its end cannot be launched or resumed: it would message its audience for nothing', async () => {
+    now = T0;
+    const { client } = await t.newTenant();
+    const c1 = await newCustomer(client, consenting);
+    const over = await campaign(client, {
+      segmentIds: [await staticSegment(client, 'over', [c1.id])],
+      startsAt: new Date(T0 - 2 * DAY).toISOString(),
+      endsAt: new Date(T0 - DAY).toISOString(),
+    });
+    const launch = await client.post(`/v1/campaigns/${over.id}/launch`);
+    expect(launch.statusCode).toBe(409);
+    // `status` is the HTTP status, as in every problem; the campaign's is `currentStatus`
+    expect(launch.json()).toMatchObject({
+      code: 'campaign_transition_invalid',
+      status: 409,
+      currentStatus: 'draft',
+    });
+    expect(launch.json().detail).toMatch(/ended at/);
+    expect(await messagesOf(client, over.id)).toHaveLength(0);
+    expect((await client.get(`/v1/campaigns/${over.id}`)).json().status).toBe('draft');
+  });
+
+  it('changing a launched campaign’s trigger moves its next run: the old schedule stops, the new one starts', async () => {
+    now = T0;
+    const tenant = await t.newTenant();
+    const { client } = tenant;
+    const c1 = await newCustomer(client, consenting);
+    const audience = await staticSegment(client, 'audience', [c1.id]);
+    const weekly = await campaign(client, {
+      segmentIds: [audience],
+      trigger: { type: 'scheduled', every: 'P1W', at: new Date(T0 + DAY).toISOString() },
+    });
+    expect((await client.post(`/v1/campaigns/${weekly.id}/launch`)).json().nextRunAt).toBe(
+      new Date(T0 + DAY).toISOString(),
+    );
+    const entered = await client.patch(`/v1/campaigns/${weekly.id}`, {
+      trigger: { type: 'segment_entered', segmentId: audience },
+    });
+    expect(entered.statusCode, entered.body).toBe(200);
+    expect(entered.json().nextRunAt).toBeNull();
+    now = T0 + 2 * DAY;
+    await t.app.services.campaigns.sweep([tenant.id]);
+    expect(await messagesOf(client, weekly.id)).toHaveLength(0);
+    const at = new Date(T0 + 3 * DAY).toISOString();
+    const back = await client.patch(`/v1/campaigns/${weekly.id}`, { trigger: { type: 'scheduled', at } });
+    expect(back.json().nextRunAt).toBe(at);
+    // the same trigger sent again changes nothing
+    const same = await client.patch(`/v1/campaigns/${weekly.id}`, { trigger: { type: 'scheduled', at } });
+    expect(same.json().nextRunAt).toBe(at);
   });
 });

@@ -190,10 +190,10 @@ function formatError(error: GraphQLError, log: FastifyInstance['log']) {
     ...base,
     message: appError.message,
     extensions: {
+      ...(appError.extra ?? {}),
       code: appError.code,
       status: appError.status,
       ...(appError.errors ? { errors: appError.errors } : {}),
-      ...(appError.extra ?? {}),
     },
   };
 }

@@ -26,6 +26,8 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 export function problemFrom(error: AppError, instance?: string, requestId?: string): Problem {
   return {
+    // an error's own members first: they never replace the standard ones (`status` is the HTTP status)
+    ...(error.extra ?? {}),
     type: `https://vinculo.dev/problems/${error.code.replaceAll('_', '-')}`,
     title: error.title,
     status: error.status,
@@ -34,7 +36,6 @@ export function problemFrom(error: AppError, instance?: string, requestId?: stri
     ...(instance ? { instance } : {}),
     ...(requestId ? { requestId } : {}),
     ...(error.errors ? { errors: error.errors } : {}),
-    ...(error.extra ?? {}),
   };
 }
 

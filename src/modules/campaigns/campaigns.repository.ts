@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, lte, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import type { Tx } from '../../platform/db.ts';
 import { campaignMessages, campaigns } from './campaigns.table.ts';
 
@@ -51,8 +51,13 @@ export const campaignsRepository = {
       .limit(limit + 1);
   },
 
-  withStatus(tx: Tx, statuses: CampaignRow['status'][]): Promise<CampaignRow[]> {
-    return tx.select().from(campaigns).where(inArray(campaigns.status, statuses)).orderBy(asc(campaigns.id));
+  withStatus(tx: Tx, statuses: CampaignRow['status'][], forUpdate = false): Promise<CampaignRow[]> {
+    const query = tx
+      .select()
+      .from(campaigns)
+      .where(inArray(campaigns.status, statuses))
+      .orderBy(asc(campaigns.id));
+    return forUpdate ? query.for('update') : query;
   },
 
   /** Messages inserted; an occurrence already recorded for the customer is left as it was. */
@@ -177,11 +182,24 @@ export const campaignsRepository = {
     return result.rows.map((r) => r.event_id);
   },
 
+  /**
+   * The running campaigns with a run due and not past their end, locked: a pause or a completion
+   * waits for the run (or the run for it, and then finds the campaign no longer running), and a
+   * second runner of the same tenant finds the run done.
+   */
   dueRuns(tx: Tx, now: Date): Promise<CampaignRow[]> {
     return tx
       .select()
       .from(campaigns)
-      .where(and(eq(campaigns.status, 'running'), lte(campaigns.nextRunAt, now)));
+      .where(
+        and(
+          eq(campaigns.status, 'running'),
+          lte(campaigns.nextRunAt, now),
+          or(isNull(campaigns.endsAt), gt(campaigns.endsAt, now)),
+        ),
+      )
+      .orderBy(asc(campaigns.id))
+      .for('update');
   },
 
   async forgetCustomer(tx: Tx, customerId: string): Promise<void> {

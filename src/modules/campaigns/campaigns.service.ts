@@ -1,4 +1,5 @@
 import type { TenantActor } from '../../platform/auth.ts';
+import { canonicalJson } from '../../platform/canonical-json.ts';
 import { type Clock, wallClock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, type FieldError, validationError } from '../../platform/errors.ts';
@@ -106,9 +107,43 @@ export function nextRun(from: Date, every: string, now: Date): Date {
     const steps = Math.max(0, Math.floor((now.getTime() - from.getTime()) / hourly) + 1);
     return new Date(from.getTime() + steps * hourly);
   }
-  let next = from;
-  while (next <= now) next = shift(next, every, 1);
-  return next;
+  // the n-th run is n steps from the start, not one step from the run before: a monthly run from
+  // the 31st falls on the last day of shorter months and on the 31st again after them
+  for (let n = 1; ; n++) {
+    const next = shift(
+      from,
+      every.replace(/\d+/g, (d) => String(Number(d) * n)),
+      1,
+    );
+    if (next > now) return next;
+  }
+}
+
+/**
+ * Where a scheduled campaign's runs start: its `at` (the launch time without one), never before
+ * its `startsAt` — a campaign launched ahead of its start first runs when it starts.
+ */
+function scheduleStart(trigger: Trigger, startsAt: Date | null, launchedAt: Date): Date | null {
+  if (trigger.type !== 'scheduled') return null;
+  const at = trigger.at ? new Date(trigger.at) : launchedAt;
+  return startsAt && startsAt > at ? startsAt : at;
+}
+
+/**
+ * A launched campaign's next run after its trigger or start changed: its `at` when ahead, else its
+ * next repeat (none for a one-off already past); without an `at`, as soon as it has started.
+ */
+function rescheduledRun(trigger: Trigger, startsAt: Date | null, now: Date): Date | null {
+  if (trigger.type !== 'scheduled') return null;
+  if (!trigger.at) return startsAt && startsAt > now ? startsAt : now;
+  return runAfter(trigger, scheduleStart(trigger, startsAt, now), now);
+}
+
+/** The run due after `now`, or none (a one-off already run, a schedule that is not repeating). */
+function runAfter(trigger: Trigger, start: Date | null, now: Date): Date | null {
+  if (trigger.type !== 'scheduled' || !start) return null;
+  if (start > now) return start;
+  return trigger.every ? nextRun(start, trigger.every, now) : null;
 }
 
 /** Does an event start this campaign for a customer? The customer when it does. */
@@ -243,11 +278,24 @@ export class CampaignsService {
         );
       const merged = { ...toCampaign(current), ...input };
       await this.#check(tx, merged as CreateCampaignInput);
+      const startsAt =
+        input.startsAt === undefined ? undefined : input.startsAt ? new Date(input.startsAt) : null;
+      // a launched campaign's schedule follows a change of its trigger or start: the old one stops,
+      // the new one runs next at its own time (a start already past: at its next repeat, if any)
+      const trigger = (input.trigger ?? current.trigger) as Trigger;
+      const rescheduled =
+        current.launchedAt &&
+        ((input.trigger !== undefined && canonicalJson(input.trigger) !== canonicalJson(current.trigger)) ||
+          (startsAt !== undefined && startsAt?.getTime() !== current.startsAt?.getTime()));
+      const now = this.#clock.now();
       const row = await repo.update(tx, id, {
         ...input,
         trigger: input.trigger as Trigger | undefined,
-        startsAt: input.startsAt === undefined ? undefined : input.startsAt ? new Date(input.startsAt) : null,
+        startsAt,
         endsAt: input.endsAt === undefined ? undefined : input.endsAt ? new Date(input.endsAt) : null,
+        ...(rescheduled
+          ? { nextRunAt: rescheduledRun(trigger, startsAt === undefined ? current.startsAt : startsAt, now) }
+          : {}),
       });
       return toCampaign(row);
     });
@@ -285,17 +333,18 @@ export class CampaignsService {
       let next = TRANSITIONS[action][current.status];
       if (!next)
         throw new AppError('campaign_transition_invalid', `cannot ${action} a ${current.status} campaign`, {
-          extra: { status: current.status },
+          extra: { currentStatus: current.status },
         });
+      // a campaign past its end would message its audience only to be completed: refused
+      if ((action === 'launch' || action === 'resume') && current.endsAt && current.endsAt <= now)
+        throw new AppError(
+          'campaign_transition_invalid',
+          `the campaign ended at ${current.endsAt.toISOString()}: move endsAt first`,
+          { extra: { currentStatus: current.status } },
+        );
       // a campaign whose start is ahead waits for it
       if (next === 'running' && current.startsAt && current.startsAt > now) next = 'scheduled';
-      const trigger = current.trigger;
-      const firstRun =
-        action === 'launch' && trigger.type === 'scheduled'
-          ? trigger.at
-            ? new Date(trigger.at)
-            : now
-          : undefined;
+      const firstRun = action === 'launch' ? scheduleStart(current.trigger, current.startsAt, now) : null;
       return repo.update(tx, id, {
         status: next,
         ...(action === 'launch' ? { launchedAt: now, ...(firstRun ? { nextRunAt: firstRun } : {}) } : {}),
@@ -306,10 +355,16 @@ export class CampaignsService {
     return toCampaign(row);
   }
 
+  /**
+   * The launched campaign's first run, now. The launch has committed: if this fails, the minute
+   * sweep runs it instead, and the client is not told its launch failed.
+   */
   async #runSoon(tenantId: string, campaignId: string): Promise<void> {
     const jobs = this.#jobs();
-    if (jobs) await jobs.add(RUN_TASK, { tenantId, campaignId }, { jobKey: `${RUN_TASK}:${campaignId}` });
-    else await this.runDue(tenantId);
+    await (jobs
+      ? jobs.add(RUN_TASK, { tenantId, campaignId }, { jobKey: `${RUN_TASK}:${campaignId}` })
+      : this.runDue(tenantId)
+    ).catch(() => undefined);
   }
 
   /** What this customer would get if they entered now: the pipeline without writing anything. */
@@ -539,10 +594,9 @@ export class CampaignsService {
           );
           after = ids.at(-1);
         }
-        let next: Date | null = null;
-        if (trigger.type === 'scheduled' && trigger.every)
-          next = nextRun(campaign.nextRunAt!, trigger.every, now);
-        await repo.update(tx, campaign.id, { nextRunAt: next });
+        // counted from where the schedule starts, not from this run (no drift across short months)
+        const start = scheduleStart(trigger, campaign.startsAt, campaign.launchedAt ?? campaign.nextRunAt!);
+        await repo.update(tx, campaign.id, { nextRunAt: runAfter(trigger, start, now) });
       }
     });
   }
@@ -581,7 +635,8 @@ export class CampaignsService {
     const now = this.#clock.now();
     await forEachTenant('the campaigns sweep', tenantIds, async (tenantId) => {
       await this.#db.withTenant(tenantId, async (tx) => {
-        for (const c of await repo.withStatus(tx, ['scheduled', 'running', 'paused'])) {
+        // locked: a pause or completion in flight is waited for, and the row read again after it
+        for (const c of await repo.withStatus(tx, ['scheduled', 'running', 'paused'], true)) {
           if (c.endsAt && c.endsAt <= now) await repo.update(tx, c.id, { status: 'completed' });
           else if (c.status === 'scheduled' && (!c.startsAt || c.startsAt <= now))
             await repo.update(tx, c.id, { status: 'running' });

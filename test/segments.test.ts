@@ -675,3 +675,33 @@ describe('segments over GraphQL', () => {
     expect(bad.body.errors?.[0]?.extensions?.code).toBe('validation_failed');
   });
 });
+
+describe('partner tokens beyond their segments', () => {
+  it('a partner token’s other scopes count for nothing: no customer, order or timeline outside its segments', async () => {
+    const tenant = await t.newTenant();
+    const { client } = tenant;
+    const outsider = (
+      await client.post('/v1/customers', { externalId: 'outsider', email: 'o@example.com' })
+    ).json();
+    const list = (await client.post('/v1/segments', { name: 'partner-list', kind: 'static' })).json();
+    const partner = t.as(
+      await t.token(tenant, ['segments:read', 'customers:read', 'customers:write', 'customers:pii'], {
+        segments: [list.id],
+      }),
+    );
+    for (const res of [
+      await partner.get('/v1/customers'),
+      await partner.get(`/v1/customers/${outsider.id}`),
+      await partner.get(`/v1/customers/${outsider.id}/orders`),
+      await partner.get(`/v1/customers/${outsider.id}/timeline`),
+      await partner.patch(`/v1/customers/${outsider.id}`, { consent: { partnerSharing: { granted: true } } }),
+    ]) {
+      expect(res.statusCode, res.body).toBe(403);
+      expect(res.json().detail).toMatch(/partner token/);
+    }
+    const gql = await partner.graphql(`{ customer(id: "${outsider.id}") { email } }`);
+    expect(gql.body.errors?.[0]?.extensions?.code).toBe('insufficient_scope');
+    // what it is for still works
+    expect((await partner.get(`/v1/segments/${list.id}/members`)).statusCode).toBe(200);
+  });
+});

@@ -131,7 +131,20 @@ export function bearerToken(header: string | undefined): string {
   return match[1]!;
 }
 
+/** What a partner token (one with a `segments` claim) may do: read its segments' members. */
+const PARTNER_SCOPES: ReadonlySet<string> = new Set(['segments:read', 'customers:pii']);
+
 export function requireScopes(actor: Actor, scopes: readonly string[]): void {
+  // a partner's other scopes count for nothing: with customers:read it would read every customer
+  if (actor.segments !== null) {
+    const beyond = scopes.filter((s) => !PARTNER_SCOPES.has(s));
+    if (beyond.length)
+      throw new AppError(
+        'insufficient_scope',
+        `a partner token (one with a segments claim) only reads its segments' members: ${beyond.join(', ')} is not for it`,
+        { extra: { requiredScopes: scopes } },
+      );
+  }
   const missing = scopes.filter((s) => !actor.scopes.has(s));
   if (missing.length) {
     throw new AppError('insufficient_scope', `this requires the scope ${missing.join(', ')}`, {

@@ -705,3 +705,46 @@ describe('partner tokens beyond their segments', () => {
     expect((await partner.get(`/v1/segments/${list.id}/members`)).statusCode).toBe(200);
   });
 });
+
+describe('segments on float4 scores', () => {
+  it('a punctuality that reads 0.7 matches gte 0.7 and eq 0.7 (the value is compared as the column stores it)', async () => {
+    const tenant = await t.newTenant();
+    const { client } = tenant;
+    const c = (await client.post('/v1/customers', { externalId: 'punctual' })).json();
+    const order = orderBody({ customerId: c.id, externalId: 'p-1' });
+    expect((await client.post('/v1/orders', order)).statusCode).toBe(201);
+    await t.app.services.scores.recompute(tenant.id);
+    // 7 of 10 on time, as float4 holds it
+    const owner = new pg.Client({ connectionString: inject('ownerUrl') });
+    await owner.connect();
+    try {
+      await owner.query('UPDATE customer_scores SET punctuality = 0.7 WHERE customer_id = $1', [c.id]);
+    } finally {
+      await owner.end();
+    }
+    for (const op of ['gte', 'eq', 'lte'])
+      expect(
+        (
+          await client.post('/v1/segments/preview', {
+            definition: { version: 1, all: [{ field: 'scores.punctuality', op, value: 0.7 }] },
+          })
+        ).json().count,
+        op,
+      ).toBe(1);
+  });
+});
+
+describe('segments on purchases of customers who never ordered', () => {
+  it('purchases.orders eq 0 selects the prospects, as orders count lt 1 does', async () => {
+    const { client } = await t.newTenant();
+    await newCustomer(client); // the prospect
+    const buyer = await newCustomer(client);
+    expect((await client.post('/v1/orders', orderBody({ customerId: buyer.id }))).statusCode).toBe(201);
+    const count = async (definition: object) =>
+      (await client.post('/v1/segments/preview', { definition: { version: 1, ...definition } })).json().count;
+    expect(await count({ all: [{ field: 'purchases.orders', op: 'eq', value: 0 }] })).toBe(1);
+    expect(await count({ all: [{ field: 'purchases.netRevenue', op: 'lt', value: 1 }] })).toBe(1);
+    expect(await count({ all: [{ orders: { count: { lt: 1 } } }] })).toBe(1);
+    expect(await count({ all: [{ field: 'purchases.orders', op: 'gte', value: 1 }] })).toBe(1);
+  });
+});

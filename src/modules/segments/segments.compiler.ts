@@ -23,7 +23,31 @@ export type CompileContext = {
 
 export type Compiled = { where: SQL; joins: { scores: boolean; aggregates: boolean } };
 
-const PG_TYPE: Record<FieldType, string> = {
+/**
+ * The score columns stored as `real` (float4). A value is compared with them as a `real` too: 0.7
+ * is 0.699999988 in float4, so `punctuality gte 0.7` against a float8 0.7 would leave out the
+ * customer whose punctuality reads 0.7.
+ */
+const REAL_COLUMNS = new Set([
+  'punctuality',
+  'n_volume',
+  'n_frequency',
+  'n_amount',
+  'n_punctuality',
+  'n_seniority',
+  'value_score',
+]);
+/** The purchase aggregates that are 0, not NULL, for a customer without orders. */
+const ZERO_WITHOUT_ORDERS = new Set(['orders', 'net_revenue']);
+
+const isReal = (spec: FieldSpec) =>
+  spec.type === 'number' &&
+  'table' in spec.source &&
+  spec.source.table === 's' &&
+  REAL_COLUMNS.has(spec.source.column);
+
+const PG_TYPE: Record<FieldType | 'real', string> = {
+  real: 'real',
   string: 'text',
   enum: 'text',
   tags: 'text',
@@ -68,7 +92,7 @@ class Compiler {
     this.ctx = ctx;
   }
 
-  param(v: unknown, type: FieldType): SQL {
+  param(v: unknown, type: FieldType | 'real'): SQL {
     const cast = sql.raw(PG_TYPE[type]);
     return Array.isArray(v) ? sql`${sql.param(v)}::${cast}[]` : sql`${v}::${cast}`;
   }
@@ -147,6 +171,9 @@ class Compiler {
     if ('table' in source) {
       if (source.table === 's') this.joins.scores = true;
       if (source.table === 'a') this.joins.aggregates = true;
+      // a customer who never ordered has no aggregates row: no orders and no revenue, not unknown
+      if (source.table === 'a' && ZERO_WITHOUT_ORDERS.has(source.column))
+        return sql.raw(`coalesce(a.${source.column}, 0)`);
       return sql.raw(`${source.table}.${source.column}`);
     }
     switch (source.expr) {
@@ -176,7 +203,7 @@ class Compiler {
 
   /** A positive operator applied to an expression. */
   test(e: SQL, spec: FieldSpec, op: string, value: unknown): SQL {
-    const type = spec.type;
+    const type = isReal(spec) ? 'real' : spec.type;
     const time = type === 'timestamp';
     // a plain date against a time means that whole day in the tenant's calendar, bounds included
     const day = (v: unknown): v is string => time && typeof v === 'string' && PLAIN_DATE.test(v);

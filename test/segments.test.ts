@@ -209,7 +209,16 @@ describe('segments: definitions, membership and history', () => {
     // a profile change: the tag goes
     const patched = await client.patch(`/v1/customers/${a.id}`, { tags: [] });
     expect(patched.statusCode, patched.body).toBe(200);
-    // DELETE with a body (the test client sends none)
+    // DELETE with a body (the test client sends none); an unknown customer refuses it too
+    const unknownOut = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/segments/${list.id}/members`,
+      headers: { authorization: `Bearer ${token}` },
+      payload: { customerIds: [b.id, unknown] },
+    });
+    expect(unknownOut.statusCode).toBe(422);
+    expect(unknownOut.json().errors).toEqual([{ path: 'customerIds[1]', message: 'no such customer' }]);
+    expect((await client.get(`/v1/segments/${list.id}`)).json().memberCount).toBe(1);
     const removed = await t.app.inject({
       method: 'DELETE',
       url: `/v1/segments/${list.id}/members`,

@@ -204,6 +204,9 @@ export class SegmentsService {
 
   update(actor: TenantActor, id: string, input: UpdateSegmentInput, ifMatch?: string): Promise<Segment> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
+      // definitions change one at a time per tenant (two concurrent edits cannot close a cycle); the
+      // membership lock comes before the segment's row, in the order a membership pass takes them
+      if (input.definition !== undefined) await repo.lockMembership(tx);
       const current = await repo.findById(tx, id, true);
       if (!current || !mayRead(actor, id)) throw notFound(id);
       refusePartner(actor, 'write');
@@ -212,8 +215,6 @@ export class SegmentsService {
       if (input.definition !== undefined) refusePartner(actor);
       if (input.definition !== undefined && current.kind === 'static')
         throw validationError([{ path: 'definition', message: 'a static segment has no definition' }]);
-      // definitions change one at a time per tenant: two concurrent edits cannot close a cycle
-      if (input.definition !== undefined) await repo.lockMembership(tx);
       const evaluation = await this.membership.evaluation(tx, actor.tenantId, {
         forWrite: input.definition !== undefined,
       });
@@ -491,24 +492,23 @@ export class SegmentsService {
   /** Adds customers to a static segment, or removes them; unknown customers refuse the whole change. */
   changeMembers(actor: TenantActor, id: string, customerIds: string[], add: boolean) {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
+      // the membership lock before the segment's row, in the order a membership pass takes them
+      await repo.lockMembership(tx);
       const row = await repo.findById(tx, id, true);
       if (!row || !mayRead(actor, id)) throw notFound(id);
       refusePartner(actor, 'write');
       if (row.kind !== 'static')
         throw new AppError('segment_not_static', 'members of a dynamic segment follow its definition');
       const ids = [...new Set(customerIds)];
-      if (add) {
-        const existing = await repo.existingCustomers(tx, ids);
-        const unknown = ids.filter((c) => !existing.has(c));
-        if (unknown.length)
-          throw new AppError('invalid_reference', `no customers ${unknown.join(', ')} in this tenant`, {
-            errors: unknown.map((c) => ({
-              path: `customerIds[${customerIds.indexOf(c)}]`,
-              message: 'no such customer',
-            })),
-          });
-      }
-      await repo.lockMembership(tx);
+      const existing = await repo.existingCustomers(tx, ids);
+      const unknown = ids.filter((c) => !existing.has(c));
+      if (unknown.length)
+        throw new AppError('invalid_reference', `no customers ${unknown.join(', ')} in this tenant`, {
+          errors: unknown.map((c) => ({
+            path: `customerIds[${customerIds.indexOf(c)}]`,
+            message: 'no such customer',
+          })),
+        });
       const emit: Emit = (type, source) => this.#events.insertFrom(type, source);
       const at = this.#clock.now();
       const changes = add

@@ -757,3 +757,21 @@ describe('segments on purchases of customers who never ordered', () => {
     expect(await count({ all: [{ field: 'purchases.orders', op: 'gte', value: 1 }] })).toBe(1);
   });
 });
+
+describe('segments: windows ending now', () => {
+  it('an order stamped a minute ahead (a fast point-of-sale clock, within the allowed skew) is in a "last 90 days" window', async () => {
+    now = new Date(NOW);
+    const { client } = await t.newTenant();
+    const c = await newCustomer(client);
+    const placedAt = new Date(NOW + 60_000).toISOString();
+    const res = await client.post(
+      '/v1/orders',
+      orderBody({ customerId: c.id, placedAt, sourceUpdatedAt: placedAt }),
+    );
+    expect(res.statusCode, res.body).toBe(201);
+    const count = async (definition: object) =>
+      (await client.post('/v1/segments/preview', { definition: { version: 1, ...definition } })).json().count;
+    expect(await count({ all: [{ orders: { within: 'P90D' } }] })).toBe(1);
+    expect(await count({ all: [{ field: 'purchases.lastOrderAt', op: 'within', value: 'P90D' }] })).toBe(1);
+  });
+});

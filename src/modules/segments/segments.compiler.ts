@@ -1,4 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
+import { FUTURE_SKEW_MS } from '../../platform/schemas.ts';
 import type { FieldSpec, FieldType } from './segments.fields.ts';
 import { type Ast, type NumberTest, passes } from './segments.language.ts';
 
@@ -95,6 +96,14 @@ class Compiler {
   param(v: unknown, type: FieldType | 'real'): SQL {
     const cast = sql.raw(PG_TYPE[type]);
     return Array.isArray(v) ? sql`${sql.param(v)}::${cast}[]` : sql`${v}::${cast}`;
+  }
+
+  /**
+   * The end of a "within the last …" window: now, and the few minutes ahead that writes may be
+   * stamped with (a point of sale whose clock runs fast): such an order is in the window at once.
+   */
+  latest(): string {
+    return new Date(this.ctx.now.getTime() + FUTURE_SKEW_MS).toISOString();
   }
 
   /** The restriction to `only` for a subquery's customer column. */
@@ -255,7 +264,7 @@ class Compiler {
         const cutoff = time
           ? this.param(shift(this.ctx.now, duration, -1).toISOString(), type)
           : this.param(dayShift(this.ctx.today, duration, -1), type);
-        const end = time ? this.param(this.ctx.now.toISOString(), type) : this.param(this.ctx.today, type);
+        const end = time ? this.param(this.latest(), type) : this.param(this.ctx.today, type);
         if (op === 'before') return sql`${e} < ${cutoff}`;
         if (op === 'after') return sql`${e} > ${cutoff}`;
         return sql`${e} BETWEEN ${cutoff} AND ${end}`;
@@ -355,9 +364,7 @@ class Compiler {
     }
     if (ast.within) {
       const cutoff = shift(this.ctx.now, ast.within, -1).toISOString();
-      where.push(
-        sql`${sql.raw(time)} BETWEEN ${cutoff}::timestamptz AND ${this.ctx.now.toISOString()}::timestamptz`,
-      );
+      where.push(sql`${sql.raw(time)} BETWEEN ${cutoff}::timestamptz AND ${this.latest()}::timestamptz`);
     }
     const having = sql.join(
       Object.entries(ast.measures).flatMap(([measure, test]) =>

@@ -775,3 +775,25 @@ describe('segments: windows ending now', () => {
     expect(await count({ all: [{ field: 'purchases.lastOrderAt', op: 'within', value: 'P90D' }] })).toBe(1);
   });
 });
+
+describe('segments: deleting one another refers to', () => {
+  it('a definition saved while the segment it names is deleted: one of the two is refused, never both kept', async () => {
+    now = new Date(NOW);
+    const { client } = await t.newTenant();
+    for (let round = 0; round < 8; round++) {
+      const target = (await client.post('/v1/segments', { name: `target-${round}`, kind: 'static' })).json();
+      const [created, deleted] = await Promise.all([
+        client.post('/v1/segments', {
+          name: `refers-${round}`,
+          definition: { version: 1, all: [{ field: 'segment', op: 'eq', value: target.id }] },
+        }),
+        client.delete(`/v1/segments/${target.id}`),
+      ]);
+      const outcome = [created.statusCode, deleted.statusCode];
+      expect([
+        [201, 409],
+        [400, 204],
+      ]).toContainEqual(outcome);
+    }
+  });
+});

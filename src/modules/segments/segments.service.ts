@@ -127,7 +127,9 @@ export class SegmentsService {
         `conditions on ${personal.join(', ')} need the scope customers:pii (the values are personal data)`,
         { extra: { requiredScopes: ['customers:pii'] } },
       );
-    const referenced = await repo.findByIds(tx, result.segmentIds);
+    // share-locked: a segment it refers to cannot be deleted until this definition is saved (and
+    // then the delete sees it refers to it)
+    const referenced = await repo.findByIds(tx, result.segmentIds, 'share');
     const missing = result.segmentIds.filter((id) => !referenced.some((r) => r.id === id));
     if (missing.length)
       throw validationError(
@@ -157,6 +159,8 @@ export class SegmentsService {
     if (input.kind === 'static' && input.definition !== undefined)
       throw validationError([{ path: 'definition', message: 'a static segment has no definition' }]);
     return this.#db.withTenant(actor.tenantId, async (tx) => {
+      // the membership lock first (its first build needs it): before the segments it refers to
+      if (input.definition !== undefined) await repo.lockMembership(tx);
       const evaluation = await this.membership.evaluation(tx, actor.tenantId, {
         forWrite: input.definition !== undefined,
       });
@@ -240,6 +244,9 @@ export class SegmentsService {
 
   remove(actor: TenantActor, id: string): Promise<void> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
+      // after the definition writes in flight (they hold the membership lock): one that refers to
+      // this segment is then seen by the dependents check
+      await repo.lockMembership(tx);
       const current = await repo.findById(tx, id, true);
       if (!current || !mayRead(actor, id)) throw notFound(id);
       refusePartner(actor, 'write');

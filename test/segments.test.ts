@@ -1,3 +1,5 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import formats from 'ajv-formats';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
@@ -515,6 +517,31 @@ describe('segment definitions: validation', () => {
     expect(fields).toEqual(
       expect.arrayContaining(['country', 'scores.tier', 'attributes.shoeSize', 'birthday']),
     );
+    // what the API accepts, the schema accepts, and what it refuses the schema refuses
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    formats.default(ajv);
+    const valid = ajv.compile(schema);
+    const accepted = [
+      SHOE_LOVERS,
+      { version: 1, field: 'country', op: 'eq', value: 'ES' },
+      { version: 1, orders: { within: 'P90D' } },
+      { version: 1, all: [{ field: 'createdAt', op: 'gte', value: '2026-01-01' }] },
+      { version: 1, all: [{ field: 'createdAt', op: 'lt', value: '2026-01-01T10:00:00Z' }] },
+      { version: 1, not: { field: 'attributes.shoeSize', op: 'gt', value: 40 } },
+    ];
+    for (const definition of accepted) {
+      const res = await client.post('/v1/segments/preview', { definition });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(valid(definition), JSON.stringify([definition, valid.errors?.slice(0, 3)])).toBe(true);
+    }
+    for (const definition of [
+      { field: 'country', op: 'eq', value: 'ES' },
+      { version: 1, all: [{ version: 1, field: 'country', op: 'eq', value: 'ES' }] },
+      { version: 1, field: 'country', op: 'gt', value: 'ES' },
+    ]) {
+      expect((await client.post('/v1/segments/preview', { definition })).statusCode).toBe(400);
+      expect(valid(definition), JSON.stringify(definition)).toBe(false);
+    }
   });
 });
 

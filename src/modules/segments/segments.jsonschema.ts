@@ -29,7 +29,8 @@ function scalar(spec: FieldSpec): Json {
     case 'boolean':
       return { type: 'boolean' };
     case 'timestamp':
-      return { type: 'string', format: 'date-time' };
+      // a time, or a plain date (that whole day in the tenant's calendar)
+      return { type: 'string', anyOf: [{ format: 'date-time' }, { format: 'date' }] };
     case 'date':
       return { type: 'string', format: 'date' };
     default:
@@ -56,15 +57,25 @@ function valueFor(spec: FieldSpec, op: string): Json {
   }
 }
 
-function condition(name: string, spec: FieldSpec): Json {
+/** At the root, a node carries the language's `version` beside its own members. */
+const VERSION = { version: { const: 1 } };
+const atRoot = (node: Json): Json => ({
+  ...node,
+  properties: { ...(node.properties as Json), ...VERSION },
+});
+
+function condition(name: string, spec: FieldSpec, root: boolean): Json {
   return {
     description: spec.description,
-    anyOf: OPERATORS[spec.type].map((op) => ({
-      type: 'object',
-      properties: { field: { const: name }, op: { const: op }, value: valueFor(spec, op) },
-      required: op === 'exists' ? ['field', 'op'] : ['field', 'op', 'value'],
-      additionalProperties: false,
-    })),
+    anyOf: OPERATORS[spec.type].map((op) => {
+      const node = {
+        type: 'object',
+        properties: { field: { const: name }, op: { const: op }, value: valueFor(spec, op) },
+        required: op === 'exists' ? ['field', 'op'] : ['field', 'op', 'value'],
+        additionalProperties: false,
+      };
+      return root ? atRoot(node) : node;
+    }),
   };
 }
 
@@ -117,35 +128,36 @@ export function segmentJsonSchema(attributes: AttributeTypes): Json {
     required: [kind],
     additionalProperties: false,
   }));
+  // all / any / not: their other members are not checked, so `version` passes at the root
+  const branches = [
+    {
+      type: 'object',
+      properties: { all: { type: 'array', items: { $ref: '#/$defs/node' } } },
+      required: ['all'],
+    },
+    {
+      type: 'object',
+      properties: { any: { type: 'array', items: { $ref: '#/$defs/node' } } },
+      required: ['any'],
+    },
+    { type: 'object', properties: { not: { $ref: '#/$defs/node' } }, required: ['not'] },
+  ];
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'https://vinculo.dev/schemas/segment-definition/v1',
     title: 'Vínculo segment definition, version 1',
     description: `Nodes nest up to ${SEGMENT_LIMITS.depth} levels, with at most ${SEGMENT_LIMITS.conditions} conditions and activity nodes in all.`,
     allOf: [
-      { $ref: '#/$defs/node' },
-      { type: 'object', properties: { version: { const: 1 } }, required: ['version'] },
+      {
+        anyOf: [...branches, { $ref: '#/$defs/rootCondition' }, ...activities.map(atRoot)],
+      },
+      { type: 'object', properties: VERSION, required: ['version'] },
     ],
     $defs: {
       numberTest,
-      node: {
-        anyOf: [
-          {
-            type: 'object',
-            properties: { all: { type: 'array', items: { $ref: '#/$defs/node' } } },
-            required: ['all'],
-          },
-          {
-            type: 'object',
-            properties: { any: { type: 'array', items: { $ref: '#/$defs/node' } } },
-            required: ['any'],
-          },
-          { type: 'object', properties: { not: { $ref: '#/$defs/node' } }, required: ['not'] },
-          { $ref: '#/$defs/condition' },
-          ...activities,
-        ],
-      },
-      condition: { anyOf: fields.map(([name, spec]) => condition(name, spec)) },
+      node: { anyOf: [...branches, { $ref: '#/$defs/condition' }, ...activities] },
+      condition: { anyOf: fields.map(([name, spec]) => condition(name, spec, false)) },
+      rootCondition: { anyOf: fields.map(([name, spec]) => condition(name, spec, true)) },
     },
   };
 }

@@ -120,7 +120,11 @@ class Checker {
       if (keys.length !== 1) return this.fail(path, `"${activity}" stands alone in its object`);
       return this.#count(path) ? this.activity(activity, v[activity], `${path}.${activity}`) : undefined;
     }
-    if ('field' in v) return this.#count(path) ? this.condition(v, path) : undefined;
+    if ('field' in v) {
+      // at the root, the language's `version` stands beside the condition's own members
+      const { version: _version, ...own } = v;
+      return this.#count(path) ? this.condition(depth === 0 ? own : v, path) : undefined;
+    }
     return this.fail(
       path,
       `expected one of all, any, not, field, ${Object.keys(ACTIVITY).join(', ')}; got ${keys.join(', ') || 'nothing'}`,

@@ -394,6 +394,26 @@ describe('imports', () => {
     expect(errors.map((e: any) => e.line)).toEqual([5, 7]);
   });
 
+  it('counts a quoted CRLF line break as one line (line numbers do not drift in a Windows file)', async () => {
+    const { client, token } = await t.newTenant();
+    const csv = [
+      'externalId,email,firstName',
+      'w0,w0@example.com,"Ana',
+      'María',
+      'José"',
+      '',
+      'w1,not-an-email,Luis',
+      'w2,bad',
+      'w3,w3@example.com,"Eva',
+      'Luz"',
+      'w4,also-bad,Rosa',
+    ].join('\r\n');
+    const done = await waitFor(client, (await upload(t, token, 'customers', 'text/csv', csv)).json().id);
+    expect(done).toMatchObject({ status: 'completed', succeeded: 2, failed: 3 });
+    const errors = (await client.get(`/v1/imports/${done.id}/errors`)).json().data;
+    expect(errors.map((e: any) => e.line)).toEqual([6, 7, 10]);
+  });
+
   it('refuses another content type, an unknown type and an empty body', async () => {
     const { token } = await t.newTenant();
     expect((await upload(t, token, 'orders', 'application/xml', '<a/>')).statusCode).toBe(415);

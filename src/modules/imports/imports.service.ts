@@ -507,6 +507,14 @@ export class ImportsService {
         .replace(/\r?\n$/, '')
         .replace(/^[\r\n]+/, '')
         .match(/\n/g)?.length ?? 0);
+    // csv-parse counts a CRLF inside a quoted field as two lines: its line numbers run ahead by
+    // one for each such break before them. Counted here in file order (records and skipped rows
+    // alike, as the parser meets them), so each row's line is taken back by as many.
+    let doubled = 0;
+    const lineOf = (lines: number, raw: string) => {
+      doubled += raw.match(/\r\n/g)?.length ?? 0;
+      return startOf(lines - doubled, raw);
+    };
     const parser = parse({
       columns: true,
       bom: true,
@@ -516,6 +524,10 @@ export class ImportsService {
       skip_records_with_error: true,
       max_record_size: MAX_RECORD_BYTES,
       raw: true,
+      on_record: (r: { info: { lines: number }; raw: string }) => ({
+        ...r,
+        line: lineOf(r.info.lines, r.raw),
+      }),
     });
     // pipeline, not pipe: an error reading the file's chunks reaches the loop below through the parser
     pipeline(Readable.from(text), parser, () => {});
@@ -523,8 +535,8 @@ export class ImportsService {
     // the parser resynchronises at some later line break, and what it reads there is not the file's)
     let fatalLine = Number.POSITIVE_INFINITY;
     parser.on('skip', (error: Error & { code?: string; lines: number; raw?: string }) => {
+      const line = lineOf(error.lines, error.raw ?? '');
       if (fatal) return;
-      const line = startOf(error.lines, error.raw ?? '');
       if (error.code === 'CSV_QUOTE_NOT_CLOSED' || error.code === 'CSV_MAX_RECORD_SIZE') {
         fatalLine = line;
         // every byte after an open quote is inside it: nothing after can be told apart
@@ -542,13 +554,12 @@ export class ImportsService {
         bytes: 0,
       });
     });
-    for await (const { record, info, raw } of parser as AsyncIterable<{
+    for await (const { record, info, line } of parser as AsyncIterable<{
       record: Record_;
       info: { lines: number; bytes: number };
-      raw: string;
+      line: number;
     }>) {
       while (skipped.length) yield { ...skipped.shift()!, bytes: info.bytes };
-      const line = startOf(info.lines, raw);
       if (line >= fatalLine) break;
       yield { line, ...bodyOf(toBody, record), bytes: info.bytes };
     }

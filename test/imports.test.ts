@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerFromCsv, orderFromCsv } from '../src/modules/imports/imports.rows.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
@@ -262,6 +263,43 @@ describe('imports', () => {
     // a failed import is final: a stray run of its job changes nothing
     await imports.process(tenantId, failed.id);
     expect((await client.get(`/v1/imports/${failed.id}`)).json().status).toBe('failed');
+  });
+
+  it('a retried import resumes after the last batch written: customers known by phone only are not created twice', async () => {
+    const { client } = await t.newTenant();
+    const tenantId = (await client.get('/v1/settings')).json().tenantId;
+    const actor = { sub: 't', tenantId, scopes: new Set(['customers:write']), segments: null };
+    const { imports } = t.app.services;
+    const lines = ['phone,firstName'];
+    for (let i = 0; i < 1500; i++) lines.push(`+34 600 ${String(100000 + i)},Ana`);
+    lines.splice(700, 0, 'only-one-column'); // a malformed row inside the first batch
+    const job = await imports.upload(actor, 'customers', 'csv', [Buffer.from(lines.join('\n'))], {
+      enqueue: false,
+    });
+    let batches = 0;
+    const failOnce = {
+      afterBatch: async () => {
+        batches += 1;
+        if (batches === 1) throw new Error('connection lost');
+      },
+      last: false,
+    };
+    await expect(imports.process(tenantId, job.id, failOnce)).rejects.toThrow('connection lost');
+    expect((await client.get(`/v1/imports/${job.id}`)).json()).toMatchObject({ rowsRead: 1000 });
+    await imports.process(tenantId, job.id);
+    expect((await client.get(`/v1/imports/${job.id}`)).json()).toMatchObject({
+      status: 'completed',
+      rowsRead: 1501,
+      succeeded: 1500,
+      failed: 1,
+    });
+    const errors = (await client.get(`/v1/imports/${job.id}/errors`)).json().data;
+    expect(errors.map((e: { line: number }) => e.line)).toEqual([701]);
+    const customers = await t.db.withTenant(tenantId, async (tx) => {
+      const rows = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM customers`);
+      return rows.rows[0]!.n;
+    });
+    expect(customers).toBe(1500);
   });
 
   it('fails a file it cannot read past a point, saying where, with the rows before it imported', async () => {

@@ -40,8 +40,12 @@ export const importsRepository = {
       .where(eq(imports.id, id));
   },
 
-  /** Adds a processed batch's counts (a retried import starts again from zero: see `restart`). */
-  async progress(tx: Tx, id: string, delta: { rows: number; ok: number; failed: number; bytesRead: number }) {
+  /** Adds a written batch's counts, and where it ended (a retried import resumes after it: see `resume`). */
+  async progress(
+    tx: Tx,
+    id: string,
+    delta: { rows: number; ok: number; failed: number; bytesRead: number; lastLine: number },
+  ) {
     await tx
       .update(imports)
       .set({
@@ -49,24 +53,20 @@ export const importsRepository = {
         succeeded: sql`${imports.succeeded} + ${delta.ok}`,
         failed: sql`${imports.failed} + ${delta.failed}`,
         bytesRead: delta.bytesRead,
+        lastLine: delta.lastLine,
         updatedAt: sql`now()`,
       })
       .where(eq(imports.id, id));
   },
 
-  async restart(tx: Tx, id: string): Promise<void> {
-    await tx.delete(importErrors).where(eq(importErrors.importId, id));
+  /**
+   * Starts the import, or resumes it after a failed attempt: the batches written before stay
+   * written, with their counts and errors, and the run goes on after `last_line`.
+   */
+  async resume(tx: Tx, id: string): Promise<void> {
     await tx
       .update(imports)
-      .set({
-        status: 'running',
-        rowsRead: 0,
-        succeeded: 0,
-        failed: 0,
-        bytesRead: 0,
-        error: null,
-        startedAt: sql`now()`,
-      })
+      .set({ status: 'running', error: null, startedAt: sql`coalesce(${imports.startedAt}, now())` })
       .where(eq(imports.id, id));
   },
 

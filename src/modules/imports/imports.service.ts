@@ -295,7 +295,8 @@ export class ImportsService {
   /**
    * The worker's side: reads the chunks in order, parses rows as they come, and writes them in
    * batches of 1,000 through the same code as the batch endpoints, one transaction per batch with
-   * its progress. A retried job starts again from the first row (writes are idempotent). A failed
+   * its progress and the line it ended at. A retried job resumes after that line: no row is written
+   * twice (a customer known by its phone only would be created again). A failed
    * attempt that will be retried leaves the import running with the error; only the last one (`last`,
    * graphile-worker's final attempt) marks it failed. An import that is failed (a last attempt, or
    * stopped by an erasure) or completed is never run again, and one stopped while it runs writes no
@@ -309,7 +310,7 @@ export class ImportsService {
     const runnable = (status: string) => status === 'queued' || status === 'running';
     const job = await this.#db.withTenant(tenantId, async (tx) => {
       const row = await repo.find(tx, importId, { lock: true });
-      if (row && runnable(row.status)) await repo.restart(tx, importId);
+      if (row && runnable(row.status)) await repo.resume(tx, importId);
       return row;
     });
     if (!job || !runnable(job.status)) return;
@@ -340,6 +341,8 @@ export class ImportsService {
       let unreadable: AppError | undefined;
       try {
         for await (const row of this.#rows(tenantId, job, toBody)) {
+          // written by an earlier attempt, with its batch
+          if (row.line <= job.lastLine) continue;
           batch.push(row);
           if (batch.length >= BATCH_ROWS) {
             await this.#writeBatch(actor, job, batch);
@@ -455,6 +458,7 @@ export class ImportsService {
           ok: rows.length - problems.length,
           failed: problems.length,
           bytesRead: rows.at(-1)!.bytes,
+          lastLine: rows.at(-1)!.line,
         });
       },
       { retryConflicts: true },
@@ -559,7 +563,9 @@ export class ImportsService {
       info: { lines: number; bytes: number };
       line: number;
     }>) {
-      while (skipped.length) yield { ...skipped.shift()!, bytes: info.bytes };
+      // the rows the parser skipped before this one, in their place: the rows go out in file
+      // order (a retry resumes after a line, so the order must be the same every time)
+      while (skipped.length && skipped[0]!.line < line) yield { ...skipped.shift()!, bytes: info.bytes };
       if (line >= fatalLine) break;
       yield { line, ...bodyOf(toBody, record), bytes: info.bytes };
     }

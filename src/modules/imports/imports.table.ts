@@ -28,6 +28,8 @@ export const imports = pgTable(
     bytes: bigint('bytes', { mode: 'number' }).notNull(),
     bytesRead: bigint('bytes_read', { mode: 'number' }).notNull().default(0),
     rowsRead: integer('rows_read').notNull().default(0),
+    // the line of the last row written, in the same transaction as its batch: a retry resumes after it
+    lastLine: integer('last_line').notNull().default(0),
     succeeded: integer('succeeded').notNull().default(0),
     failed: integer('failed').notNull().default(0),
     error: text('error'),

@@ -1,0 +1,1 @@
+ALTER TABLE "imports" ADD COLUMN "last_line" integer DEFAULT 0 NOT NULL;

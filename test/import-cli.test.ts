@@ -62,6 +62,28 @@ describe('npm run import', () => {
     expect(refused.out).toMatch(/upload refused \(401\)/);
   });
 
+  it('reports an upload refused by a proxy in HTML by its status, not as a JSON parse error', async () => {
+    const proxy: Server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>Bad Gateway</body></html>');
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const { port } = proxy.address() as { port: number };
+    const file = join(dir, 'proxied.csv');
+    writeFileSync(file, 'externalId\na\n');
+    try {
+      const res = await run(['--type', 'customers', file, '--url', `http://127.0.0.1:${port}`], {
+        VINCULO_TOKEN: 't',
+      });
+      expect(res.code).toBe(1);
+      expect(res.out).toMatch(/upload refused \(502\): <html><body>Bad Gateway/);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+
   it('waits out a 429 or 503 while following the import, and stops with the refusal on a 401', async () => {
     // a stand-in API: the upload is accepted, then each poll answers the next status in `polls`
     const stub = async (polls: number[]) => {

@@ -89,6 +89,22 @@ describe('imports', () => {
     expect((await client.get('/v1/customers?externalId=c3')).json().data).toHaveLength(1);
   });
 
+  it('reports a row whose key holds U+0000 like any bad row (its problem is stored with the escape)', async () => {
+    const { client, token } = await t.newTenant();
+    const ndjson = [
+      '{"externalId":"z1","attributes":{"x\\u0000y":1}}',
+      JSON.stringify({ externalId: 'z2', firstName: 'Dos' }),
+    ].join('\n');
+    const done = await waitFor(
+      client,
+      (await upload(t, token, 'customers', 'application/x-ndjson', ndjson)).json().id,
+    );
+    expect(done).toMatchObject({ status: 'completed', succeeded: 1, failed: 1 });
+    const [error] = (await client.get(`/v1/imports/${done.id}/errors`)).json().data;
+    expect(error).toMatchObject({ line: 1, code: 'validation_failed' });
+    expect(error.detail).toContain('x\\u0000y');
+  });
+
   it('shows progress while it runs', async () => {
     const { client, token } = await t.newTenant();
     const lines = ['externalId,email,tags'];

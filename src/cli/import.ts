@@ -69,9 +69,20 @@ async function main() {
     body: Readable.toWeb(createReadStream(file)) as ReadableStream,
     duplex: 'half',
   } as RequestInit);
-  const created = (await upload.json()) as Progress & { detail?: string };
-  if (upload.status !== 202)
-    throw new Error(`upload refused (${upload.status}): ${created.detail ?? JSON.stringify(created)}`);
+  // the status first: a proxy in between may answer a refusal in HTML
+  const text = await upload.text();
+  const answer = (() => {
+    try {
+      return JSON.parse(text) as Progress & { detail?: string };
+    } catch {
+      return undefined;
+    }
+  })();
+  if (upload.status !== 202 || !answer)
+    throw new Error(
+      `upload refused (${upload.status}): ${answer?.detail ?? (text.slice(0, 200) || upload.statusText)}`,
+    );
+  const created = answer;
 
   const bar = new Bar(
     {

@@ -4,6 +4,17 @@ import { importChunks, importErrors, imports } from './imports.table.ts';
 
 export type ImportRow = typeof imports.$inferSelect;
 
+/** Every string in a JSON value with U+0000 written as the text `\u0000`. */
+function withoutNul(value: unknown): unknown {
+  if (typeof value === 'string') return value.replaceAll('\0', '\\u0000');
+  if (Array.isArray(value)) return value.map(withoutNul);
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [withoutNul(k) as string, withoutNul(v)]),
+    );
+  return value;
+}
+
 export const importsRepository = {
   async insert(tx: Tx, row: typeof imports.$inferInsert): Promise<ImportRow> {
     const [created] = await tx.insert(imports).values(row).returning();
@@ -70,8 +81,13 @@ export const importsRepository = {
       .where(eq(imports.id, id));
   },
 
+  /**
+   * A problem quotes the row (a key, the parser's view of a broken line) and so may hold U+0000,
+   * which PostgreSQL cannot store: it is written as the escape `\u0000`, as JSON would show it.
+   */
   async addErrors(tx: Tx, rows: (typeof importErrors.$inferInsert)[]): Promise<void> {
-    if (rows.length) await tx.insert(importErrors).values(rows).onConflictDoNothing();
+    const storable = rows.map((r) => ({ ...r, problem: withoutNul(r.problem) as typeof r.problem }));
+    if (storable.length) await tx.insert(importErrors).values(storable).onConflictDoNothing();
   },
 
   async dropChunks(tx: Tx, id: string): Promise<void> {

@@ -363,6 +363,12 @@ describe('campaigns: reactivation, from the status change to the sending system'
         'error',
       ]);
       expect(reported.json().results[2].error.code).toBe('message_not_found');
+      // a failure reported after the delivery records its time but does not unsend the message
+      const late = await client.post('/v1/message-events', {
+        items: [{ messageId: message!.id, type: 'failed', occurredAt: new Date(now).toISOString() }],
+      });
+      expect(late.json().results[0].status).toBe('recorded');
+      expect((await messagesOf(client, c.id)).find((m) => m.id === message!.id)?.status).toBe('unsubscribed');
       expect((await client.get(`/v1/customers/${lapsing.id}`)).json().consent.email.granted).toBe(false);
       const history = (await client.get(`/v1/customers/${lapsing.id}/consent-history`)).json().data;
       expect(history.at(-1)).toMatchObject({

@@ -449,8 +449,16 @@ export class CampaignsService {
         const at = new Date(item.occurredAt);
         const column = `${item.type}At` as 'deliveredAt';
         const rank = MESSAGE_RANK[item.type] ?? 10;
+        // a failure only fails what was not yet delivered: a late bounce report of a message already
+        // delivered, opened or clicked keeps it so (and in the treatment group the report compares)
         const status =
-          rank >= (MESSAGE_RANK[message.status] ?? 10) ? (item.type as MessageRow['status']) : message.status;
+          item.type === 'failed'
+            ? message.status === 'queued'
+              ? 'failed'
+              : message.status
+            : rank >= (MESSAGE_RANK[message.status] ?? 10)
+              ? (item.type as MessageRow['status'])
+              : message.status;
         await repo.updateMessage(tx, message.id, { [column]: at, status });
         found.set(message.id, { ...message, status, [column]: at });
         if (item.type === 'unsubscribed') {

@@ -778,3 +778,27 @@ describe('campaigns: the schedule', () => {
     expect(same.json().nextRunAt).toBe(at);
   });
 });
+
+describe('campaigns: an unsubscribe after the channel changed', () => {
+  it('withdraws the consent of the channel the message went out on, not the campaign’s new one', async () => {
+    now = T0;
+    const { client } = await t.newTenant();
+    const c1 = await newCustomer(client, {
+      phone: '+34600123456',
+      consent: { email: { granted: true }, sms: { granted: true } },
+    });
+    const c = await campaign(client, { segmentIds: [await staticSegment(client, 'both', [c1.id])] });
+    await client.post(`/v1/campaigns/${c.id}/launch`);
+    const [message] = await messagesOf(client, c.id);
+    expect(message).toMatchObject({ status: 'queued' });
+    const moved = await client.patch(`/v1/campaigns/${c.id}`, { channel: 'sms' });
+    expect(moved.statusCode, moved.body).toBe(200);
+    const reported = await client.post('/v1/message-events', {
+      items: [{ messageId: message!.id, type: 'unsubscribed', occurredAt: new Date(now).toISOString() }],
+    });
+    expect(reported.json().results[0].status).toBe('recorded');
+    const consent = (await client.get(`/v1/customers/${c1.id}`)).json().consent;
+    expect(consent.email.granted).toBe(false);
+    expect(consent.sms.granted).toBe(true);
+  });
+});

@@ -245,6 +245,7 @@ export class Sender {
             body: d.body,
             showsPersonalData: d.variant ? showsPersonalData([d.variant]) : false,
             statusAtEntry: d.customer.status,
+            channel: campaign.channel,
             enteredAt: now,
           },
         ];

@@ -465,7 +465,9 @@ export class CampaignsService {
           const campaign =
             campaigns.get(message.campaignId) ?? (await repo.findById(tx, message.campaignId))!;
           campaigns.set(campaign.id, campaign);
-          const consent = CONSENT_OF[campaign.channel];
+          // the channel the message went out on, not the campaign's now (a row from before it was
+          // kept: the campaign's)
+          const consent = CONSENT_OF[message.channel ?? campaign.channel];
           if (consent)
             await this.#customers.withdrawConsentIn(
               tx,

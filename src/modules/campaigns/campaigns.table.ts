@@ -121,6 +121,8 @@ export const campaignMessages = pgTable(
     showsPersonalData: boolean('shows_personal_data').notNull().default(true),
     // the customer's status when they entered (reactivation and recovery reports)
     statusAtEntry: text('status_at_entry').notNull(),
+    // the channel it went out on (the campaign's may change later: an unsubscribe is from this one)
+    channel: text('channel', { enum: CHANNELS }),
     enteredAt: at('entered_at').notNull(),
     deliveredAt: at('delivered_at'),
     openedAt: at('opened_at'),

@@ -1,0 +1,6 @@
+-- Each message keeps the channel it went out on: an unsubscribe reported later withdraws that
+-- channel's consent, whatever the campaign's channel has become since. Earlier messages take their
+-- campaign's channel as it is now (the best that is known of them).
+ALTER TABLE "campaign_messages" ADD COLUMN "channel" text;--> statement-breakpoint
+UPDATE "campaign_messages" m SET "channel" = c."channel"
+FROM "campaigns" c WHERE c."tenant_id" = m."tenant_id" AND c."id" = m."campaign_id";

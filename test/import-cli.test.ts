@@ -130,4 +130,29 @@ describe('npm run import', () => {
     expect(expired.seen).toEqual([401]);
     expect(refused.out).toMatch(/following the import was refused \(401: answer 401\)/);
   });
+
+  it('stops following an import that shows no progress for --stall-minutes, saying where to look', async () => {
+    const stuck: Server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        res.statusCode = req.method === 'POST' ? 202 : 200;
+        res.end(JSON.stringify({ id: 'imp-2', status: 'running', rowsRead: 5, failed: 0, percentDone: 10 }));
+      });
+    });
+    await new Promise<void>((r) => stuck.listen(0, '127.0.0.1', r));
+    const { port } = stuck.address() as { port: number };
+    const file = join(dir, 'stuck.csv');
+    writeFileSync(file, 'externalId\na\n');
+    try {
+      const res = await run(
+        ['--type', 'customers', file, '--url', `http://127.0.0.1:${port}`, '--stall-minutes', '0.02'],
+        { VINCULO_TOKEN: 't' },
+      );
+      expect(res.code).toBe(1);
+      expect(res.out).toMatch(/no progress for 0.02 minutes \(running, 5 rows read\).*\/v1\/imports\/imp-2/);
+    } finally {
+      await new Promise((r) => stuck.close(r));
+    }
+  });
 });

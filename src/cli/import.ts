@@ -3,8 +3,9 @@ import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { Bar, Presets } from 'cli-progress';
 
-const USAGE = `usage: npm run import -- --type customers|orders <file.csv|file.ndjson> [--url http://127.0.0.1:3000] [--token <jwt>]
-  the token defaults to $VINCULO_TOKEN (e.g. export VINCULO_TOKEN=$(npm run -s token -- --tenant default))`;
+const USAGE = `usage: npm run import -- --type customers|orders <file.csv|file.ndjson> [--url http://127.0.0.1:3000] [--token <jwt>] [--stall-minutes 15]
+  the token defaults to $VINCULO_TOKEN (e.g. export VINCULO_TOKEN=$(npm run -s token -- --tenant default));
+  --stall-minutes: give up following an import that shows no progress for that long (it goes on on the server)`;
 
 type Progress = {
   id: string;
@@ -53,11 +54,14 @@ async function main() {
       type: { type: 'string' },
       url: { type: 'string', default: process.env.VINCULO_URL ?? 'http://127.0.0.1:3000' },
       token: { type: 'string', default: process.env.VINCULO_TOKEN },
+      'stall-minutes': { type: 'string', default: '15' },
     },
   });
   const file = positionals[0];
   if (!file || !values.type || !['customers', 'orders'].includes(values.type)) throw new Error(USAGE);
   if (!values.token) throw new Error(`no token: pass --token or set VINCULO_TOKEN\n${USAGE}`);
+  const stallMs = Number(values['stall-minutes']) * 60_000;
+  if (!(stallMs > 0)) throw new Error(`--stall-minutes must be a positive number\n${USAGE}`);
   const contentType = /\.(nd)?jsonl?$|\.ndjson$/.test(file) ? 'application/x-ndjson' : 'text/csv';
   const headers = { authorization: `Bearer ${values.token}` };
   const size = statSync(file).size;
@@ -93,9 +97,17 @@ async function main() {
   );
   bar.start(100, 0, { rows: 0, speed: 0, failed: 0 });
   let state = created;
+  let moved = { rows: -1, at: Date.now() };
   while (state.status === 'queued' || state.status === 'running') {
     await new Promise((r) => setTimeout(r, 500));
     state = await progressOf(`${values.url}/v1/imports/${created.id}`, headers);
+    if (state.rowsRead !== moved.rows) moved = { rows: state.rowsRead, at: Date.now() };
+    else if (Date.now() - moved.at > stallMs) {
+      bar.stop();
+      throw new Error(
+        `no progress for ${values['stall-minutes']} minutes (${state.status}, ${state.rowsRead} rows read): stopped following it; GET ${values.url}/v1/imports/${created.id} shows where it is`,
+      );
+    }
     bar.update(state.percentDone, {
       rows: state.rowsRead,
       speed: state.rowsPerSecond ?? 0,

@@ -85,6 +85,40 @@ describe('consent history', () => {
     expect(future.json().errors.map((e: any) => e.path)).toEqual(['consent.email.at']);
   });
 
+  it('a repeated write (a retried upsert) adds no entry; a consent without its own time is dated by its request', async () => {
+    const tenant = await t.newTenant();
+    const body = {
+      externalId: `rep-${Date.now()}`,
+      consent: { email: { granted: true, at: '2026-03-01T10:00:00.000Z', source: 'web_form' } },
+    };
+    for (let i = 0; i < 3; i++)
+      expect((await tenant.client.post('/v1/customers/batch', { items: [body] })).statusCode).toBe(200);
+    const [c] = (await tenant.client.get(`/v1/customers?externalId=${body.externalId}`)).json().data;
+    const history = async () =>
+      (await tenant.client.get(`/v1/customers/${c.id}/consent-history`)).json().data;
+    expect(await history()).toHaveLength(1);
+    // a grant stamped a few minutes ahead (a fast clock), then a withdrawal without a time: the
+    // withdrawal is dated by its own request, not by the grant it lost to
+    const ahead = new Date(Date.now() + 3 * 60_000).toISOString();
+    await tenant.client.patch(`/v1/customers/${c.id}`, { consent: { sms: { granted: true, at: ahead } } });
+    const before = Date.now();
+    await tenant.client.patch(`/v1/customers/${c.id}`, { consent: { sms: { granted: false } } });
+    const sms = (await history()).filter((h: { channel: string }) => h.channel === 'sms');
+    expect(sms.map((h: { granted: boolean }) => h.granted)).toEqual([false, true]);
+    expect(Date.parse(sms[0].at)).toBeGreaterThanOrEqual(before - 1000);
+    expect(Date.parse(sms[0].at)).toBeLessThan(Date.parse(ahead));
+  });
+
+  it('refuses a customer referring themselves, naming the field', async () => {
+    const tenant = await t.newTenant();
+    const c = await newCustomer(tenant.client);
+    const res = await tenant.client.patch(`/v1/customers/${c.id}`, {
+      referredBy: { kind: 'customer', id: c.id },
+    });
+    expect(res.statusCode).toBe(422);
+    expect(res.json()).toMatchObject({ code: 'invalid_reference', errors: [{ path: 'referredBy.id' }] });
+  });
+
   it('records the consent of customers created by a batch upsert and by an order’s buyer identity', async () => {
     const tenant = await t.newTenant();
     const batch = await tenant.client.post('/v1/customers/batch', {

@@ -491,32 +491,54 @@ export class CustomersService {
     defs: Defs,
     prefix = '',
   ): Promise<CustomerRow> {
-    const cols = columnsOf(input, current, this.#clock.now());
+    const at = this.#clock.now();
+    const cols = columnsOf(input, current, at);
     if (input.attributes) AttributesService.check(defs, input.attributes, path(prefix, 'attributes'));
     if (input.referredBy?.kind === 'customer' && input.referredBy.id === current.id) {
-      throw new AppError('invalid_reference', 'a customer cannot refer themselves');
+      const where = path(prefix, 'referredBy.id');
+      throw new AppError('invalid_reference', `${where}: a customer cannot refer themselves`, {
+        errors: [{ path: where, message: 'is the customer itself' }],
+      });
     }
     await this.#checkReferences(tx, input, prefix);
     const row = await repo.update(tx, current.id, cols);
-    await this.#recordConsent(tx, actor, [{ customerId: row.id, input: input.consent, stored: row.consent }]);
+    await this.#recordConsent(tx, actor, [
+      { customerId: row.id, input: input.consent, stored: row.consent, before: current.consent, at },
+    ]);
     await this.#events.emit(tx, row.tenantId, [
       { type: 'customer.updated', data: toCustomer(row, EVENT_VIEW) },
     ]);
     return row;
   }
 
-  /** Each consent sent in a write becomes a history entry: channel, value, time, how, and by whom. */
+  /**
+   * Each consent sent in a write becomes a history entry: channel, value, time, how, and by whom —
+   * except one that repeats, time and all, what the customer already had (a retried write).
+   */
   async #recordConsent(
     tx: Tx,
     actor: TenantActor,
-    writes: { customerId: string; input: Input['consent'] | undefined; stored: ConsentMap }[],
+    writes: {
+      customerId: string;
+      input: Input['consent'] | undefined;
+      stored: ConsentMap;
+      /** For an update: the consents before it, and the request's time (a consent without its own). */
+      before?: ConsentMap;
+      at?: Date;
+    }[],
   ): Promise<void> {
     await repo.insertConsentChanges(
       tx,
-      writes.flatMap(({ customerId, input, stored }) =>
+      writes.flatMap(({ customerId, input, stored, before, at }) =>
         Object.entries(input ?? {}).flatMap(([channel, given]) => {
           const now = stored[channel as keyof ConsentMap];
-          return given && now
+          const had = before?.[channel as keyof ConsentMap];
+          const repeated =
+            given?.at !== undefined &&
+            had !== undefined &&
+            had.granted === given.granted &&
+            Date.parse(had.at) === Date.parse(given.at);
+          return given && now && !repeated
             ? [
                 {
                   tenantId: actor.tenantId,
@@ -526,7 +548,7 @@ export class CustomersService {
                   // what was given (a late one stays in the history without becoming current);
                   // without its own time it was dated by this request, as the stored state is
                   granted: given.granted,
-                  at: new Date(given.at ?? now.at),
+                  at: new Date(given.at ?? at ?? now.at),
                   source: given.source ?? null,
                   recordedBy: actor.sub,
                 },

@@ -223,6 +223,25 @@ describe('deduplication by (source, externalId)', () => {
     expect(await ordersWhere(client, 'source=shop&limit=100')).not.toContainEqual(
       expect.objectContaining({ externalId: 'ghost-3' }),
     );
+    // the same when the newest breaks a business rule or its schema: no older version in its place
+    for (const [externalId, newer, code] of [
+      ['ghost-4', { total: { amount: 1, currency: 'EUR' } }, 'order_total_mismatch'],
+      ['ghost-5', { status: 'partially_refunded', refunded: 0 }, 'validation_failed'],
+    ] as const) {
+      const ruled = await client.post('/v1/orders/batch', {
+        items: [
+          ghost('ghost-f@example.com', '2026-01-04T10:00:00Z', externalId),
+          { ...ghost('ghost-f@example.com', '2026-01-04T12:00:00Z', externalId), ...newer },
+        ],
+      });
+      const [first, broken] = ruled.json().results;
+      expect(broken, externalId).toMatchObject({ status: 'error', error: { code } });
+      expect(first, externalId).toMatchObject({
+        status: 'unchanged',
+        reason: 'the newest version of this order in the same batch was refused',
+      });
+    }
+    expect(await customersWithEmail(client, 'ghost-f@example.com')).toHaveLength(0);
     const created = (await client.get('/v1/events?type=customer.created&limit=100')).json().data;
     expect(created.map((e: any) => e.data.email).filter((m: string) => m?.startsWith('ghost'))).toEqual([
       'ghost-d@example.com',

@@ -94,6 +94,18 @@ const conflict = () =>
 
 const UNCHANGED = 'an equal or newer version of this order (by sourceUpdatedAt) is already recorded';
 
+/** The order and version an item names, read without its schema (for an item the schema refused). */
+type Version = { source: string; externalId: string; version: number };
+function versionIn(item: unknown): Version | undefined {
+  if (!item || typeof item !== 'object') return undefined;
+  const { source, externalId, sourceUpdatedAt, placedAt } = item as Record<string, unknown>;
+  const at = typeof sourceUpdatedAt === 'string' ? sourceUpdatedAt : placedAt;
+  const version = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+  return typeof source === 'string' && typeof externalId === 'string' && Number.isFinite(version)
+    ? { source, externalId, version }
+    : undefined;
+}
+
 export class OrdersService {
   readonly #db: Database;
   readonly #cursors: Cursors;
@@ -207,7 +219,10 @@ export class OrdersService {
           });
     });
     const valid = parsed.filter((p): p is RecordOrderInput => !isAppError(p));
-    const written = await this.#write(tx, actor, valid);
+    // an item refused by its schema still names its order and version when those parts are readable:
+    // when it is the newest, an older version in the batch is not written in its place
+    const refused = parsed.flatMap((p, index) => (isAppError(p) ? (versionIn(items[index]) ?? []) : []));
+    const written = await this.#write(tx, actor, valid, refused);
     let next = 0;
     return parsed.map((p, index) => {
       const r = isAppError(p) ? { status: 'error' as const, appError: p } : written[next++]!;
@@ -237,7 +252,7 @@ export class OrdersService {
    * lose an update), one statement for the orders, their events and the added orders' aggregates,
    * then the customers whose orders changed otherwise recomputed from their orders.
    */
-  async #write(tx: Tx, actor: TenantActor, inputs: RecordOrderInput[]) {
+  async #write(tx: Tx, actor: TenantActor, inputs: RecordOrderInput[], refused: Version[] = []) {
     type Outcome = {
       status: 'created' | 'updated' | 'unchanged' | 'error';
       id?: string;
@@ -268,14 +283,16 @@ export class OrdersService {
     });
 
     // The newest version of each (source, externalId) in the batch is the one considered (as across
-    // requests, of equal versions the first stays); the others are superseded. Then the versions not
-    // newer than the recorded order change nothing. Both are settled before any buyer is resolved, so
-    // an order that changes nothing never creates its customer.
+    // requests, of equal versions the first stays); the others are superseded, also when the newest
+    // breaks a rule (an older version is then not written in its place). Then the versions not newer
+    // than the recorded order change nothing. Both are settled before any buyer is resolved, so an
+    // order that changes nothing never creates its customer.
     const versionOf = (i: number) => Date.parse(inputs[i]!.sourceUpdatedAt ?? inputs[i]!.placedAt);
     const keyOf = (i: number) => orderKey(inputs[i]!.source, inputs[i]!.externalId);
+    const writable = new Set(pending);
     const newest = new Map<string, number>();
     const superseded: number[] = [];
-    for (const i of pending) {
+    for (const i of inputs.keys()) {
       const previous = newest.get(keyOf(i));
       if (previous !== undefined && versionOf(previous) >= versionOf(i)) {
         superseded.push(i);
@@ -284,12 +301,23 @@ export class OrdersService {
       if (previous !== undefined) superseded.push(previous);
       newest.set(keyOf(i), i);
     }
+    // a newer version refused by its schema: every valid one of its order is superseded, and refused
+    const refusedNewer = new Set<string>();
+    for (const v of refused) {
+      const key = orderKey(v.source, v.externalId);
+      const i = newest.get(key);
+      if (i === undefined || versionOf(i) >= v.version) continue;
+      newest.delete(key);
+      superseded.push(i);
+      refusedNewer.add(key);
+    }
     const recorded = await repo.findByKeys(
       tx,
       [...newest.values()].map((i) => inputs[i]!),
     );
     const recordedByKey = new Map(recorded.map((e) => [orderKey(e.source, e.external_id), e]));
     const fresh = [...newest.values()].filter((i) => {
+      if (!writable.has(i)) return false;
       const before = recordedByKey.get(keyOf(i));
       if (!before || new Date(before.source_updated_at).getTime() < versionOf(i)) return true;
       outcomes[i] = { status: 'unchanged', id: before.id, customerId: before.customer_id, reason: UNCHANGED };
@@ -385,7 +413,9 @@ export class OrdersService {
     // a superseded version names the order and the customer it went to (or stays with); when the
     // newest version was refused, the order as recorded, if it is
     for (const i of superseded) {
-      const winner = outcomes[newest.get(keyOf(i))!]!;
+      const winner: Outcome = refusedNewer.has(keyOf(i))
+        ? { status: 'error' }
+        : outcomes[newest.get(keyOf(i))!]!;
       const before = recordedByKey.get(keyOf(i));
       outcomes[i] =
         winner.status === 'error'

@@ -184,6 +184,22 @@ describe('recordOrders', () => {
     );
     expect(rows.find((o) => o.externalId === 'ok')!.id).toBe(out.results[0].id);
   });
+
+  it('holds to the REST batch’s rules: 1 to 1,000 items, and an idempotencyKey replays the first result', async () => {
+    const { client } = await t.newTenant();
+    const empty = await client.graphql(RECORD_MANY, { items: [] });
+    expect(codeOf(empty.body)).toBe('validation_failed');
+    const keyed = `mutation ($items: [OrderInput!]!, $key: String) {
+      recordOrders(items: $items, idempotencyKey: $key) { results { status id } created } }`;
+    const items = [
+      { ...orderBody({ source: `k-${unique()}` }), customer: { email: `k-${unique()}@example.com` } },
+    ];
+    const first = await client.graphql(keyed, { items, key: 'batch-1' });
+    const again = await client.graphql(keyed, { items, key: 'batch-1' });
+    expect(first.body.errors).toBeUndefined();
+    expect(first.body.data!.recordOrders).toMatchObject({ created: 1 });
+    expect(again.body.data).toEqual(first.body.data);
+  });
 });
 
 describe('reading orders', () => {

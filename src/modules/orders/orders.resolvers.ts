@@ -1,5 +1,4 @@
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
-import { validationError } from '../../platform/errors.ts';
 import {
   authorize,
   firstArg,
@@ -11,7 +10,7 @@ import {
 import { parseOrThrow } from '../../platform/problem.ts';
 import type { Customer } from '../customers/customers.schemas.ts';
 import type { Services } from '../services.ts';
-import { ListOrdersQuery, ORDER_BATCH_MAX, RecordOrderBody } from './orders.schemas.ts';
+import { ListOrdersQuery, RecordOrderBody, RecordOrdersBodyLoose } from './orders.schemas.ts';
 
 /** GraphQL nulls mean "not given" throughout an order input. */
 function clean(value: unknown): unknown {
@@ -54,12 +53,15 @@ export function ordersResolvers({ orders }: Services): IResolvers {
         const input = parseOrThrow(RecordOrderBody, clean(args.input), 'input');
         return (await orders.record(tenant, input, idempotencyKeyArg(args.idempotencyKey))).body;
       },
-      recordOrders: async (_root, { items }: { items: unknown[] }, { actor }) => {
+      recordOrders: async (_root, args: { items: unknown[]; idempotencyKey?: string | null }, { actor }) => {
         const tenant = authorize(actor, 'orders:write');
-        if (items.length > ORDER_BATCH_MAX) {
-          throw validationError([{ path: 'items', message: `must have at most ${ORDER_BATCH_MAX} items` }]);
-        }
-        const { body } = await orders.recordMany(tenant, items.map(clean));
+        // the REST batch's rules: 1 to 1,000 items
+        const { items } = parseOrThrow(RecordOrdersBodyLoose, { items: args.items });
+        const { body } = await orders.recordMany(
+          tenant,
+          items.map(clean),
+          idempotencyKeyArg(args.idempotencyKey),
+        );
         return {
           results: body.results.map((r) => ({
             ...r,

@@ -312,5 +312,27 @@ describe('reading orders', () => {
         netRevenue: { amount: counted * 1000 * (i + 1) },
       });
     }
+    // the older orders: a page after the last one's cursor, to the end
+    const busiest = customers[5]!;
+    const all = ((await client.get(`/v1/customers/${busiest}/orders`)).json().data as { id: string }[])
+      .map((o) => o.id)
+      .sort()
+      .reverse();
+    const PAGE = `query ($id: ID!, $after: String) { customer(id: $id) {
+      orders(first: 2, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } } }`;
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 5; page++) {
+      const res = await client.graphql(PAGE, { id: busiest, after });
+      expect(res.body.errors).toBeUndefined();
+      const { edges, pageInfo } = res.body.data!.customer.orders;
+      seen.push(...edges.map((e: { node: { id: string } }) => e.node.id));
+      if (!pageInfo.hasNextPage) break;
+      after = pageInfo.endCursor;
+    }
+    expect(seen).toEqual(all);
+    expect(all).toHaveLength(5);
+    const bad = await client.graphql(PAGE, { id: busiest, after: 'nope' });
+    expect(bad.body.errors?.[0]?.extensions?.code).toBe('validation_failed');
   });
 });

@@ -346,12 +346,19 @@ export const ordersRepository = {
   },
 
   /** The latest orders of each customer (GraphQL `Customer.orders`), `perCustomer` + 1 each. */
-  async latestPerCustomer(tx: Tx, customerIds: readonly string[], perCustomer: number): Promise<OrderRow[]> {
+  /** Each customer's latest orders (before the order `before`, when given), newest first. */
+  async latestPerCustomer(
+    tx: Tx,
+    customerIds: readonly string[],
+    perCustomer: number,
+    before?: string,
+  ): Promise<OrderRow[]> {
     if (!customerIds.length) return [];
     const result = await tx.execute<{ id: string }>(sql`
       SELECT o.id FROM unnest(${sql.param([...customerIds])}::uuid[]) AS c(id)
       CROSS JOIN LATERAL (
         SELECT id FROM orders WHERE tenant_id = vinculo_current_tenant() AND customer_id = c.id
+          ${before ? sql`AND id < ${before}::uuid` : sql``}
         ORDER BY id DESC LIMIT ${perCustomer + 1}
       ) o`);
     return ordersRepository.findByIds(

@@ -78,17 +78,24 @@ export function ordersLoaders({ orders }: Services): MercuriusLoaders {
   return {
     Customer: {
       // one query for all the customers of a response (per page size asked), never one per customer
-      orders: async (queries: { obj: Customer; params: { first: number } }[], { actor }) => {
+      // (per page size and position asked: a page further on names the order it follows, `after`)
+      orders: async (
+        queries: { obj: Customer; params: { first: number; after?: string | null } }[],
+        { actor },
+      ) => {
         const tenant = authorize(actor, 'customers:read');
-        const sizes = [...new Set(queries.map((q) => firstArg(q.params.first)))];
+        const pageOf = (q: (typeof queries)[number]) =>
+          `${firstArg(q.params.first)}:${q.params.after ? idArg(q.params.after, 'after') : ''}`;
+        const pages = [...new Set(queries.map(pageOf))];
         const answers = new Map<string, { orders: { id: string }[]; hasMore: boolean }>();
-        for (const size of sizes) {
-          const ids = [...new Set(queries.filter((q) => q.params.first === size).map((q) => q.obj.id))];
-          const found = await orders.latestOrders(tenant, ids, size);
-          for (const [i, id] of ids.entries()) answers.set(`${size}:${id}`, found[i]!);
+        for (const page of pages) {
+          const [size, after] = page.split(':') as [string, string];
+          const ids = [...new Set(queries.filter((q) => pageOf(q) === page).map((q) => q.obj.id))];
+          const found = await orders.latestOrders(tenant, ids, Number(size), after || undefined);
+          for (const [i, id] of ids.entries()) answers.set(`${page}:${id}`, found[i]!);
         }
         return queries.map((q) => {
-          const { orders: list, hasMore } = answers.get(`${q.params.first}:${q.obj.id}`)!;
+          const { orders: list, hasMore } = answers.get(`${pageOf(q)}:${q.obj.id}`)!;
           return {
             nodes: list,
             edges: list.map((node) => ({ node, cursor: node.id })),

@@ -509,11 +509,11 @@ export class OrdersService {
   }
 
   /** The latest `first` orders of each customer, newest first (GraphQL loader). */
-  latestOrders(actor: TenantActor, customerIds: readonly string[], first: number) {
+  latestOrders(actor: TenantActor, customerIds: readonly string[], first: number, before?: string) {
     return this.#db.withTenant(
       actor.tenantId,
       async (tx) => {
-        const rows = await repo.latestPerCustomer(tx, customerIds, first);
+        const rows = await repo.latestPerCustomer(tx, customerIds, first, before);
         const byCustomer = new Map<string, OrderRow[]>();
         for (const row of rows.sort((a, b) => (a.id < b.id ? 1 : -1))) {
           byCustomer.set(row.customerId, [...(byCustomer.get(row.customerId) ?? []), row]);

@@ -307,3 +307,35 @@ describe('the refresh after a recompute that saw no buyer', () => {
     expect(await view()).toEqual(refreshed);
   });
 });
+
+describe('a customer back to potential who buys again', () => {
+  it('is recorded active again after the change to potential, even when the order that counts is older', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const c = await newCustomer(client);
+    now = at(0);
+    const first = buy(c.id, -1);
+    expect((await client.post('/v1/orders', first)).statusCode).toBe(201);
+    // the order is refunded in full: the customer is potential again, at day 10
+    now = at(10);
+    const refund = await client.post('/v1/orders', {
+      ...first,
+      status: 'refunded',
+      refunded: first.total,
+      sourceUpdatedAt: at(10).toISOString(),
+    });
+    expect(refund.statusCode, refund.body).toBe(200);
+    await t.app.services.scores.refresh(tenantId);
+    expect((await client.get(`/v1/customers/${c.id}`)).json().status).toBe('potential');
+    // an import brings an order from the year before
+    now = at(11);
+    expect((await client.post('/v1/orders', buy(c.id, -300))).statusCode).toBe(201);
+    const history = (await client.get(`/v1/customers/${c.id}/status-history`)).json().data as {
+      toStatus: string;
+      changedAt: string;
+    }[];
+    expect(history.map((h) => h.toStatus)).toEqual(['active', 'potential', 'active']);
+    const [, back, again] = history;
+    expect(Date.parse(again!.changedAt)).toBeGreaterThanOrEqual(Date.parse(back!.changedAt));
+    expect((await client.get(`/v1/customers/${c.id}`)).json().status).toBe('active');
+  });
+});

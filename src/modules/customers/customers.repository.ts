@@ -169,7 +169,7 @@ export const customersRepository = {
 
   /**
    * Moves these customers from `potential` to `active` and records each change at the time of their
-   * first order, in one statement.
+   * first order (or of their last recorded change, when that is later), in one statement.
    */
   async promoteFirstBuyers(tx: Tx, buyers: { customerId: string; firstOrderAt: Date }[]) {
     if (!buyers.length) return [];
@@ -187,12 +187,16 @@ export const customersRepository = {
         FROM unnest(${sql.param(buyers.map((b) => b.customerId))}::uuid[],
                     ${sql.param(buyers.map((b) => b.firstOrderAt.toISOString()))}::timestamptz[]) AS b(id, first_order_at)
         WHERE c.id = b.id AND c.status = 'potential'
-        RETURNING c.tenant_id, c.id, c.lifecycle_phase, b.first_order_at
+        RETURNING c.tenant_id, c.id, c.lifecycle_phase,
+          -- never before the customer's last recorded change (one back to potential whose first
+          -- order now is an older one: the history stays in order)
+          greatest(b.first_order_at, (SELECT max(h.changed_at) FROM customer_status_history h
+            WHERE h.tenant_id = c.tenant_id AND h.customer_id = c.id)) AS changed_at
       )
       INSERT INTO customer_status_history
         (tenant_id, id, customer_id, from_status, to_status, from_phase, to_phase, reason, changed_at)
       SELECT tenant_id, vinculo_uuidv7(), id, 'potential', 'active', lifecycle_phase, lifecycle_phase, 'first_order',
-        first_order_at
+        changed_at
       FROM moved
       RETURNING customer_id, from_status, to_status, from_phase, to_phase, reason, changed_at`);
     return result.rows.map((r) => ({

@@ -306,6 +306,34 @@ describe('GraphQL intermediaries and attributes', () => {
     ]);
   });
 
+  it('reads nulls inside a customer’s consent as not given, and tags: null as no tags', async () => {
+    const { client } = await t.newTenant();
+    const created = await client.graphql(
+      'mutation ($input: CustomerInput!) { createCustomer(input: $input) { id tags consent { email { granted } } } }',
+      {
+        input: {
+          externalId: 'nulls-1',
+          tags: ['a'],
+          consent: { email: { granted: true, at: null, source: null }, sms: null },
+        },
+      },
+    );
+    expect(created.body.errors).toBeUndefined();
+    const { id } = created.body.data!.createCustomer;
+    const updated = await client.graphql(
+      'mutation ($id: ID!, $input: CustomerInput!) { updateCustomer(id: $id, input: $input) { tags consent { email { granted } } } }',
+      {
+        id,
+        input: { tags: null, consent: { email: { granted: false, at: null, source: null }, sms: null } },
+      },
+    );
+    expect(updated.body.errors).toBeUndefined();
+    expect(updated.body.data!.updateCustomer).toMatchObject({
+      tags: [],
+      consent: { email: { granted: false } },
+    });
+  });
+
   it('reads null optional fields of a create as not given, as a client sending every variable does', async () => {
     const { client } = await t.newTenant();
     const inter = await client.graphql(

@@ -18,6 +18,23 @@ import {
   UpdateCustomerBody,
 } from './customers.schemas.ts';
 
+/**
+ * A customer input as GraphQL clients send it, every variable present: null inside a consent (no
+ * channel, no `at`, no `source`) means not given, and `tags: null` clears the list, as in REST.
+ */
+function fromGraphql(input: Record<string, unknown> = {}): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...input };
+  if (out.tags === null) out.tags = [];
+  const consent = out.consent as Record<string, Record<string, unknown> | null> | null | undefined;
+  if (consent && typeof consent === 'object')
+    out.consent = Object.fromEntries(
+      Object.entries(consent).flatMap(([channel, given]) =>
+        given === null ? [] : [[channel, given && typeof given === 'object' ? dropNulls(given) : given]],
+      ),
+    );
+  return out;
+}
+
 export function customersResolvers({ customers }: Services): IResolvers {
   return {
     Query: {
@@ -45,15 +62,19 @@ export function customersResolvers({ customers }: Services): IResolvers {
         (
           await customers.create(
             authorize(actor, 'customers:write'),
-            parseOrThrow(CreateCustomerBody, dropNulls(args.input), 'input'),
+            parseOrThrow(CreateCustomerBody, dropNulls(fromGraphql(args.input)), 'input'),
             idempotencyKeyArg(args.idempotencyKey),
           )
         ).body,
-      updateCustomer: (_root, args: { id: string; input: unknown; ifMatch?: string }, { actor }) =>
+      updateCustomer: (
+        _root,
+        args: { id: string; input: Record<string, unknown>; ifMatch?: string },
+        { actor },
+      ) =>
         customers.update(
           authorize(actor, 'customers:write'),
           idArg(args.id),
-          parseOrThrow(UpdateCustomerBody, args.input, 'input'),
+          parseOrThrow(UpdateCustomerBody, fromGraphql(args.input), 'input'),
           args.ifMatch ?? undefined,
         ),
       upsertCustomers: async (_root, { items }: { items: Record<string, unknown>[] }, { actor }) => {
@@ -61,7 +82,10 @@ export function customersResolvers({ customers }: Services): IResolvers {
         if (items.length > BATCH_MAX) {
           throw validationError([{ path: 'items', message: `must have at most ${BATCH_MAX} items` }]);
         }
-        const results = await customers.batchUpsert(tenant, items.map(dropNulls));
+        const results = await customers.batchUpsert(
+          tenant,
+          items.map((item) => dropNulls(fromGraphql(item))),
+        );
         const count = (s: string) => results.filter((r) => r.status === s).length;
         return {
           results: results.map((r) => ({

@@ -318,6 +318,72 @@ describe('imports', () => {
     expect(customers).toBe(1500);
   });
 
+  it('runs one runner at a time, and the sweep restarts an import never started or left by a killed worker', async () => {
+    const { client } = await t.newTenant();
+    const tenantId = (await client.get('/v1/settings')).json().tenantId;
+    const actor = { sub: 't', tenantId, scopes: new Set(['customers:write']), segments: null };
+    const { imports } = t.app.services;
+    const file = (n: number, tag: string) => {
+      const lines = ['phone,firstName'];
+      for (let i = 0; i < n; i++) lines.push(`+34 611 ${String(100000 + i)},${tag}`);
+      return [Buffer.from(lines.join('\n'))];
+    };
+    const count = () =>
+      t.db.withTenant(tenantId, async (tx) => {
+        const rows = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM customers`);
+        return rows.rows[0]!.n;
+      });
+    const state = async (id: string) => (await client.get(`/v1/imports/${id}`)).json();
+
+    // a second run of the same import while the first is under way leaves it alone
+    const one = await imports.upload(actor, 'customers', 'csv', file(1500, 'a'), { enqueue: false });
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let first = true;
+    const running = imports.process(tenantId, one.id, {
+      afterBatch: async () => {
+        if (first) {
+          first = false;
+          await held;
+        }
+      },
+    });
+    for (let i = 0; i < 200 && (await state(one.id)).rowsRead < 1000; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    await imports.process(tenantId, one.id);
+    expect((await state(one.id)).status).toBe('running');
+    release();
+    await running;
+    expect(await state(one.id)).toMatchObject({ status: 'completed', rowsRead: 1500, succeeded: 1500 });
+    expect(await count()).toBe(1500);
+
+    // stored, but its job never queued: the sweep starts it
+    const never = await imports.upload(actor, 'customers', 'csv', file(10, 'b'), { enqueue: false });
+    const now = { queuedMinutes: 0, staleMinutes: 0, maxResumes: 1 };
+    await imports.sweep([tenantId], now);
+    expect(await waitFor(client, never.id)).toMatchObject({ status: 'completed', rowsRead: 10 });
+
+    // a worker killed mid-way (an attempt broke off, none will follow): resumed once, then failed
+    const killed = await imports.upload(actor, 'customers', 'csv', file(1500, 'c'), { enqueue: false });
+    const kill = { afterBatch: () => Promise.reject(new Error('killed')), last: false };
+    await expect(imports.process(tenantId, killed.id, kill)).rejects.toThrow('killed');
+    await imports.sweep([tenantId], now);
+    expect(await waitFor(client, killed.id)).toMatchObject({
+      status: 'completed',
+      rowsRead: 1500,
+      succeeded: 1500,
+    });
+    const again = await imports.upload(actor, 'customers', 'csv', file(1500, 'd'), { enqueue: false });
+    await expect(imports.process(tenantId, again.id, kill)).rejects.toThrow('killed');
+    await imports.sweep([tenantId], { ...now, maxResumes: 0 });
+    expect(await state(again.id)).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/stopped making progress 1 times .* up to line 1001 were imported/),
+    });
+  });
+
   it('fails a file it cannot read past a point, saying where, with the rows before it imported', async () => {
     const { client, token } = await t.newTenant();
     const rows = (n: number, from = 0) =>

@@ -16,7 +16,7 @@ import { TimelineService } from './customers/timeline.ts';
 import { EventsService } from './events/events.service.ts';
 import { DISPATCH_TASK, type WebhookOptions, WebhooksService } from './events/webhooks.service.ts';
 import { FeedbackService, toFeedback } from './feedback/feedback.service.ts';
-import { IMPORT_TASK, ImportsService } from './imports/imports.service.ts';
+import { IMPORT_TASK, IMPORTS_SWEEP_TASK, ImportsService } from './imports/imports.service.ts';
 import { InteractionsService, toInteraction } from './interactions/interactions.service.ts';
 import { IntermediariesService } from './intermediaries/intermediaries.service.ts';
 import { JobRunsService } from './jobs/jobs.service.ts';
@@ -259,6 +259,7 @@ export const CRONTAB = [
   `* * * * * ${SWEEP_TASK}`,
   `* * * * * ${WEBHOOKS_SWEEP_TASK}`,
   `* * * * * ${CAMPAIGNS_SWEEP_TASK}`,
+  `*/5 * * * * ${IMPORTS_SWEEP_TASK}`,
 ].join('\n');
 
 /** The background tasks, by name, and the services that run them. */
@@ -317,6 +318,9 @@ export function tasksOf(services: Services): Record<string, TaskHandler> {
     },
     [CAMPAIGNS_SWEEP_TASK]: async () => {
       await services.campaigns.sweep(await services.tenants.allIds());
+    },
+    [IMPORTS_SWEEP_TASK]: async () => {
+      await services.imports.sweep(await services.tenants.allIds());
     },
     [IMPORT_TASK]: async (payload, attempt) => {
       const { tenantId, importId } = payload as { tenantId: string; importId: string };

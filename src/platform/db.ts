@@ -91,6 +91,37 @@ export class Database {
   }
 
   /**
+   * A session-level advisory lock on (`space`, `key`) held on a connection of its own, or null when
+   * another session holds it: for work spanning many transactions that must not run twice at once
+   * (an import). The returned function releases it.
+   */
+  async trySessionLock(space: number, key: string): Promise<(() => Promise<void>) | null> {
+    const client = await this.pool.connect();
+    try {
+      const { rows } = await client.query<{ ok: boolean }>(
+        'SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok',
+        [space, key],
+      );
+      if (!rows[0]?.ok) {
+        client.release();
+        return null;
+      }
+    } catch (error) {
+      client.release(error as Error);
+      throw error;
+    }
+    return async () => {
+      try {
+        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [space, key]);
+        client.release();
+      } catch (error) {
+        // a broken connection is dropped, and its session's lock with it
+        client.release(error as Error);
+      }
+    };
+  }
+
+  /**
    * Runs `fn` so that every read-only `withTenant` of this tenant inside it, in any service, reads
    * one snapshot (one read-only REPEATABLE READ transaction): for a document assembled from many
    * reads that must agree (a privacy export). The reads run one after another on one connection.

@@ -77,8 +77,24 @@ export const importsRepository = {
   async resume(tx: Tx, id: string): Promise<void> {
     await tx
       .update(imports)
-      .set({ status: 'running', error: null, startedAt: sql`coalesce(${imports.startedAt}, now())` })
+      .set({
+        status: 'running',
+        error: null,
+        startedAt: sql`coalesce(${imports.startedAt}, now())`,
+        updatedAt: sql`now()`,
+      })
       .where(eq(imports.id, id));
+  },
+
+  /** Imports queued and never started for `queuedMinutes`, or running with no progress for `staleMinutes`. */
+  async stalled(tx: Tx, queuedMinutes: number, staleMinutes: number): Promise<ImportRow[]> {
+    return tx
+      .select()
+      .from(imports)
+      .where(
+        sql`(${imports.status} = 'queued' AND ${imports.updatedAt} < now() - make_interval(mins => ${queuedMinutes}))
+          OR (${imports.status} = 'running' AND ${imports.updatedAt} < now() - make_interval(mins => ${staleMinutes}))`,
+      );
   },
 
   /**

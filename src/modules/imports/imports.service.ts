@@ -5,7 +5,7 @@ import { type Database, publicFailure, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { nulPath } from '../../platform/http.ts';
 import { newId } from '../../platform/ids.ts';
-import type { Jobs } from '../../platform/jobs.ts';
+import { forEachTenant, type Jobs } from '../../platform/jobs.ts';
 import type { Cursors, Page } from '../../platform/pagination.ts';
 import type { AttributesService } from '../attributes/attributes.service.ts';
 import type { CustomersService } from '../customers/customers.service.ts';
@@ -17,6 +17,11 @@ import { customerFromCsv, orderFromCsv, type Record_ } from './imports.rows.ts';
 import type { Import, ImportType } from './imports.schemas.ts';
 
 export const IMPORT_TASK = 'imports.process';
+export const IMPORTS_SWEEP_TASK = 'imports_sweep';
+/** The advisory lock space of a running import (one runner per import, whatever queued it). */
+const IMPORT_LOCK = 7211;
+/** The sweep's patience: a queued import never started, a running one with no progress. */
+export const IMPORT_STALL = { queuedMinutes: 5, staleMinutes: 15, maxResumes: 3 };
 const CHUNK_BYTES = 1024 * 1024;
 const BATCH_ROWS = 1000;
 
@@ -306,6 +311,61 @@ export class ImportsService {
     tenantId: string,
     importId: string,
     hooks: { afterBatch?: () => Promise<void>; last?: boolean } = {},
+  ): Promise<void> {
+    // one runner at a time: a job queued twice (by the sweep, say) finds the import taken and leaves it
+    const release = await this.#db.trySessionLock(IMPORT_LOCK, importId);
+    if (!release) return;
+    try {
+      await this.#process(tenantId, importId, hooks);
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * The sweep (every five minutes): an import stored but never started (its job was never queued)
+   * is queued again; one running with no progress for a while and no runner (its worker was killed)
+   * resumes after its last batch, at most `maxResumes` times, then fails saying so.
+   */
+  async sweep(tenantIds: string[], stall = IMPORT_STALL): Promise<void> {
+    await forEachTenant('the imports sweep', tenantIds, async (tenantId) => {
+      const stalled = await this.#db.withTenant(
+        tenantId,
+        (tx) => repo.stalled(tx, stall.queuedMinutes, stall.staleMinutes),
+        { readOnly: true },
+      );
+      for (const row of stalled) {
+        const free = await this.#db.trySessionLock(IMPORT_LOCK, row.id);
+        if (!free) continue; // a runner holds it: it is only slow
+        await free();
+        if (row.status === 'running' && row.resumes >= stall.maxResumes) {
+          await this.#db.withTenant(tenantId, (tx) =>
+            repo.update(tx, row.id, {
+              status: 'failed',
+              finishedAt: new Date(),
+              error: `the import stopped making progress ${row.resumes + 1} times (its worker was stopped); the rows up to line ${row.lastLine} were imported`,
+            }),
+          );
+          continue;
+        }
+        if (row.status === 'running')
+          await this.#db.withTenant(tenantId, (tx) => repo.update(tx, row.id, { resumes: row.resumes + 1 }));
+        const jobs = this.#jobs();
+        if (jobs)
+          await jobs.add(
+            IMPORT_TASK,
+            { tenantId, importId: row.id },
+            { maxAttempts: 3, jobKey: `${IMPORT_TASK}:${row.id}` },
+          );
+        else await this.process(tenantId, row.id);
+      }
+    });
+  }
+
+  async #process(
+    tenantId: string,
+    importId: string,
+    hooks: { afterBatch?: () => Promise<void>; last?: boolean },
   ): Promise<void> {
     const runnable = (status: string) => status === 'queued' || status === 'running';
     const job = await this.#db.withTenant(tenantId, async (tx) => {

@@ -33,6 +33,8 @@ export const imports = pgTable(
     succeeded: integer('succeeded').notNull().default(0),
     failed: integer('failed').notNull().default(0),
     error: text('error'),
+    // how many times the sweep has resumed it after it stopped making progress (a worker killed)
+    resumes: integer('resumes').notNull().default(0),
     // the uploading client (the token subject): what the import writes is recorded as theirs
     createdBy: text('created_by'),
     startedAt: at('started_at'),

@@ -23,6 +23,7 @@ import {
 } from './auth.ts';
 import { AppError, isAppError, validationError } from './errors.ts';
 import { toAppError } from './http.ts';
+import type { StoredResponse } from './idempotency.ts';
 import { UUID } from './ids.ts';
 import { MAX_LIMIT, type Page } from './pagination.ts';
 import { parseOrThrow } from './problem.ts';
@@ -72,6 +73,27 @@ export function idempotencyKeyArg(key: string | null | undefined): string | unde
   if (key.length < 1 || key.length > 255)
     throw validationError([{ path: 'idempotencyKey', message: 'must be 1 to 255 characters' }]);
   return key;
+}
+
+/**
+ * A create mutation `(input, idempotencyKey?)`: its scope, the REST body's schema (nulls not given),
+ * and the service's keyed write; the answer is the body, first or replayed.
+ */
+export function keyedCreate<I, T>(
+  scope: Scope,
+  schema: z.ZodType<I>,
+  create: (actor: TenantActor, input: I, key?: string) => Promise<StoredResponse<T>>,
+  prepare: (input: Record<string, unknown>) => Record<string, unknown> = (input) => input,
+) {
+  return async (
+    _root: unknown,
+    args: { input: Record<string, unknown>; idempotencyKey?: string | null },
+    { actor }: { actor: Actor },
+  ): Promise<T> => {
+    const tenant = authorize(actor, scope);
+    const input = parseOrThrow(schema, dropNulls(prepare(args.input)), 'input');
+    return (await create(tenant, input, idempotencyKeyArg(args.idempotencyKey))).body;
+  };
 }
 
 /** GraphQL nulls mean "not given" (for create) as absent keys do in REST. */

@@ -1,13 +1,6 @@
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import { validationError } from '../../platform/errors.ts';
-import {
-  authorize,
-  dropNulls,
-  idArg,
-  idempotencyKeyArg,
-  listArgs,
-  toConnection,
-} from '../../platform/graphql.ts';
+import { authorize, dropNulls, idArg, keyedCreate, listArgs, toConnection } from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
 import type { Services } from '../services.ts';
 import {
@@ -54,18 +47,12 @@ export function customersResolvers({ customers }: Services): IResolvers {
       },
     },
     Mutation: {
-      createCustomer: async (
-        _root,
-        args: { input: Record<string, unknown>; idempotencyKey?: string | null },
-        { actor },
-      ) =>
-        (
-          await customers.create(
-            authorize(actor, 'customers:write'),
-            parseOrThrow(CreateCustomerBody, dropNulls(fromGraphql(args.input)), 'input'),
-            idempotencyKeyArg(args.idempotencyKey),
-          )
-        ).body,
+      createCustomer: keyedCreate(
+        'customers:write',
+        CreateCustomerBody,
+        (actor, input, key) => customers.create(actor, input, key),
+        fromGraphql,
+      ),
       updateCustomer: (
         _root,
         args: { id: string; input: Record<string, unknown>; ifMatch?: string },

@@ -1,13 +1,6 @@
 import type { IResolvers } from 'mercurius';
 import { isAppError } from '../../platform/errors.ts';
-import {
-  authorize,
-  dropNulls,
-  idArg,
-  idempotencyKeyArg,
-  listArgs,
-  toConnection,
-} from '../../platform/graphql.ts';
+import { authorize, dropNulls, idArg, keyedCreate, listArgs, toConnection } from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
 import type { Services } from '../services.ts';
 import { CreateFeedbackBody, ListFeedbackQuery, SatisfactionQuery } from './feedback.schemas.ts';
@@ -39,18 +32,9 @@ export function feedbackResolvers({ feedback }: Services): IResolvers {
       },
     },
     Mutation: {
-      recordFeedback: async (
-        _root,
-        args: { input: Record<string, unknown>; idempotencyKey?: string | null },
-        { actor },
-      ) =>
-        (
-          await feedback.create(
-            authorize(actor, 'interactions:write'),
-            parseOrThrow(CreateFeedbackBody, dropNulls(args.input), 'input'),
-            idempotencyKeyArg(args.idempotencyKey),
-          )
-        ).body,
+      recordFeedback: keyedCreate('interactions:write', CreateFeedbackBody, (actor, input, key) =>
+        feedback.create(actor, input, key),
+      ),
     },
   } as IResolvers;
 }

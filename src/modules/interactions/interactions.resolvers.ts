@@ -5,6 +5,7 @@ import {
   dropNulls,
   idArg,
   idempotencyKeyArg,
+  keyedCreate,
   listArgs,
   toConnection,
 } from '../../platform/graphql.ts';
@@ -47,18 +48,9 @@ export function interactionsResolvers({ interactions }: Services): IResolvers {
       },
     },
     Mutation: {
-      recordInteraction: async (
-        _root,
-        args: { input: Record<string, unknown>; idempotencyKey?: string | null },
-        { actor },
-      ) =>
-        (
-          await interactions.create(
-            authorize(actor, 'interactions:write'),
-            parseOrThrow(CreateInteractionBody, dropNulls(args.input), 'input'),
-            idempotencyKeyArg(args.idempotencyKey),
-          )
-        ).body,
+      recordInteraction: keyedCreate('interactions:write', CreateInteractionBody, (actor, input, key) =>
+        interactions.create(actor, input, key),
+      ),
       updateInteraction: (_root, args: { id: string; input: unknown; ifMatch?: string }, { actor }) =>
         interactions.update(
           authorize(actor, 'interactions:write'),

@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerFromCsv, orderFromCsv } from '../src/modules/imports/imports.rows.ts';
@@ -382,6 +383,24 @@ describe('imports', () => {
       status: 'failed',
       error: expect.stringMatching(/stopped making progress 1 times .* up to line 1001 were imported/),
     });
+  });
+
+  it('drops an upload that stops sending (408), keeping nothing of it', async () => {
+    const { client } = await t.newTenant();
+    const tenantId = (await client.get('/v1/settings')).json().tenantId;
+    const actor = { sub: 't', tenantId, scopes: new Set(['customers:write']), segments: null };
+    // a client that sends the header row and then nothing more
+    const stalled = new PassThrough();
+    stalled.write('externalId,email\n');
+    await expect(
+      t.app.services.imports.upload(actor, 'customers', 'csv', stalled, { enqueue: false, idleMs: 200 }),
+    ).rejects.toMatchObject({ code: 'upload_stalled', status: 408 });
+    expect(stalled.destroyed).toBe(true);
+    const stored = await t.db.withTenant(tenantId, async (tx) => {
+      const rows = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM imports`);
+      return rows.rows[0]!.n;
+    });
+    expect(stored).toBe(0);
   });
 
   it('fails a file it cannot read past a point, saying where, with the rows before it imported', async () => {

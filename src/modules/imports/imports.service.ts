@@ -23,6 +23,36 @@ const IMPORT_LOCK = 7211;
 /** The sweep's patience: a queued import never started, a running one with no progress. */
 export const IMPORT_STALL = { queuedMinutes: 5, staleMinutes: 15, maxResumes: 3 };
 const CHUNK_BYTES = 1024 * 1024;
+/** An upload that sends nothing for this long is dropped (it holds a transaction and a connection). */
+export const UPLOAD_IDLE_MS = 60_000;
+
+/** The body's pieces, failing with 408 when none arrives for `idleMs` (the source is destroyed). */
+async function* untilIdle(body: AsyncIterable<Buffer> | Iterable<Buffer>, idleMs: number) {
+  const iterator =
+    Symbol.asyncIterator in body
+      ? body[Symbol.asyncIterator]()
+      : (body as Iterable<Buffer>)[Symbol.iterator]();
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<'idle'>((resolve) => {
+      timer = setTimeout(() => resolve('idle'), idleMs);
+    });
+    const pending = Promise.resolve(iterator.next());
+    // once the source is destroyed this read may still fail: that is the timeout's doing, not news
+    pending.catch(() => undefined);
+    const next = await Promise.race([pending, idle]).finally(() => clearTimeout(timer));
+    if (next === 'idle') {
+      (body as { destroy?: () => void }).destroy?.();
+      Promise.resolve(iterator.return?.()).catch(() => undefined);
+      throw new AppError(
+        'upload_stalled',
+        `no data for ${idleMs / 1000} s: the upload was dropped and nothing of it was kept; send the file again`,
+      );
+    }
+    if (next.done) return;
+    yield next.value;
+  }
+}
 const BATCH_ROWS = 1000;
 
 type Row = { line: number; body: unknown; bytes: number } | { line: number; error: AppError; bytes: number };
@@ -220,7 +250,7 @@ export class ImportsService {
     type: ImportType,
     format: 'csv' | 'ndjson',
     body: AsyncIterable<Buffer> | Iterable<Buffer>,
-    options: { enqueue?: boolean } = {},
+    options: { enqueue?: boolean; idleMs?: number } = {},
   ): Promise<Import> {
     const enqueue = options.enqueue ?? true;
     const jobs = this.#jobs();
@@ -246,7 +276,7 @@ export class ImportsService {
         pending = [];
         pendingBytes = 0;
       };
-      for await (const piece of body) {
+      for await (const piece of untilIdle(body, options.idleMs ?? UPLOAD_IDLE_MS)) {
         pending.push(piece);
         pendingBytes += piece.length;
         bytes += piece.length;

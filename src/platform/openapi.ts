@@ -76,12 +76,15 @@ const describedProblem = (description: string) => ({
 });
 
 /** The error responses a route documents, problem+json each. */
-export function problems(...statuses: (400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 422 | 429 | 503)[]) {
+export function problems(
+  ...statuses: (400 | 401 | 403 | 404 | 408 | 409 | 412 | 413 | 415 | 422 | 429 | 503)[]
+) {
   const text: Record<number, string> = {
     400: 'Invalid request: `errors` lists each failing path',
     401: 'Missing or invalid bearer token',
     403: 'The token lacks a required scope',
     404: 'Not found in this tenant',
+    408: 'The upload stopped sending data',
     409: 'Conflict with the current state',
     412: 'If-Match does not match the current ETag',
     413: 'Body too large',

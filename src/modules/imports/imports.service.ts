@@ -591,7 +591,6 @@ export class ImportsService {
       if (unreadable) throw unreadable;
       return;
     }
-    const skipped: Row[] = [];
     let fatal: AppError | undefined;
     // a record is reported at the line where it starts: the line it ends on, less the line breaks
     // inside it (its raw text, without the empty lines skipped before it and its own line break)
@@ -642,24 +641,28 @@ export class ImportsService {
         );
         return;
       }
-      skipped.push({
-        line,
-        error: new AppError('validation_failed', `malformed CSV row: ${error.message}`),
-        bytes: 0,
+      // into the parser's own output, in its place among the records: the rows go out in file order
+      // (a retry resumes after a line) and a file of nothing but bad rows is read no faster than
+      // they are written (the output's back-pressure holds the parser), never gathered in memory
+      parser.push({
+        skipped: { line, error: new AppError('validation_failed', `malformed CSV row: ${error.message}`) },
       });
     });
-    for await (const { record, info, line } of parser as AsyncIterable<{
-      record: Record_;
-      info: { lines: number; bytes: number };
-      line: number;
-    }>) {
-      // the rows the parser skipped before this one, in their place: the rows go out in file
-      // order (a retry resumes after a line, so the order must be the same every time)
-      while (skipped.length && skipped[0]!.line < line) yield { ...skipped.shift()!, bytes: info.bytes };
+    let bytes = 0;
+    for await (const item of parser as AsyncIterable<
+      | { record: Record_; info: { lines: number; bytes: number }; line: number }
+      | { skipped: { line: number; error: AppError } }
+    >) {
+      if ('skipped' in item) {
+        if (item.skipped.line >= fatalLine) break;
+        yield { ...item.skipped, bytes };
+        continue;
+      }
+      const { record, info, line } = item;
+      bytes = info.bytes;
       if (line >= fatalLine) break;
-      yield { line, ...bodyOf(toBody, record), bytes: info.bytes };
+      yield { line, ...bodyOf(toBody, record), bytes };
     }
-    while (skipped.length) yield { ...skipped.shift()!, bytes: job.bytes };
     // a file that is not UTF-8 past some line ends there, before any quote could be left open
     const unreadable = broken() ?? fatal;
     if (unreadable) throw unreadable;

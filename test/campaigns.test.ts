@@ -118,6 +118,12 @@ describe('campaigns: sending', () => {
     expect(byCustomer.get(capped.id)).toMatchObject({ status: 'skipped', reason: 'frequency_cap' });
     expect(byCustomer.get(noName.id)).toMatchObject({ status: 'failed', body: null });
     expect(byCustomer.get(noName.id)!.reason).toMatch(/undefined variable: customer.firstName/);
+    // intent to treat: the one whose message failed to render is in the treatment group all the same
+    const treated = [...byCustomer.values()].filter((m) => m.status === 'queued' || m.status === 'failed');
+    expect((await client.get(`/v1/campaigns/${c.id}/report`)).json().treatment.customers).toBe(
+      treated.length,
+    );
+    expect(treated).toHaveLength(3);
 
     const events = (await client.get('/v1/events?type=campaign.message')).json().data;
     const forCampaign = events.filter((e: { data: { campaignId: string } }) => e.data.campaignId === c.id);

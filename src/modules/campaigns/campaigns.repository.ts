@@ -248,7 +248,7 @@ export const campaignsRepository = {
   },
 
   /**
-   * Each arm (treatment by variant, and control) with its conversions: an order (neither cancelled
+   * Each arm (treatment by variant, and control: every entry not skipped) with its conversions: an order (neither cancelled
    * nor refunded) by the customer after their first entry, within the window and with no later
    * message of another campaign before it (last touch), or carrying one of the campaign's coupon codes.
    */
@@ -258,7 +258,9 @@ export const campaignsRepository = {
         SELECT customer_id, min(entered_at) AS at, bool_or(status = 'held_out') AS control,
           (array_agg(variant ORDER BY entered_at) FILTER (WHERE variant IS NOT NULL))[1] AS variant
         FROM campaign_messages
-        WHERE campaign_id = ${campaign.id}::uuid AND status NOT IN ('skipped', 'failed')
+        -- intent to treat: every entry past the holdout decision is in its arm, a failed one too (a
+        -- render or send failure happens only to the treatment: leaving those out biases the lift)
+        WHERE campaign_id = ${campaign.id}::uuid AND status <> 'skipped'
         GROUP BY customer_id),
       attributed AS (
         SELECT a.customer_id, o.base_total - o.base_refunded AS net

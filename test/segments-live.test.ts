@@ -61,4 +61,37 @@ describe('live membership with background jobs', () => {
     expect(job).toMatchObject({ kind: 'segments.refresh', status: 'succeeded', result: { segments: 1 } });
     expect((await client.get(`/v1/segments/${id}`)).json().refreshedAt).not.toBeNull();
   });
+
+  it('a customer written while the tenant’s first dynamic segment is built enters it all the same', async () => {
+    const tenant = await t.newTenant();
+    // a write in flight: begun before the segment exists, committed after its first build
+    let commit!: () => void;
+    const decided = new Promise<void>((r) => {
+      commit = r;
+    });
+    let wrote!: () => void;
+    const written = new Promise<void>((r) => {
+      wrote = r;
+    });
+    const write = t.db.withTenant(tenant.id, async (tx) => {
+      const actor = { sub: 'w', tenantId: tenant.id, scopes: new Set<string>(), segments: null };
+      await t.app.services.customers.batchUpsertIn(tx, actor, [{ externalId: 'in-flight', tags: ['vip'] }]);
+      wrote();
+      await decided;
+    });
+    await written;
+    const created = await tenant.client.post('/v1/segments', {
+      name: 'vips',
+      definition: { version: 1, all: [{ field: 'tags', op: 'contains', value: 'vip' }] },
+    });
+    expect(created.json().memberCount).toBe(0);
+    commit();
+    await write;
+    const id = created.json().id as string;
+    const after = await until(
+      async () => (await tenant.client.get(`/v1/segments/${id}`)).json().memberCount as number,
+      (n) => n === 1,
+    );
+    expect(after).toBe(1);
+  });
 });

@@ -194,6 +194,13 @@ export class Membership {
     return { customers };
   }
 
+  /** Asks for a full refresh of one segment in a few seconds (a job; nothing without workers). */
+  async refreshSoon(tenantId: string, segmentId: string): Promise<void> {
+    await this.#jobs()
+      ?.add(REFRESH_TASK, { tenantId, segmentId }, { runAt: new Date(Date.now() + 2_000) })
+      .catch(() => undefined);
+  }
+
   /** Asks for an incremental pass soon: one waiting job per tenant, however many writes ask. */
   async touched(tenantId: string): Promise<void> {
     await this.#jobs()

@@ -25,6 +25,16 @@ function translate(error: unknown): never {
 }
 
 export const segmentsRepository = {
+  /** Whether the tenant has a dynamic segment (the triggers mark changed customers only then). */
+  async anyDynamic(tx: Tx): Promise<boolean> {
+    const [row] = await tx
+      .select({ id: segments.id })
+      .from(segments)
+      .where(eq(segments.kind, 'dynamic'))
+      .limit(1);
+    return row !== undefined;
+  },
+
   async insert(tx: Tx, row: SegmentInsert): Promise<SegmentRow> {
     try {
       const [inserted] = await tx.insert(segments).values(row).returning();

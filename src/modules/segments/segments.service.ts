@@ -152,15 +152,17 @@ export class SegmentsService {
     return result;
   }
 
-  create(actor: TenantActor, input: CreateSegmentInput): Promise<Segment> {
+  async create(actor: TenantActor, input: CreateSegmentInput): Promise<Segment> {
     refusePartner(actor);
     if (input.kind === 'dynamic' && input.definition === undefined)
       throw validationError([{ path: 'definition', message: 'a dynamic segment needs a definition' }]);
     if (input.kind === 'static' && input.definition !== undefined)
       throw validationError([{ path: 'definition', message: 'a static segment has no definition' }]);
-    return this.#db.withTenant(actor.tenantId, async (tx) => {
+    let first = false;
+    const created = await this.#db.withTenant(actor.tenantId, async (tx) => {
       // the membership lock first (its first build needs it): before the segments it refers to
       if (input.definition !== undefined) await repo.lockMembership(tx);
+      first = input.kind === 'dynamic' && !(await repo.anyDynamic(tx));
       const evaluation = await this.membership.evaluation(tx, actor.tenantId, {
         forWrite: input.definition !== undefined,
       });
@@ -184,6 +186,10 @@ export class SegmentsService {
       }
       return (await this.#views(tx, actor, [row]))[0]!;
     });
+    // until the tenant's first dynamic segment commits, the triggers mark no changed customer (there
+    // was nothing to keep up to date): a write committed while it was built is caught by a refresh
+    if (first) await this.membership.refreshSoon(actor.tenantId, created.id);
+    return created;
   }
 
   /**

@@ -51,13 +51,17 @@ export const campaignsRepository = {
       .limit(limit + 1);
   },
 
-  withStatus(tx: Tx, statuses: CampaignRow['status'][], forUpdate = false): Promise<CampaignRow[]> {
+  /**
+   * The campaigns in these statuses; with `lockFree`, locked (without blocking the messages that
+   * refer to them) and leaving out those another transaction holds (a run in progress, a launch)
+   */
+  withStatus(tx: Tx, statuses: CampaignRow['status'][], lockFree = false): Promise<CampaignRow[]> {
     const query = tx
       .select()
       .from(campaigns)
       .where(inArray(campaigns.status, statuses))
       .orderBy(asc(campaigns.id));
-    return forUpdate ? query.for('update') : query;
+    return lockFree ? query.for('no key update', { skipLocked: true }) : query;
   },
 
   /** Messages inserted; an occurrence already recorded for the customer is left as it was. */
@@ -188,18 +192,21 @@ export const campaignsRepository = {
    * second runner of the same tenant finds the run done.
    */
   dueRuns(tx: Tx, now: Date): Promise<CampaignRow[]> {
-    return tx
-      .select()
-      .from(campaigns)
-      .where(
-        and(
-          eq(campaigns.status, 'running'),
-          lte(campaigns.nextRunAt, now),
-          or(isNull(campaigns.endsAt), gt(campaigns.endsAt, now)),
-        ),
-      )
-      .orderBy(asc(campaigns.id))
-      .for('update');
+    return (
+      tx
+        .select()
+        .from(campaigns)
+        .where(
+          and(
+            eq(campaigns.status, 'running'),
+            lte(campaigns.nextRunAt, now),
+            or(isNull(campaigns.endsAt), gt(campaigns.endsAt, now)),
+          ),
+        )
+        .orderBy(asc(campaigns.id))
+        // not FOR UPDATE: the run's own messages (and the inbox's for other events) refer to the row
+        .for('no key update')
+    );
   },
 
   async forgetCustomer(tx: Tx, customerId: string): Promise<void> {

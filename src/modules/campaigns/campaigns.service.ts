@@ -645,7 +645,8 @@ export class CampaignsService {
     const now = this.#clock.now();
     await forEachTenant('the campaigns sweep', tenantIds, async (tenantId) => {
       await this.#db.withTenant(tenantId, async (tx) => {
-        // locked: a pause or completion in flight is waited for, and the row read again after it
+        // locked, skipping those another transaction holds (a run under way, a pause in flight):
+        // they are looked at again next minute, never changed from a stale read
         for (const c of await repo.withStatus(tx, ['scheduled', 'running', 'paused'], true)) {
           if (c.endsAt && c.endsAt <= now) await repo.update(tx, c.id, { status: 'completed' });
           else if (c.status === 'scheduled' && (!c.startsAt || c.startsAt <= now))

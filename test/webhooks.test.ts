@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { webhooksRepository } from '../src/modules/events/webhooks.repository.ts';
 import { sign } from '../src/modules/events/webhooks.signing.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { newCustomer } from './helpers/factories.ts';
@@ -461,6 +462,31 @@ describe('webhook delivery', () => {
       hanging.closeAllConnections();
       await new Promise((resolve) => hanging.close(resolve));
     }
+  });
+
+  it('a claim takes each webhook’s own oldest deliveries: a backlog of thousands on one hides nothing of another', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const busy = await subscribe(client, 'http://127.0.0.1:9/busy', ['customer.created']);
+    const quiet = await subscribe(client, 'http://127.0.0.1:9/quiet', ['customer.created']);
+    await client.patch(`/v1/webhooks/${quiet.id}`, { enabled: false });
+    await newCustomer(client); // one event, one delivery for the enabled one
+    await client.patch(`/v1/webhooks/${quiet.id}`, { enabled: true });
+    const claimed = await t.db.withTenant(tenantId, async (tx) => {
+      const [event] = (await tx.execute<{ id: string }>(sql`SELECT id FROM events LIMIT 1`)).rows;
+      // 1,500 old deliveries of the busy one, then one of the quiet one, the newest of all
+      await tx.execute(sql`
+        INSERT INTO webhook_deliveries (tenant_id, id, subscription_id, event_id, event_type, next_attempt_at)
+        SELECT ${tenantId}::uuid, gen_random_uuid(), ${busy.id}::uuid, ${event!.id}::uuid, 'customer.created',
+          now() - interval '1 hour' + n * interval '1 ms'
+        FROM generate_series(1, 1500) n`);
+      await tx.execute(sql`
+        INSERT INTO webhook_deliveries (tenant_id, id, subscription_id, event_id, event_type, next_attempt_at)
+        VALUES (${tenantId}::uuid, gen_random_uuid(), ${quiet.id}::uuid, ${event!.id}::uuid, 'customer.created', now())`);
+      return webhooksRepository.claim(tx, new Date(Date.now() + 1000), 60_000, 20, 5);
+    });
+    const by = (id: string) => claimed.filter((c) => c.subscription.id === id).length;
+    expect(by(busy.id)).toBe(5);
+    expect(by(quiet.id)).toBe(1);
   });
 
   it('delivers on its own with background jobs: trigger → notification → dispatch job', async () => {

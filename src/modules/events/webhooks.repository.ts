@@ -133,10 +133,15 @@ export const webhooksRepository = {
     const at = now.toISOString();
     const claimed = await tx.execute<{ id: string }>(sql`
       WITH due AS (
-        SELECT d.tenant_id, d.id, d.subscription_id, d.next_attempt_at FROM webhook_deliveries d
-        JOIN webhook_subscriptions s ON s.tenant_id = d.tenant_id AND s.id = d.subscription_id AND s.enabled
-        WHERE d.status = 'pending' AND d.next_attempt_at <= ${at}::timestamptz
-        ORDER BY d.next_attempt_at LIMIT ${limit * 50}),
+        -- each enabled webhook's own oldest due deliveries, as many as it may have in flight: a
+        -- webhook with a backlog of thousands never hides another's from the claim
+        SELECT d.tenant_id, d.id, d.subscription_id, d.next_attempt_at FROM webhook_subscriptions s
+        CROSS JOIN LATERAL (
+          SELECT x.tenant_id, x.id, x.subscription_id, x.next_attempt_at FROM webhook_deliveries x
+          WHERE x.tenant_id = s.tenant_id AND x.subscription_id = s.id AND x.status = 'pending'
+            AND x.next_attempt_at <= ${at}::timestamptz
+          ORDER BY x.next_attempt_at LIMIT ${perWebhook}) d
+        WHERE s.enabled),
       busy AS (
         SELECT subscription_id, count(*)::int AS n FROM webhook_deliveries
         WHERE status = 'pending' AND leased_until > ${at}::timestamptz

@@ -83,6 +83,10 @@ export const webhookDeliveries = pgTable(
     ).onDelete('cascade'),
     tenantReference('webhook_deliveries_event_fk', [t.tenantId, t.eventId], events).onDelete('cascade'),
     index('webhook_deliveries_due_idx').on(t.tenantId, t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    // each webhook's own due deliveries (the claim takes a few of each)
+    index('webhook_deliveries_subscription_due_idx')
+      .on(t.tenantId, t.subscriptionId, t.nextAttemptAt)
+      .where(sql`${t.status} = 'pending'`),
     index('webhook_deliveries_subscription_idx').on(t.tenantId, t.subscriptionId, t.id),
     index('webhook_deliveries_event_idx').on(t.tenantId, t.eventId),
     tenantIsolation(),

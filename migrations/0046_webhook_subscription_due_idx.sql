@@ -1,0 +1,1 @@
+CREATE INDEX "webhook_deliveries_subscription_due_idx" ON "webhook_deliveries" USING btree ("tenant_id","subscription_id","next_attempt_at") WHERE "webhook_deliveries"."status" = 'pending';

@@ -132,6 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     jobs: () => jobs,
     webhooks: webhookOptions(config),
     eventsSettleMs: config.EVENTS_SETTLE_MS,
+    uploadIdleMs: config.UPLOAD_IDLE_MS,
   });
   if (deps.jobs) {
     jobs = await Jobs.start({

@@ -50,6 +50,7 @@ export const ConfigSchema = z
       .describe('Hosts, addresses or CIDR ranges webhooks may reach despite the SSRF guard, comma-separated'),
     WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
     EVENTS_SETTLE_MS: z.coerce.number().int().min(0).max(60_000).default(3000),
+    UPLOAD_IDLE_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
     WEBHOOK_RETRY_SCHEDULE: z
       .string()
       .regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be comma-separated seconds such as 5,300,1800')

@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { request } from 'node:http';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerFromCsv, orderFromCsv } from '../src/modules/imports/imports.rows.ts';
@@ -385,22 +385,46 @@ describe('imports', () => {
     });
   });
 
-  it('drops an upload that stops sending (408), keeping nothing of it', async () => {
-    const { client } = await t.newTenant();
-    const tenantId = (await client.get('/v1/settings')).json().tenantId;
-    const actor = { sub: 't', tenantId, scopes: new Set(['customers:write']), segments: null };
-    // a client that sends the header row and then nothing more
-    const stalled = new PassThrough();
-    stalled.write('externalId,email\n');
-    await expect(
-      t.app.services.imports.upload(actor, 'customers', 'csv', stalled, { enqueue: false, idleMs: 200 }),
-    ).rejects.toMatchObject({ code: 'upload_stalled', status: 408 });
-    expect(stalled.destroyed).toBe(true);
-    const stored = await t.db.withTenant(tenantId, async (tx) => {
-      const rows = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM imports`);
-      return rows.rows[0]!.n;
-    });
-    expect(stored).toBe(0);
+  it('drops an upload that stops sending with a 408 the client receives, keeping nothing of it', async () => {
+    const quick = await createTestApp({ env: { UPLOAD_IDLE_MS: '300' }, jobs: true });
+    try {
+      const tenant = await quick.newTenant();
+      const url = await quick.app.listen({ port: 0, host: '127.0.0.1' });
+      const answer = await new Promise<{ status: number; body: string; connection?: string }>(
+        (resolve, reject) => {
+          const req = request(
+            `${url}/v1/imports?type=customers`,
+            {
+              method: 'POST',
+              headers: { authorization: `Bearer ${tenant.token}`, 'content-type': 'text/csv' },
+            },
+            (res) => {
+              let body = '';
+              res.on('data', (c: Buffer) => {
+                body += c.toString();
+              });
+              res.on('end', () => {
+                resolve({ status: res.statusCode!, body, connection: res.headers.connection });
+                req.destroy();
+              });
+            },
+          );
+          req.on('error', reject);
+          // the header row, then nothing more (the request is never ended)
+          req.write('externalId,email\n');
+        },
+      );
+      expect(answer.status).toBe(408);
+      expect(JSON.parse(answer.body)).toMatchObject({ code: 'upload_stalled', status: 408 });
+      expect(answer.connection).toBe('close');
+      const stored = await quick.db.withTenant(tenant.id, async (tx) => {
+        const rows = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM imports`);
+        return rows.rows[0]!.n;
+      });
+      expect(stored).toBe(0);
+    } finally {
+      await quick.close();
+    }
   });
 
   it('fails a file it cannot read past a point, saying where, with the rows before it imported', async () => {

@@ -42,6 +42,8 @@ export type ServiceDeps = {
   webhooks?: WebhookOptions;
   /** How long `GET /v1/events` waits, at most, for transactions in flight (EVENTS_SETTLE_MS). */
   eventsSettleMs?: number;
+  /** How long an import upload may send nothing before it is dropped (UPLOAD_IDLE_MS). */
+  uploadIdleMs?: number;
 };
 
 /** Every module's service, wired once; modules reach each other only through these. */

@@ -26,7 +26,10 @@ const CHUNK_BYTES = 1024 * 1024;
 /** An upload that sends nothing for this long is dropped (it holds a transaction and a connection). */
 export const UPLOAD_IDLE_MS = 60_000;
 
-/** The body's pieces, failing with 408 when none arrives for `idleMs` (the source is destroyed). */
+/**
+ * The body's pieces, failing with 408 when none arrives for `idleMs`. The source is only paused, not
+ * destroyed: the answer can still reach the client, and the connection closes after it.
+ */
 async function* untilIdle(body: AsyncIterable<Buffer> | Iterable<Buffer>, idleMs: number) {
   const iterator =
     Symbol.asyncIterator in body
@@ -42,8 +45,7 @@ async function* untilIdle(body: AsyncIterable<Buffer> | Iterable<Buffer>, idleMs
     pending.catch(() => undefined);
     const next = await Promise.race([pending, idle]).finally(() => clearTimeout(timer));
     if (next === 'idle') {
-      (body as { destroy?: () => void }).destroy?.();
-      Promise.resolve(iterator.return?.()).catch(() => undefined);
+      (body as { pause?: () => void }).pause?.();
       throw new AppError(
         'upload_stalled',
         `no data for ${idleMs / 1000} s: the upload was dropped and nothing of it was kept; send the file again`,
@@ -220,6 +222,7 @@ export class ImportsService {
   readonly #attributes: AttributesService;
   readonly #tenants: TenantsService;
   readonly #events: EventsService;
+  readonly #uploadIdleMs: number;
 
   constructor(deps: {
     db: Database;
@@ -230,7 +233,9 @@ export class ImportsService {
     attributes: AttributesService;
     tenants: TenantsService;
     events: EventsService;
+    uploadIdleMs?: number;
   }) {
+    this.#uploadIdleMs = deps.uploadIdleMs ?? UPLOAD_IDLE_MS;
     this.#db = deps.db;
     this.#cursors = deps.cursors;
     this.#jobs = deps.jobs;
@@ -276,7 +281,7 @@ export class ImportsService {
         pending = [];
         pendingBytes = 0;
       };
-      for await (const piece of untilIdle(body, options.idleMs ?? UPLOAD_IDLE_MS)) {
+      for await (const piece of untilIdle(body, options.idleMs ?? this.#uploadIdleMs)) {
         pending.push(piece);
         pendingBytes += piece.length;
         bytes += piece.length;

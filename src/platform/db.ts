@@ -96,29 +96,26 @@ export class Database {
    * (an import). The returned function releases it.
    */
   async trySessionLock(space: number, key: string): Promise<(() => Promise<void>) | null> {
-    const client = await this.pool.connect();
+    // a connection of its own, outside the pool: the work it guards needs pooled connections, and a
+    // small pool held by lock connections would wait for itself
+    const client = new pg.Client(this.pool.options as pg.ClientConfig);
+    client.on('error', () => undefined);
+    await client.connect();
     try {
       const { rows } = await client.query<{ ok: boolean }>(
         'SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok',
         [space, key],
       );
       if (!rows[0]?.ok) {
-        client.release();
+        await client.end();
         return null;
       }
     } catch (error) {
-      client.release(error as Error);
+      await client.end().catch(() => undefined);
       throw error;
     }
-    return async () => {
-      try {
-        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [space, key]);
-        client.release();
-      } catch (error) {
-        // a broken connection is dropped, and its session's lock with it
-        client.release(error as Error);
-      }
-    };
+    // ending the session releases its lock (a broken connection's too)
+    return () => client.end().catch(() => undefined);
   }
 
   /**

@@ -1,5 +1,6 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { getTableColumns, type SQL, sql } from 'drizzle-orm';
 import { FUTURE_SKEW_MS } from '../../platform/schemas.ts';
+import { customerScores } from '../scores/scores.table.ts';
 import type { FieldSpec, FieldType } from './segments.fields.ts';
 import { type Ast, type NumberTest, passes } from './segments.language.ts';
 
@@ -29,15 +30,11 @@ export type Compiled = { where: SQL; joins: { scores: boolean; aggregates: boole
  * is 0.699999988 in float4, so `punctuality gte 0.7` against a float8 0.7 would leave out the
  * customer whose punctuality reads 0.7.
  */
-const REAL_COLUMNS = new Set([
-  'punctuality',
-  'n_volume',
-  'n_frequency',
-  'n_amount',
-  'n_punctuality',
-  'n_seniority',
-  'value_score',
-]);
+const REAL_COLUMNS: ReadonlySet<string> = new Set(
+  Object.values(getTableColumns(customerScores))
+    .filter((c) => c.columnType === 'PgReal')
+    .map((c) => c.name),
+);
 /** The purchase aggregates that are 0, not NULL, for a customer without orders. */
 const ZERO_WITHOUT_ORDERS = new Set(['orders', 'net_revenue']);
 

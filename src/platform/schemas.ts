@@ -63,14 +63,19 @@ export const isoDateTime = () =>
     .datetime({ offset: true })
     .refine(fromYearOne, YEAR_ONE)
     .refine(toYear9999, 'the year must be 9999 or earlier, in UTC');
+/** A period's rule on two of a query's fields, for `.refine(...)`: the start before the end when both are given. */
+export function startBeforeEnd<F extends string, T extends string>(
+  start: F,
+  end: T,
+): [(q: Partial<Record<F | T, string>>) => boolean, { message: string; path: PropertyKey[] }] {
+  return [
+    (q) => !q[start] || !q[end] || Date.parse(q[start]!) < Date.parse(q[end]!),
+    { message: `must be before \`${end}\``, path: [start] },
+  ];
+}
+
 /** A period query's rule, with `.refine(...periodInOrder)`: `from` before `to` when both are given. */
-export const periodInOrder: [
-  (q: { from?: string; to?: string }) => boolean,
-  { message: string; path: PropertyKey[] },
-] = [
-  (q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to),
-  { message: 'must be before `to`', path: ['from'] },
-];
+export const periodInOrder = startBeforeEnd('from', 'to');
 /** An ISO 8601 day (one that exists: not 2021-02-30). */
 export const isoDate = () => z.iso.date().refine(fromYearOne, YEAR_ONE);
 

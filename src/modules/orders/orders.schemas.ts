@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { MoneySchema } from '../../platform/money.ts';
 import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
 import { ProblemSchema } from '../../platform/problem.ts';
-import { isoDateTime, pastTimestamp, timestampOut, uuid } from '../../platform/schemas.ts';
+import { isoDateTime, pastTimestamp, startBeforeEnd, timestampOut, uuid } from '../../platform/schemas.ts';
 import { CreateCustomerBody } from '../customers/customers.schemas.ts';
 
 export const ORDER_STATUSES = [
@@ -257,13 +257,7 @@ const OrderFilterFields = z.strictObject({
   limit: limitParam,
   cursor: cursorParam,
 });
-const placedInOrder: [
-  (q: { placedFrom?: string; placedTo?: string }) => boolean,
-  { message: string; path: PropertyKey[] },
-] = [
-  (q) => !q.placedFrom || !q.placedTo || Date.parse(q.placedFrom) < Date.parse(q.placedTo),
-  { message: 'must be before `placedTo`', path: ['placedFrom'] },
-];
+const placedInOrder = startBeforeEnd('placedFrom', 'placedTo');
 export const ListOrdersQuery = OrderFilterFields.refine(...placedInOrder);
 export type ListOrdersFilter = Omit<z.output<typeof ListOrdersQuery>, 'limit' | 'cursor'>;
 export const CustomerOrdersQuery = OrderFilterFields.omit({ customerId: true }).refine(...placedInOrder);

@@ -293,6 +293,19 @@ describe('campaigns: sending', () => {
       '2026-03-31T09:00:00.000Z',
     );
     expect(nextRun(end, 'P1M', at).toISOString()).toBe('2026-05-31T09:00:00.000Z');
+    // daily at 09:00 in Madrid: 08:00 UTC in winter, 07:00 UTC once summer time starts (29 March
+    // 2026), and 08:00 again after it ends (25 October); hourly steps stay fixed lengths
+    const nine = new Date('2026-03-27T08:00:00Z');
+    const madrid = (now: string, every = 'P1D') =>
+      nextRun(nine, every, new Date(now), 'Europe/Madrid').toISOString();
+    expect(madrid('2026-03-28T12:00:00Z')).toBe('2026-03-29T07:00:00.000Z');
+    expect(madrid('2026-03-30T00:00:00Z')).toBe('2026-03-30T07:00:00.000Z');
+    expect(madrid('2026-10-26T00:00:00Z')).toBe('2026-10-26T08:00:00.000Z');
+    expect(madrid('2026-04-01T00:00:00Z', 'P1W')).toBe('2026-04-03T07:00:00.000Z');
+    expect(madrid('2026-03-29T07:30:00Z', 'PT12H')).toBe('2026-03-29T08:00:00.000Z');
+    expect(nextRun(nine, 'P1D', new Date('2026-03-30T00:00:00Z')).toISOString()).toBe(
+      '2026-03-30T08:00:00.000Z',
+    );
     expect(nextRun(new Date('2027-01-01T00:00:00Z'), 'P1D', at).toISOString()).toBe(
       '2027-01-01T00:00:00.000Z',
     );

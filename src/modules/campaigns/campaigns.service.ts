@@ -1,6 +1,6 @@
 import type { TenantActor } from '../../platform/auth.ts';
 import { canonicalJson } from '../../platform/canonical-json.ts';
-import { type Clock, wallClock } from '../../platform/clock.ts';
+import { atWallClock, type Clock, wallClock } from '../../platform/clock.ts';
 import type { Database, Tx } from '../../platform/db.ts';
 import { AppError, type FieldError, validationError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
@@ -95,26 +95,27 @@ const notFound = (id: string) => new AppError('campaign_not_found', `no campaign
 
 /**
  * The first run after `now` of a schedule that started at `from` and repeats `every` (at least an
- * hour, by the schema): fixed-length steps (weeks, days, hours…) are skipped arithmetically, calendar
- * ones (months, years) one at a time, so an old start never makes this a long loop.
+ * hour, by the schema). Steps of hours or less are fixed lengths; steps with days, weeks, months or
+ * years are calendar steps on the tenant's wall clock: a daily 09:00 stays 09:00 in `timezone` across
+ * a change to or from summer time. An old start is skipped over arithmetically, not step by step.
  */
-export function nextRun(from: Date, every: string, now: Date): Date {
+export function nextRun(from: Date, every: string, now: Date, timezone = 'UTC'): Date {
+  if (from > now) return from;
   const [datePart] = every.split('T');
   const step = shift(from, every, 1).getTime() - from.getTime();
-  if (!/[YM]/.test(datePart!) || step <= 0) {
+  if (!/[YMWD]/.test(datePart!) || step <= 0) {
     // a repeat stored before the one-hour rule runs hourly
     const hourly = Math.max(step, 3_600_000);
     const steps = Math.max(0, Math.floor((now.getTime() - from.getTime()) / hourly) + 1);
     return new Date(from.getTime() + steps * hourly);
   }
   // the n-th run is n steps from the start, not one step from the run before: a monthly run from
-  // the 31st falls on the last day of shorter months and on the 31st again after them
-  for (let n = 1; ; n++) {
-    const next = shift(
-      from,
-      every.replace(/\d+/g, (d) => String(Number(d) * n)),
-      1,
-    );
+  // the 31st falls on the last day of shorter months and on the 31st again after them. The loop
+  // starts a little short of the answer (steps a tenth longer than the first one, and a day more)
+  const first = Math.max(1, Math.floor((now.getTime() - from.getTime()) / (step * 1.1 + 86_400_000)));
+  for (let n = first; ; n++) {
+    const times = every.replace(/\d+/g, (d) => String(Number(d) * n));
+    const next = atWallClock(from, timezone, (wall) => shift(wall, times, 1));
     if (next > now) return next;
   }
 }
@@ -133,17 +134,17 @@ function scheduleStart(trigger: Trigger, startsAt: Date | null, launchedAt: Date
  * A launched campaign's next run after its trigger or start changed: its `at` when ahead, else its
  * next repeat (none for a one-off already past); without an `at`, as soon as it has started.
  */
-function rescheduledRun(trigger: Trigger, startsAt: Date | null, now: Date): Date | null {
+function rescheduledRun(trigger: Trigger, startsAt: Date | null, now: Date, timezone: string): Date | null {
   if (trigger.type !== 'scheduled') return null;
   if (!trigger.at) return startsAt && startsAt > now ? startsAt : now;
-  return runAfter(trigger, scheduleStart(trigger, startsAt, now), now);
+  return runAfter(trigger, scheduleStart(trigger, startsAt, now), now, timezone);
 }
 
 /** The run due after `now`, or none (a one-off already run, a schedule that is not repeating). */
-function runAfter(trigger: Trigger, start: Date | null, now: Date): Date | null {
+function runAfter(trigger: Trigger, start: Date | null, now: Date, timezone: string): Date | null {
   if (trigger.type !== 'scheduled' || !start) return null;
   if (start > now) return start;
-  return trigger.every ? nextRun(start, trigger.every, now) : null;
+  return trigger.every ? nextRun(start, trigger.every, now, timezone) : null;
 }
 
 /** Does an event start this campaign for a customer? The customer when it does. */
@@ -294,7 +295,14 @@ export class CampaignsService {
         startsAt,
         endsAt: input.endsAt === undefined ? undefined : input.endsAt ? new Date(input.endsAt) : null,
         ...(rescheduled
-          ? { nextRunAt: rescheduledRun(trigger, startsAt === undefined ? current.startsAt : startsAt, now) }
+          ? {
+              nextRunAt: rescheduledRun(
+                trigger,
+                startsAt === undefined ? current.startsAt : startsAt,
+                now,
+                (await this.#tenants.settingsIn(tx, actor.tenantId)).timezone,
+              ),
+            }
           : {}),
       });
       return toCampaign(row);
@@ -606,7 +614,8 @@ export class CampaignsService {
         }
         // counted from where the schedule starts, not from this run (no drift across short months)
         const start = scheduleStart(trigger, campaign.startsAt, campaign.launchedAt ?? campaign.nextRunAt!);
-        await repo.update(tx, campaign.id, { nextRunAt: runAfter(trigger, start, now) });
+        const { timezone } = await this.#tenants.settingsIn(tx, tenantId);
+        await repo.update(tx, campaign.id, { nextRunAt: runAfter(trigger, start, now, timezone) });
       }
     });
   }

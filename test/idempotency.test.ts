@@ -150,7 +150,10 @@ describe('Idempotency-Key: personal data and GraphQL', () => {
     const other = await client.graphql(create, { input: { ...input, firstName: 'Otra' }, key: 'g1' });
     expect(other.body.errors?.[0]?.extensions?.code).toBe('idempotency_key_reused');
     const tooLong = await client.graphql(create, { input, key: 'x'.repeat(256) });
-    expect(tooLong.body.errors?.[0]?.extensions).toMatchObject({ code: 'validation_failed' });
+    expect(tooLong.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'validation_failed',
+      errors: [expect.objectContaining({ path: 'idempotencyKey' })],
+    });
 
     const record = `mutation($input: InteractionInput!, $key: String) {
       recordInteraction(input: $input, idempotencyKey: $key) { id } }`;

@@ -2,6 +2,19 @@
 export type Clock = { now: () => Date };
 export const systemClock: Clock = { now: () => new Date() };
 
+/** `work`, or `late` when it has not settled within `ms` (the timer is cleared either way). */
+export async function within<T, L>(work: Promise<T>, ms: number, late: L): Promise<T | L> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<L>((resolve) => {
+    timer = setTimeout(() => resolve(late), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The wall clock of an instant in a time zone: its day (YYYY-MM-DD) and time (HH:MM). */
 export function wallClock(instant: Date, timezone: string): { day: string; time: string } {
   const parts = Object.fromEntries(

@@ -27,6 +27,7 @@ import type { StoredResponse } from './idempotency.ts';
 import { UUID } from './ids.ts';
 import { MAX_LIMIT, type Page } from './pagination.ts';
 import { parseOrThrow } from './problem.ts';
+import { IdempotencyKey } from './schemas.ts';
 
 declare module 'mercurius' {
   interface MercuriusContext {
@@ -67,12 +68,9 @@ export function idArg(id: string, path = 'id'): string {
   return id.toLowerCase();
 }
 
-/** An `idempotencyKey` argument, held to the REST header's rule (1 to 255 characters); null is none. */
+/** An `idempotencyKey` argument, held to the REST header's rule; null is none. */
 export function idempotencyKeyArg(key: string | null | undefined): string | undefined {
-  if (key === null || key === undefined) return undefined;
-  if (key.length < 1 || key.length > 255)
-    throw validationError([{ path: 'idempotencyKey', message: 'must be 1 to 255 characters' }]);
-  return key;
+  return key === null || key === undefined ? undefined : parseOrThrow(IdempotencyKey, key, 'idempotencyKey');
 }
 
 /**
@@ -227,7 +225,7 @@ type Resolver = (root: unknown, args: Record<string, unknown>, context: unknown,
  * in GraphQL they are `input.attributes.car`, as the argument checks already say. Paths that already
  * name an argument (`input.…`, `id`) stay as they are.
  */
-export function inputPaths(error: unknown, args: Record<string, unknown>): unknown {
+function inputPaths(error: unknown, args: Record<string, unknown>): unknown {
   if (!isAppError(error) || !error.errors?.length || !args || !('input' in args)) return error;
   const names = Object.keys(args);
   const named = (path: string) =>

@@ -19,8 +19,11 @@ export const IfMatchHeaders = z.object({
     .describe('The ETag of the version you read; a stale one is refused with 412'),
 });
 
+/** An Idempotency-Key: the REST header and GraphQL's `idempotencyKey` argument alike. */
+export const IdempotencyKey = z.string().min(1).max(255);
+
 export const IdempotencyHeaders = z.object({
-  'idempotency-key': z.string().min(1).max(255).optional().describe('Makes a retried write safe'),
+  'idempotency-key': IdempotencyKey.optional().describe('Makes a retried write safe'),
 });
 
 /** An ETag from a row version: `"v3"`. */

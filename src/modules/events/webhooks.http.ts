@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { within } from '../../platform/clock.ts';
 import { type AllowList, guardedLookup, urlRefusal } from './webhooks.guard.ts';
 
 export type Outcome = {
@@ -35,16 +36,11 @@ export async function post(
   const started = performance.now();
   const latency = () => Math.round(performance.now() - started);
   // the address check resolves the host: bounded by the timeout too (it counts in the claim's lease)
-  let timer: NodeJS.Timeout | undefined;
-  const refused = await Promise.race([
+  const refused = await within(
     urlRefusal(url, options),
-    new Promise<string>((resolve) => {
-      timer = setTimeout(
-        () => resolve(`resolving the host took more than ${options.timeoutMs} ms`),
-        options.timeoutMs,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
+    options.timeoutMs,
+    `resolving the host took more than ${options.timeoutMs} ms`,
+  );
   if (refused) return { error: `url refused: ${refused}`, latencyMs: latency() };
   const target = new URL(url);
   const client = target.protocol === 'https:' ? https : http;

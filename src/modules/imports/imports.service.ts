@@ -1,6 +1,7 @@
 import { pipeline, Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { TENANT_SCOPES, type TenantActor } from '../../platform/auth.ts';
+import { within } from '../../platform/clock.ts';
 import { type Database, publicFailure, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import { nulPath } from '../../platform/http.ts';
@@ -36,14 +37,10 @@ async function* untilIdle(body: AsyncIterable<Buffer> | Iterable<Buffer>, idleMs
       ? body[Symbol.asyncIterator]()
       : (body as Iterable<Buffer>)[Symbol.iterator]();
   for (;;) {
-    let timer: NodeJS.Timeout | undefined;
-    const idle = new Promise<'idle'>((resolve) => {
-      timer = setTimeout(() => resolve('idle'), idleMs);
-    });
     const pending = Promise.resolve(iterator.next());
-    // once the source is destroyed this read may still fail: that is the timeout's doing, not news
+    // once the connection closes this read may still fail: that is the timeout's doing, not news
     pending.catch(() => undefined);
-    const next = await Promise.race([pending, idle]).finally(() => clearTimeout(timer));
+    const next = await within(pending, idleMs, 'idle' as const);
     if (next === 'idle') {
       (body as { pause?: () => void }).pause?.();
       throw new AppError(
@@ -255,7 +252,7 @@ export class ImportsService {
     type: ImportType,
     format: 'csv' | 'ndjson',
     body: AsyncIterable<Buffer> | Iterable<Buffer>,
-    options: { enqueue?: boolean; idleMs?: number } = {},
+    options: { enqueue?: boolean } = {},
   ): Promise<Import> {
     const enqueue = options.enqueue ?? true;
     const jobs = this.#jobs();
@@ -281,7 +278,7 @@ export class ImportsService {
         pending = [];
         pendingBytes = 0;
       };
-      for await (const piece of untilIdle(body, options.idleMs ?? this.#uploadIdleMs)) {
+      for await (const piece of untilIdle(body, this.#uploadIdleMs)) {
         pending.push(piece);
         pendingBytes += piece.length;
         bytes += piece.length;

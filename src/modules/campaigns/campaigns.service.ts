@@ -596,7 +596,11 @@ export class CampaignsService {
   async runDue(tenantId: string): Promise<void> {
     const now = this.#clock.now();
     await this.#db.withTenant(tenantId, async (tx) => {
-      for (const campaign of await repo.dueRuns(tx, now)) {
+      const due = await repo.dueRuns(tx, now);
+      if (!due.length) return;
+      // the calendar the repeats are counted in
+      const { timezone } = await this.#tenants.settingsIn(tx, tenantId);
+      for (const campaign of due) {
         const trigger = campaign.trigger;
         const occurrence = `run:${campaign.nextRunAt!.toISOString()}`;
         let after: string | undefined;
@@ -614,7 +618,6 @@ export class CampaignsService {
         }
         // counted from where the schedule starts, not from this run (no drift across short months)
         const start = scheduleStart(trigger, campaign.startsAt, campaign.launchedAt ?? campaign.nextRunAt!);
-        const { timezone } = await this.#tenants.settingsIn(tx, tenantId);
         await repo.update(tx, campaign.id, { nextRunAt: runAfter(trigger, start, now, timezone) });
       }
     });

@@ -94,13 +94,18 @@ const conflict = () =>
 
 const UNCHANGED = 'an equal or newer version of this order (by sourceUpdatedAt) is already recorded';
 
+/** An order's version: the platform's own update time, else when it was placed. */
+const versionAt = (o: { sourceUpdatedAt?: unknown; placedAt?: unknown }) => {
+  const at = typeof o.sourceUpdatedAt === 'string' ? o.sourceUpdatedAt : o.placedAt;
+  return typeof at === 'string' ? Date.parse(at) : Number.NaN;
+};
+
 /** The order and version an item names, read without its schema (for an item the schema refused). */
 type Version = { source: string; externalId: string; version: number };
 function versionIn(item: unknown): Version | undefined {
   if (!item || typeof item !== 'object') return undefined;
-  const { source, externalId, sourceUpdatedAt, placedAt } = item as Record<string, unknown>;
-  const at = typeof sourceUpdatedAt === 'string' ? sourceUpdatedAt : placedAt;
-  const version = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+  const { source, externalId } = item as Record<string, unknown>;
+  const version = versionAt(item as Record<string, unknown>);
   return typeof source === 'string' && typeof externalId === 'string' && Number.isFinite(version)
     ? { source, externalId, version }
     : undefined;
@@ -287,7 +292,7 @@ export class OrdersService {
     // breaks a rule (an older version is then not written in its place). Then the versions not newer
     // than the recorded order change nothing. Both are settled before any buyer is resolved, so an
     // order that changes nothing never creates its customer.
-    const versionOf = (i: number) => Date.parse(inputs[i]!.sourceUpdatedAt ?? inputs[i]!.placedAt);
+    const versionOf = (i: number) => versionAt(inputs[i]!);
     const keyOf = (i: number) => orderKey(inputs[i]!.source, inputs[i]!.externalId);
     const writable = new Set(pending);
     const newest = new Map<string, number>();

@@ -127,6 +127,33 @@ describe('full recompute', () => {
     });
   });
 
+  it('punctuality counts the orders paid by their due date against those paid late or overdue, not those not yet due', async () => {
+    const tenant = await t.newTenant();
+    const [c, waiting] = [await newCustomer(tenant.client), await newCustomer(tenant.client)];
+    const iso = (days: number) => new Date(now.getTime() + days * DAY).toISOString();
+    const pay = (dueIn: number, paidIn?: number) => ({
+      payment: {
+        method: 'transfer',
+        dueAt: iso(dueIn),
+        ...(paidIn === undefined ? {} : { paidAt: iso(paidIn) }),
+      },
+    });
+    await record(tenant.client, [
+      order(c.id, 40, 1000, pay(-30, -31)), // paid on time
+      order(c.id, 30, 1000, pay(-20, -10)), // paid late
+      order(c.id, 20, 1000, pay(-10)), // unpaid, overdue
+      order(c.id, 2, 1000, pay(28)), // unpaid, not due yet
+      order(waiting.id, 1, 1000, pay(29)),
+    ]);
+    await t.app.services.scores.recompute(tenant.id);
+    const scores = async (id: string) => (await tenant.client.get(`/v1/customers/${id}/scores`)).json();
+    expect((await scores(c.id)).value.dimensions.punctuality.raw).toBeCloseTo(1 / 3, 6);
+    expect((await scores(waiting.id)).value.dimensions.punctuality).toMatchObject({
+      raw: null,
+      normalized: null,
+    });
+  });
+
   it('re-running with no new data changes nothing', async () => {
     const { tenant, buyers } = await tenMonotoneBuyers();
     await t.app.services.scores.recompute(tenant.id);

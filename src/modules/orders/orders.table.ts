@@ -71,6 +71,10 @@ export const orders = pgTable(
       .on(t.tenantId, t.intermediaryId)
       .where(sql`${t.intermediaryId} IS NOT NULL`),
     index('orders_coupon_idx').on(t.tenantId, t.couponCode).where(sql`${t.couponCode} IS NOT NULL`),
+    // the orders still awaiting a payment with a due date: a punctuality leaves out those not yet due
+    index('orders_awaiting_payment_idx')
+      .on(t.tenantId, t.customerId, t.paymentDueAt)
+      .where(sql`${t.paymentDueAt} IS NOT NULL AND ${t.paymentPaidAt} IS NULL`),
     tenantIsolation(),
   ],
 );

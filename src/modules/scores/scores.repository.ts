@@ -196,7 +196,8 @@ function baseQuery(at: AsOf, features: SQL, ids?: string[], extra: SQL = sql``, 
     SELECT c.id AS customer_id,
       coalesce(a.orders, 0) AS frequency, coalesce(a.net_revenue, 0)::bigint AS monetary,
       coalesce(a.items, 0) AS volume,
-      CASE WHEN a.orders_with_due_date > 0 THEN a.orders_paid_on_time::float8 / a.orders_with_due_date END AS punctuality,
+      CASE WHEN a.orders_with_due_date - coalesce(pd.n, 0) > 0
+        THEN a.orders_paid_on_time::float8 / (a.orders_with_due_date - coalesce(pd.n, 0)) END AS punctuality,
       greatest(0, ${day} - least((c.created_at AT TIME ZONE ${at.timezone})::date, f.first_day)) AS seniority_days,
       CASE WHEN coalesce(a.orders, 0) > 0 THEN ${day} - f.last_day END AS recency_days,
       CASE WHEN coalesce(a.orders, 0) > 0 THEN f.x END AS x,
@@ -212,6 +213,13 @@ function baseQuery(at: AsOf, features: SQL, ids?: string[], extra: SQL = sql``, 
     FROM customers c
     LEFT JOIN customer_aggregates a ON a.tenant_id = c.tenant_id AND a.customer_id = c.id
     LEFT JOIN ${features} f ON f.customer_id = c.id
+    LEFT JOIN (
+      -- an unpaid order whose due date is still ahead is neither on time nor late yet
+      SELECT o.customer_id, count(*)::int AS n FROM orders o
+      WHERE o.tenant_id = vinculo_current_tenant() AND o.payment_due_at IS NOT NULL AND o.payment_paid_at IS NULL
+        AND o.payment_due_at > ${at.now} AND ${COUNTED} ${only('o.customer_id', ids)}
+      GROUP BY 1
+    ) pd ON pd.customer_id = c.id
     LEFT JOIN (
       SELECT customer_id, count(*)::int AS interactions, count(*) FILTER (WHERE direction = 'inbound')::int AS inbound
       FROM interactions WHERE tenant_id = vinculo_current_tenant() AND occurred_at > ${since90}

@@ -15,7 +15,7 @@ const UNITS: Record<ValueDimension, string> = {
   volume: 'items bought',
   frequency: 'counted orders',
   amount: 'net revenue (minor units)',
-  punctuality: 'share of orders with a due date paid on time',
+  punctuality: 'share of orders with a due date paid on time, among those paid or past due',
   seniority: 'days since the customer joined or first bought',
 };
 

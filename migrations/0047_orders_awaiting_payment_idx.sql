@@ -1,0 +1,1 @@
+CREATE INDEX "orders_awaiting_payment_idx" ON "orders" USING btree ("tenant_id","customer_id","payment_due_at") WHERE "orders"."payment_due_at" IS NOT NULL AND "orders"."payment_paid_at" IS NULL;

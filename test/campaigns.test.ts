@@ -704,6 +704,32 @@ describe('campaigns: last touch and reports from the sending system', () => {
     expect((await messagesOf(client, welcome.id)).filter((m) => m.status === 'queued')).toHaveLength(1);
   });
 
+  it('a pause in flight while the inbox is taken in: the paused campaign takes nobody', async () => {
+    now = T0;
+    const { id: tenantId, client } = await t.newTenant();
+    const welcome = await campaign(client, { kind: 'welcome', trigger: { type: 'first_order' } });
+    await client.post(`/v1/campaigns/${welcome.id}/launch`);
+    const c = await newCustomer(client, { ...consenting });
+    const placedAt = new Date(T0 - DAY).toISOString();
+    expect((await client.post('/v1/orders', orderBody({ customerId: c.id, placedAt }))).statusCode).toBe(201);
+    await t.app.services.scores.refresh(tenantId);
+    // the pause holds the campaign's row, as the pause endpoint does, and commits while the inbox runs
+    const pause = new pg.Client({ connectionString: inject('ownerUrl') });
+    await pause.connect();
+    try {
+      await pause.query('BEGIN');
+      await pause.query(`SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE`, [welcome.id]);
+      await pause.query(`UPDATE campaigns SET status = 'paused' WHERE id = $1`, [welcome.id]);
+      const inbox = t.app.services.campaigns.processInbox(tenantId);
+      await new Promise((r) => setTimeout(r, 300));
+      await pause.query('COMMIT');
+      expect(await inbox).toBeGreaterThan(0);
+    } finally {
+      await pause.end();
+    }
+    expect(await messagesOf(client, welcome.id)).toEqual([]);
+  });
+
   it('pauses only a running campaign (a scheduled one is 409), and keeps a launched one’s holdout share', async () => {
     now = T0;
     const { client } = await t.newTenant();

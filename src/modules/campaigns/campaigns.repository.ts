@@ -55,13 +55,19 @@ export const campaignsRepository = {
    * The campaigns in these statuses; with `lockFree`, locked (without blocking the messages that
    * refer to them) and leaving out those another transaction holds (a run in progress, a launch)
    */
-  withStatus(tx: Tx, statuses: CampaignRow['status'][], lockFree = false): Promise<CampaignRow[]> {
+  /**
+   * The campaigns in these statuses. `skip`: locked to be changed, skipping those another transaction
+   * holds; `share`: locked against a change (a pause waits for the caller, or the caller for the pause
+   * and then no longer finds the campaign in these statuses).
+   */
+  withStatus(tx: Tx, statuses: CampaignRow['status'][], lock?: 'skip' | 'share'): Promise<CampaignRow[]> {
     const query = tx
       .select()
       .from(campaigns)
       .where(inArray(campaigns.status, statuses))
       .orderBy(asc(campaigns.id));
-    return lockFree ? query.for('no key update', { skipLocked: true }) : query;
+    if (lock === 'skip') return query.for('no key update', { skipLocked: true });
+    return lock === 'share' ? query.for('share') : query;
   },
 
   /** Messages inserted; an occurrence already recorded for the customer is left as it was. */

@@ -557,7 +557,8 @@ export class CampaignsService {
         if (!ids.length) return 0;
         const now = this.#clock.now();
         const events = await this.#events.byIds(tx, ids);
-        const running = (await repo.withStatus(tx, ['running'])).filter(
+        // share-locked: a pause in flight is waited for, and the campaign it paused takes nobody
+        const running = (await repo.withStatus(tx, ['running'], 'share')).filter(
           (c) => (!c.startsAt || c.startsAt <= now) && (!c.endsAt || c.endsAt > now),
         );
         for (const campaign of running) {
@@ -627,7 +628,7 @@ export class CampaignsService {
   async runBirthdays(tenantId: string): Promise<void> {
     const now = this.#clock.now();
     await this.#db.withTenant(tenantId, async (tx) => {
-      for (const campaign of await repo.withStatus(tx, ['running'])) {
+      for (const campaign of await repo.withStatus(tx, ['running'], 'share')) {
         if (campaign.trigger.type !== 'birthday') continue;
         if (campaign.startsAt && campaign.startsAt > now) continue;
         const audience = await this.#segments.audienceIn(tx, tenantId, {
@@ -659,7 +660,7 @@ export class CampaignsService {
       await this.#db.withTenant(tenantId, async (tx) => {
         // locked, skipping those another transaction holds (a run under way, a pause in flight):
         // they are looked at again next minute, never changed from a stale read
-        for (const c of await repo.withStatus(tx, ['scheduled', 'running', 'paused'], true)) {
+        for (const c of await repo.withStatus(tx, ['scheduled', 'running', 'paused'], 'skip')) {
           if (c.endsAt && c.endsAt <= now) await repo.update(tx, c.id, { status: 'completed' });
           else if (c.status === 'scheduled' && (!c.startsAt || c.startsAt <= now))
             await repo.update(tx, c.id, { status: 'running' });

@@ -240,6 +240,58 @@ describe('imports', () => {
     expect((await client.get('/v1/customers?externalId=r999')).json().data).toHaveLength(1);
     expect((await client.get('/v1/customers?externalId=r1000')).json().data).toHaveLength(0);
     expect((await client.get('/v1/customers?externalId=r-x')).json().data).toHaveLength(0);
+
+    // stopped while its body is still arriving: the chunks stored go, and no later one is stored
+    expect((await client.post('/v1/customers', { email: 'uploading@example.com' })).statusCode).toBe(201);
+    const chunks = async () =>
+      (
+        await t.db.withTenant(tenantId, (tx) =>
+          tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM import_chunks`),
+        )
+      ).rows[0]!.n;
+    const first = Buffer.from(
+      `externalId,email\nu-x,uploading@example.com\n${'u0,u0@example.com\n'.repeat(70_000)}`,
+    );
+    async function* body() {
+      yield first; // over 1 MiB: stored and committed as one chunk before the next piece is asked for
+      expect(await chunks()).toBe(1);
+      await erase('uploading@example.com');
+      expect(await chunks()).toBe(0);
+      yield first;
+      yield first;
+    }
+    const stopped = imports.upload(actor, 'customers', 'csv', body(), { enqueue: false });
+    await expect(stopped).rejects.toMatchObject({
+      code: 'import_stopped',
+      message: expect.stringMatching(/^stopped/),
+    });
+    expect(await chunks()).toBe(0);
+    const [gone] = (
+      await t.db.withTenant(tenantId, (tx) =>
+        tx.execute<{ status: string; error: string }>(
+          sql`SELECT status, error FROM imports ORDER BY created_at DESC LIMIT 1`,
+        ),
+      )
+    ).rows;
+    expect(gone).toMatchObject({ status: 'failed', error: expect.stringMatching(/^stopped/) });
+
+    // an email split across two chunks is found all the same
+    expect((await client.post('/v1/customers', { email: 'split@example.com' })).statusCode).toBe(201);
+    const head = Buffer.from(`externalId,email\n${'s0,s0@example.com\n'.repeat(70_000)}s-x,spl`);
+    const split = await imports.upload(
+      actor,
+      'customers',
+      'csv',
+      [head, Buffer.from('it@example.com\ns1,s1@example.com\n')],
+      { enqueue: false },
+    );
+    expect(await chunks()).toBe(2);
+    await erase('split@example.com');
+    expect(await chunks()).toBe(0);
+    expect((await client.get(`/v1/imports/${split.id}`)).json()).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/^stopped/),
+    });
   });
 
   it('leaves an import running with the error while its job will be retried, failed after the last attempt', async () => {
@@ -383,14 +435,27 @@ describe('imports', () => {
       status: 'failed',
       error: expect.stringMatching(/stopped making progress 1 times .* up to line 1001 were imported/),
     });
+
+    // an upload whose process stopped while it was arriving: the sweep drops it and what it stored
+    const orphan = await t.db.withTenant(tenantId, async (tx) => {
+      const id = crypto.randomUUID();
+      await tx.execute(sql`INSERT INTO imports (tenant_id, id, type, format, status, bytes)
+        VALUES (${tenantId}, ${id}, 'customers', 'csv', 'uploading', 0)`);
+      await tx.execute(sql`INSERT INTO import_chunks (tenant_id, import_id, seq, data)
+        VALUES (${tenantId}, ${id}, 0, '\x6869'::bytea)`);
+      return id;
+    });
+    expect((await state(orphan)).status).toBe('uploading');
+    await imports.sweep([tenantId], now);
+    expect((await client.get(`/v1/imports/${orphan}`)).statusCode).toBe(404);
   });
 
-  it('drops an upload that stops sending with a 408 the client receives, keeping nothing of it', async () => {
-    const quick = await createTestApp({ env: { UPLOAD_IDLE_MS: '300' }, jobs: true });
+  it('commits an upload a chunk at a time, and drops one that stops sending with a 408 the client receives, keeping nothing of it', async () => {
+    const quick = await createTestApp({ env: { UPLOAD_IDLE_MS: '1500' }, jobs: true });
     try {
       const tenant = await quick.newTenant();
       const url = await quick.app.listen({ port: 0, host: '127.0.0.1' });
-      const answer = await new Promise<{ status: number; body: string; connection?: string }>(
+      const answered = new Promise<{ status: number; body: string; connection?: string }>(
         (resolve, reject) => {
           const req = request(
             `${url}/v1/imports?type=customers`,
@@ -410,18 +475,31 @@ describe('imports', () => {
             },
           );
           req.on('error', reject);
-          // the header row, then nothing more (the request is never ended)
+          // the header row and a first chunk of rows, then nothing more (the request is never ended)
           req.write('externalId,email\n');
+          req.write(Array.from({ length: 40_000 }, (_, i) => `c-${i},c${i}@example.com\n`).join(''));
         },
       );
+      const stored = () =>
+        quick.db.withTenant(tenant.id, async (tx) => {
+          const rows = await tx.execute<{ status: string; bytes: number; chunks: number }>(
+            sql`SELECT status, bytes::int, (SELECT count(*)::int FROM import_chunks) AS chunks FROM imports`,
+          );
+          return rows.rows;
+        });
+      // while the client is still sending, its first chunk is committed and seen from elsewhere
+      let seen: Awaited<ReturnType<typeof stored>> = [];
+      for (let i = 0; i < 100 && !seen[0]?.chunks; i++) {
+        seen = await stored();
+        if (!seen[0]?.chunks) await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(seen).toEqual([{ status: 'uploading', bytes: expect.any(Number), chunks: 1 }]);
+      expect(seen[0]!.bytes).toBeGreaterThanOrEqual(1024 * 1024);
+      const answer = await answered;
       expect(answer.status).toBe(408);
       expect(JSON.parse(answer.body)).toMatchObject({ code: 'upload_stalled', status: 408 });
       expect(answer.connection).toBe('close');
-      const stored = await quick.db.withTenant(tenant.id, async (tx) => {
-        const rows = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM imports`);
-        return rows.rows[0]!.n;
-      });
-      expect(stored).toBe(0);
+      expect(await stored()).toEqual([]);
     } finally {
       await quick.close();
     }

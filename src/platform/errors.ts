@@ -31,6 +31,7 @@ const catalogue = {
   precondition_failed: { status: 412, title: 'The resource has changed since it was read' },
   payload_too_large: { status: 413, title: 'The body is too large' },
   upload_stalled: { status: 408, title: 'The upload stopped sending data' },
+  import_stopped: { status: 409, title: 'The import was stopped while its body was arriving' },
   unsupported_media_type: { status: 415, title: 'The content type is not supported' },
   invalid_reference: { status: 422, title: 'A referenced resource does not exist in this tenant' },
   idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was used with another request' },

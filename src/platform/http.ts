@@ -165,7 +165,7 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
   if (error.status === 401) reply.header('www-authenticate', 'Bearer realm="vinculo"');
   if (error.code === 'write_conflict') reply.header('retry-after', '1');
   // the request body was left unread: the connection cannot serve another request
-  if (error.code === 'upload_stalled') reply.header('connection', 'close');
+  if (error.code === 'upload_stalled' || error.code === 'import_stopped') reply.header('connection', 'close');
   return reply
     .code(error.status)
     .type(PROBLEM_CONTENT_TYPE)

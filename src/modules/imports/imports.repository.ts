@@ -21,8 +21,34 @@ export const importsRepository = {
     return created!;
   },
 
-  async addChunk(tx: Tx, tenantId: string, importId: string, seq: number, data: Buffer): Promise<void> {
+  /**
+   * A chunk of an upload under way, and the bytes stored so far (its updated_at says it is alive);
+   * false, storing nothing, when the import is no longer uploading (swept, or stopped by an erasure).
+   */
+  async addChunk(tx: Tx, tenantId: string, importId: string, seq: number, data: Buffer): Promise<boolean> {
+    const [alive] = await tx
+      .update(imports)
+      .set({ bytes: sql`${imports.bytes} + ${data.length}`, updatedAt: sql`now()` })
+      .where(and(eq(imports.id, importId), eq(imports.status, 'uploading')))
+      .returning({ id: imports.id });
+    if (!alive) return false;
     await tx.insert(importChunks).values({ tenantId, importId, seq, data });
+    return true;
+  },
+
+  /** The upload has ended: the import is queued (undefined when it is no longer uploading). */
+  async finishUpload(tx: Tx, id: string, bytes: number): Promise<ImportRow | undefined> {
+    const [row] = await tx
+      .update(imports)
+      .set({ status: 'queued', bytes, updatedAt: sql`now()` })
+      .where(and(eq(imports.id, id), eq(imports.status, 'uploading')))
+      .returning();
+    return row;
+  },
+
+  /** An upload that did not end (refused, stalled, or its process stopped): its row and chunks go. */
+  async dropUpload(tx: Tx, id: string): Promise<void> {
+    await tx.delete(imports).where(and(eq(imports.id, id), eq(imports.status, 'uploading')));
   },
 
   async chunk(tx: Tx, importId: string, seq: number): Promise<Buffer | undefined> {
@@ -93,7 +119,8 @@ export const importsRepository = {
       .from(imports)
       .where(
         sql`(${imports.status} = 'queued' AND ${imports.updatedAt} < now() - make_interval(mins => ${queuedMinutes}))
-          OR (${imports.status} = 'running' AND ${imports.updatedAt} < now() - make_interval(mins => ${staleMinutes}))`,
+          OR (${imports.status} IN ('running', 'uploading')
+            AND ${imports.updatedAt} < now() - make_interval(mins => ${staleMinutes}))`,
       );
   },
 
@@ -133,16 +160,23 @@ export const importsRepository = {
   /**
    * Imports not yet processed whose uploaded bytes hold one of these values (ASCII, any case: the
    * bytes are read through the escape encoding, which keeps ASCII and never fails on a split
-   * multi-byte character): they are stopped
-   * (failed, with the reason) and their bytes dropped.
+   * multi-byte character), within a chunk or across the boundary with the next one: they are
+   * stopped (failed, with the reason) and their bytes dropped.
    */
   async stopHolding(tx: Tx, needles: readonly string[]): Promise<void> {
+    // the boundary is read as the last bytes of a chunk and the first of the next, as many as the
+    // longest value could need on either side
+    const reach = Math.max(1, ...needles.map((n) => Buffer.byteLength(n)));
     const holding = sql`SELECT DISTINCT ch.import_id FROM import_chunks ch
+      LEFT JOIN import_chunks nx
+        ON nx.tenant_id = ch.tenant_id AND nx.import_id = ch.import_id AND nx.seq = ch.seq + 1
       WHERE EXISTS (SELECT 1 FROM unnest(${sql.param(needles)}::text[]) n
-        WHERE strpos(lower(encode(ch.data, 'escape')), lower(n)) > 0)`;
+        WHERE strpos(lower(encode(ch.data, 'escape')), lower(n)) > 0
+          OR strpos(lower(encode(substring(ch.data FROM greatest(length(ch.data) - ${reach} + 2, 1))
+            || substring(nx.data FOR ${reach} - 1), 'escape')), lower(n)) > 0)`;
     await tx.execute(sql`
       UPDATE imports SET status = 'failed', error = 'stopped: the file held personal data of an erased customer'
-      WHERE id IN (${holding}) AND status IN ('queued', 'running')`);
+      WHERE id IN (${holding}) AND status IN ('uploading', 'queued', 'running')`);
     await tx.execute(sql`DELETE FROM import_chunks WHERE import_id IN (${holding})`);
   },
 };

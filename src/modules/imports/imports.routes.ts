@@ -27,7 +27,7 @@ export const importsRoutes: FastifyPluginAsyncZod<{ services: Services }> = asyn
       description:
         'Send the file, in UTF-8, as the body with `Content-Type: text/csv` (a header row; nested fields by dotted names such as `address.city`, `customer.email`; `items` as JSON) or `application/x-ndjson` (one JSON body of POST /v1/customers or /v1/orders per line). Needs `customers:write` for customers and `orders:write` for orders. Answers 202 with the import; follow it at /v1/imports/{id}.',
       querystring: CreateImportQuery,
-      response: { 202: ImportSchema, ...problems(408, 413, 415, 503) },
+      response: { 202: ImportSchema, ...problems(408, 409, 413, 415, 503) },
     },
     handler: async (request, reply) => {
       const actor = requireTenant(request.actor!);

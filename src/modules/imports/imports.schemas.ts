@@ -14,7 +14,9 @@ export const ImportSchema = z
     id: uuid().describe('Import id'),
     type: z.enum(IMPORT_TYPES).describe('What the rows are'),
     format: z.enum(['csv', 'ndjson']).describe('The body’s format'),
-    status: z.enum(['queued', 'running', 'completed', 'failed']).describe('Where it is'),
+    status: z
+      .enum(['uploading', 'queued', 'running', 'completed', 'failed'])
+      .describe('Where it is (`uploading` while its body is still arriving)'),
     bytes: z.number().int().describe('Size of the body'),
     rowsRead: z.number().int().describe('Rows read so far'),
     succeeded: z.number().int().describe('Rows imported (created, updated or already up to date)'),

@@ -24,7 +24,7 @@ const IMPORT_LOCK = 7211;
 /** The sweep's patience: a queued import never started, a running one with no progress. */
 export const IMPORT_STALL = { queuedMinutes: 5, staleMinutes: 15, maxResumes: 3 };
 const CHUNK_BYTES = 1024 * 1024;
-/** An upload that sends nothing for this long is dropped (it holds a transaction and a connection). */
+/** An upload that sends nothing for this long is dropped (with what it had stored). */
 export const UPLOAD_IDLE_MS = 60_000;
 
 /**
@@ -258,25 +258,34 @@ export class ImportsService {
     const jobs = this.#jobs();
     if (!jobs && enqueue)
       throw new AppError('service_unavailable', 'background jobs are not running in this process');
-    const created = await this.#db.withTenant(actor.tenantId, async (tx) => {
-      const row = await repo.insert(tx, {
+    // each chunk is committed as it is stored, so a slow client holds no transaction or connection
+    // while it sends; the import is queued once the body has ended, and dropped if it does not
+    const row = await this.#db.withTenant(actor.tenantId, (tx) =>
+      repo.insert(tx, {
         tenantId: actor.tenantId,
         id: newId(),
         type,
         format,
-        status: 'queued',
+        status: 'uploading',
         bytes: 0,
         createdBy: actor.sub,
-      });
+      }),
+    );
+    let created: ImportRow;
+    try {
       let seq = 0;
       let bytes = 0;
       let pending: Buffer[] = [];
       let pendingBytes = 0;
       const flush = async () => {
         if (!pendingBytes) return;
-        await repo.addChunk(tx, actor.tenantId, row.id, seq++, Buffer.concat(pending));
+        const data = Buffer.concat(pending);
         pending = [];
         pendingBytes = 0;
+        const stored = await this.#db.withTenant(actor.tenantId, (tx) =>
+          repo.addChunk(tx, actor.tenantId, row.id, seq++, data),
+        );
+        if (!stored) await this.#uploadEnded(actor.tenantId, row.id);
       };
       for await (const piece of untilIdle(body, this.#uploadIdleMs)) {
         pending.push(piece);
@@ -289,12 +298,24 @@ export class ImportsService {
         throw new AppError('validation_failed', 'the body is empty', {
           errors: [{ path: '', message: 'is empty' }],
         });
-      await repo.update(tx, row.id, { bytes });
-      return { ...row, bytes };
-    });
+      created =
+        (await this.#db.withTenant(actor.tenantId, (tx) => repo.finishUpload(tx, row.id, bytes))) ??
+        (await this.#uploadEnded(actor.tenantId, row.id));
+    } catch (error) {
+      // what was stored goes with it; if even that fails, the imports sweep drops it later
+      await this.#db.withTenant(actor.tenantId, (tx) => repo.dropUpload(tx, row.id)).catch(() => undefined);
+      throw error;
+    }
     if (enqueue)
       await jobs!.add(IMPORT_TASK, { tenantId: actor.tenantId, importId: created.id }, { maxAttempts: 3 });
     return toImport(created, new Date());
+  }
+
+  /** Why an upload under way can store no more: an erasure stopped it, or the sweep dropped it. */
+  async #uploadEnded(tenantId: string, id: string): Promise<never> {
+    const row = await this.#db.withTenant(tenantId, (tx) => repo.find(tx, id), { readOnly: true });
+    if (row?.status === 'failed') throw new AppError('import_stopped', row.error ?? 'the import was stopped');
+    throw new AppError('upload_stalled', 'the upload was dropped while it waited for its body');
   }
 
   get(actor: TenantActor, id: string): Promise<Import> {
@@ -357,7 +378,8 @@ export class ImportsService {
   /**
    * The sweep (every five minutes): an import stored but never started (its job was never queued)
    * is queued again; one running with no progress for a while and no runner (its worker was killed)
-   * resumes after its last batch, at most `maxResumes` times, then fails saying so.
+   * resumes after its last batch, at most `maxResumes` times, then fails saying so; one still
+   * uploading that has stored nothing for as long is dropped with its chunks (its process is gone).
    */
   async sweep(tenantIds: string[], stall = IMPORT_STALL): Promise<void> {
     await forEachTenant('the imports sweep', tenantIds, async (tenantId) => {
@@ -367,6 +389,11 @@ export class ImportsService {
         { readOnly: true },
       );
       for (const row of stalled) {
+        if (row.status === 'uploading') {
+          // its client and process are gone (a live upload stores a chunk or times out well before)
+          await this.#db.withTenant(tenantId, (tx) => repo.dropUpload(tx, row.id));
+          continue;
+        }
         const free = await this.#db.trySessionLock(IMPORT_LOCK, row.id);
         if (!free) continue; // a runner holds it: it is only slow
         await free();

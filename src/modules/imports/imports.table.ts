@@ -24,7 +24,8 @@ export const imports = pgTable(
     id: uuid('id').notNull(),
     type: text('type', { enum: ['customers', 'orders'] }).notNull(),
     format: text('format', { enum: ['csv', 'ndjson'] }).notNull(),
-    status: text('status', { enum: ['queued', 'running', 'completed', 'failed'] }).notNull(),
+    // uploading: its body is still arriving, one committed chunk at a time
+    status: text('status', { enum: ['uploading', 'queued', 'running', 'completed', 'failed'] }).notNull(),
     bytes: bigint('bytes', { mode: 'number' }).notNull(),
     bytesRead: bigint('bytes_read', { mode: 'number' }).notNull().default(0),
     rowsRead: integer('rows_read').notNull().default(0),

@@ -53,6 +53,7 @@ describe('recording an interaction', () => {
       [{ sentiment: 2 }, 'sentiment'],
       [{ sentiment: -1.01 }, 'sentiment'],
       [{ sentiment: 'bad' }, 'sentiment'],
+      [{ sentiment: 1e-50 }, 'sentiment'], // a 4-byte float holds nothing that close to 0
       [{ metadata: { blob: 'x'.repeat(16_374) } }, 'metadata'], // 16,385 bytes of JSON
       [{ metadata: [1, 2] }, 'metadata'],
       [{ gap: 1 }, 'gap'],
@@ -72,7 +73,7 @@ describe('recording an interaction', () => {
       complaintBody(customer.id, { metadata: { blob: 'x'.repeat(16_373) } }),
     );
     expect(JSON.stringify(atLimit.metadata)).toHaveLength(16_384);
-    for (const sentiment of [-1, 1, 0.25]) {
+    for (const sentiment of [-1, 1, 0.25, 0]) {
       expect((await create(client, complaintBody(customer.id, { sentiment }))).sentiment).toBe(sentiment);
     }
   });
@@ -340,6 +341,17 @@ describe('replies', () => {
       first.json().id,
       second.json().id,
     ]);
+  });
+
+  it('dates a reply without a time at the original’s when that is a little ahead of the clock', async () => {
+    const { client } = await t.newTenant();
+    const customer = await newCustomer(client);
+    now = new Date();
+    const ahead = new Date(now.getTime() + 180_000).toISOString();
+    const original = await create(client, complaintBody(customer.id, { occurredAt: ahead }));
+    const reply = await client.post(`/v1/interactions/${original.id}/replies`, { body: 'Lo vemos' });
+    expect(reply.statusCode, reply.body).toBe(201);
+    expect(reply.json().occurredAt).toBe(ahead);
   });
 
   it('answers an interaction that is not a case without opening one', async () => {

@@ -259,6 +259,7 @@ describe('erasure: DELETE /v1/customers/:id', () => {
   it('needs privacy:manage; an unknown customer is 404; an order for the erased customer is refused', async () => {
     const tenant = await t.newTenant();
     const c = await newCustomer(tenant.client);
+    const open = (await tenant.client.post('/v1/interactions', complaintBody(c.id))).json();
     const writer = t.as(await t.token(tenant, ['customers:write', 'customers:read']));
     expect((await writer.delete(`/v1/customers/${c.id}`)).statusCode).toBe(403);
     expect(
@@ -289,6 +290,28 @@ describe('erasure: DELETE /v1/customers/:id', () => {
       comment: 'late@example.com',
     });
     expect(answer.statusCode, answer.body).toBe(422);
+    // their case takes no reply, edit or resolution note; it can still be moved on
+    const url = `/v1/interactions/${open.id}`;
+    for (const refused of [
+      await tenant.client.post(`${url}/replies`, { body: 'write to late@example.com' }),
+      await tenant.client.patch(url, { body: 'late@example.com' }),
+      await tenant.client.post(`${url}/transitions`, {
+        to: 'resolved',
+        resolution: { outcome: 'resolved', note: 'called late@example.com' },
+      }),
+    ]) {
+      expect(refused.statusCode, refused.body).toBe(422);
+      expect(refused.json()).toMatchObject({
+        code: 'invalid_reference',
+        detail: expect.stringContaining('erased'),
+      });
+    }
+    const moved = await tenant.client.post(`${url}/transitions`, {
+      to: 'resolved',
+      resolution: { outcome: 'rejected' },
+    });
+    expect(moved.statusCode, moved.body).toBe(200);
+    expect(moved.json()).toMatchObject({ body: null, case: { status: 'resolved' } });
     expect(await tablesHolding('late@example.com')).toEqual([]);
   });
 });

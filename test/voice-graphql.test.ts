@@ -91,6 +91,13 @@ describe('interactions over GraphQL', () => {
       version: 2,
       sentiment: -0.25,
     });
+    // in an update a null clears, lists and maps included
+    await ok(client, UPDATE, { id: created.id, input: { metadata: { pedido: 'A-1' } } });
+    const cleared = await ok(client, UPDATE, {
+      id: created.id,
+      input: { tags: null, metadata: null, sentiment: null },
+    });
+    expect(cleared.updateInteraction).toMatchObject({ version: 4, tags: [], metadata: {}, sentiment: null });
     const theirs = await other.client.graphql(UPDATE, { id: created.id, input: { sentiment: 1 } });
     expect(errorOf(theirs.body).code).toBe('interaction_not_found');
     expect((await ok(other.client, `{ interaction(id: "${created.id}") { id } }`)).interaction).toBeNull();

@@ -98,6 +98,19 @@ export function keyedCreate<I, T>(
 export const dropNulls = (o: Record<string, unknown> = {}) =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));
 
+/**
+ * An update's list or map fields as GraphQL clients send them: null clears it (the empty value), as
+ * a null clears any other field.
+ */
+export function nullsEmptied(
+  input: Record<string, unknown> = {},
+  empties: Record<string, unknown[] | Record<string, never>>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...input };
+  for (const [key, empty] of Object.entries(empties)) if (out[key] === null) out[key] = empty;
+  return out;
+}
+
 export type ListArgs = { filter?: Record<string, unknown> | null; first: number; after?: string | null };
 
 /** A Relay list's arguments, checked with the REST list's query schema: same filters, same errors. */

@@ -1,6 +1,14 @@
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
 import { validationError } from '../../platform/errors.ts';
-import { authorize, dropNulls, idArg, keyedCreate, listArgs, toConnection } from '../../platform/graphql.ts';
+import {
+  authorize,
+  dropNulls,
+  idArg,
+  keyedCreate,
+  listArgs,
+  nullsEmptied,
+  toConnection,
+} from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
 import type { Services } from '../services.ts';
 import {
@@ -16,8 +24,7 @@ import {
  * channel, no `at`, no `source`) means not given, and `tags: null` clears the list, as in REST.
  */
 function fromGraphql(input: Record<string, unknown> = {}): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...input };
-  if (out.tags === null) out.tags = [];
+  const out = nullsEmptied(input, { tags: [] });
   const consent = out.consent as Record<string, Record<string, unknown> | null> | null | undefined;
   if (consent && typeof consent === 'object')
     out.consent = Object.fromEntries(

@@ -406,10 +406,15 @@ export class CustomersService {
    * that starts later waits for this write, whose rows it then erases.
    */
   async requireReference(tx: Tx, id: string, path = 'customerId'): Promise<void> {
-    if (!(await repo.lockForReference(tx, id)))
+    if (!(await this.isReferable(tx, id)))
       throw new AppError('invalid_reference', `${path}: no customer ${id} in this tenant`, {
         errors: [{ path, message: 'no such customer in this tenant' }],
       });
+  }
+
+  /** Whether the customer can still be written about (not erased), share-locked until the transaction ends. */
+  isReferable(tx: Tx, id: string): Promise<boolean> {
+    return repo.lockForReference(tx, id);
   }
 
   async assertExists(tx: Tx, id: string): Promise<void> {

@@ -7,6 +7,7 @@ import {
   idempotencyKeyArg,
   keyedCreate,
   listArgs,
+  nullsEmptied,
   toConnection,
 } from '../../platform/graphql.ts';
 import { parseOrThrow } from '../../platform/problem.ts';
@@ -51,11 +52,15 @@ export function interactionsResolvers({ interactions }: Services): IResolvers {
       recordInteraction: keyedCreate('interactions:write', CreateInteractionBody, (actor, input, key) =>
         interactions.create(actor, input, key),
       ),
-      updateInteraction: (_root, args: { id: string; input: unknown; ifMatch?: string }, { actor }) =>
+      updateInteraction: (
+        _root,
+        args: { id: string; input: Record<string, unknown>; ifMatch?: string },
+        { actor },
+      ) =>
         interactions.update(
           authorize(actor, 'interactions:write'),
           idArg(args.id),
-          parseOrThrow(UpdateInteractionBody, args.input, 'input'),
+          parseOrThrow(UpdateInteractionBody, nullsEmptied(args.input, { tags: [], metadata: {} }), 'input'),
           args.ifMatch ?? undefined,
         ),
       reply: async (

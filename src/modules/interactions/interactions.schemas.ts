@@ -13,6 +13,13 @@ export { CASE_STATUSES, INTERACTION_CHANNELS, INTERACTION_TYPES, RESOLUTION_OUTC
 const PastTime = (what: string) => pastTimestamp(`${what}; defaults to now`);
 
 const Tags = z.array(z.string().trim().min(1).max(50)).max(50).describe('Tags (at most 50)');
+/** Stored as a 4-byte float, which cannot hold a value this close to 0 other than 0 itself. */
+const Sentiment = z
+  .number()
+  .min(-1)
+  .max(1)
+  .refine((v) => v === 0 || Math.abs(v) >= 1e-6, 'must be 0, or at least 0.000001 away from it');
+
 const Metadata = z
   .record(z.string().max(64), z.unknown())
   .refine((m) => Buffer.byteLength(JSON.stringify(m), 'utf8') <= 16_384, 'must be at most 16 KB of JSON')
@@ -31,12 +38,7 @@ export const CreateInteractionBody = z
     occurredAt: PastTime('When it happened').optional(),
     intermediaryId: uuid().optional().describe('The employee who handled it'),
     tags: Tags.optional(),
-    sentiment: z
-      .number()
-      .min(-1)
-      .max(1)
-      .optional()
-      .describe('Sentiment from −1 (negative) to 1, given by the caller'),
+    sentiment: Sentiment.optional().describe('Sentiment from −1 (negative) to 1, given by the caller'),
     metadata: Metadata.optional(),
   })
   .meta({
@@ -61,7 +63,7 @@ export const UpdateInteractionBody = z
     body: z.string().max(20_000).nullish().describe('Content'),
     intermediaryId: uuid().nullish().describe('The employee who handled it'),
     tags: Tags.optional(),
-    sentiment: z.number().min(-1).max(1).nullish().describe('Sentiment from −1 to 1'),
+    sentiment: Sentiment.nullish().describe('Sentiment from −1 to 1'),
     metadata: Metadata.optional(),
   })
   .meta({ id: 'InteractionPatch', examples: [{ tags: ['talla'], sentiment: -0.4 }] });

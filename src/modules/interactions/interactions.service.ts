@@ -191,7 +191,7 @@ export class InteractionsService {
     ifMatch?: string,
   ): Promise<Interaction> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
-      const current = await this.#find(tx, id, true);
+      const current = await this.#findForWords(tx, id);
       if (!ifMatchSatisfied(ifMatch, current.version)) {
         throw new AppError('precondition_failed', `the interaction is at version ${current.version}`);
       }
@@ -232,9 +232,12 @@ export class InteractionsService {
   ): Promise<StoredResponse<Interaction>> {
     const request = { key: idempotencyKey, operation: 'interactions.reply', body: { id, input } };
     return keyedWrite(this.#db, actor.tenantId, request, async (tx) => {
-      const original = await this.#find(tx, id, true);
+      const original = await this.#findForWords(tx, id);
       const now = this.#clock.now();
-      const sentAt = input.occurredAt ? new Date(input.occurredAt) : now;
+      // without a time, now, or the original's own time when that is (within the skew allowed) ahead
+      const sentAt = input.occurredAt
+        ? new Date(input.occurredAt)
+        : new Date(Math.max(now.getTime(), original.occurredAt.getTime()));
       if (sentAt < original.occurredAt) {
         throw new AppError('validation_failed', 'a reply cannot be sent before what it answers', {
           errors: [
@@ -277,7 +280,10 @@ export class InteractionsService {
   /** Moves a case; an illegal move is a 409 naming the current status. */
   transition(actor: TenantActor, id: string, input: TransitionInput): Promise<Interaction> {
     return this.#db.withTenant(actor.tenantId, async (tx) => {
-      const current = await this.#find(tx, id, true);
+      // a resolution's note is words about the customer; a bare move is not
+      const current = input.resolution?.note
+        ? await this.#findForWords(tx, id)
+        : await this.#find(tx, id, true);
       if (!current.caseStatus) {
         throw new AppError(
           'not_a_case',
@@ -401,6 +407,21 @@ export class InteractionsService {
   /** For the customer timeline: a page of interactions, newest first. */
   timelinePage(tx: Tx, customerId: string, before: { at: Date; id: string } | undefined, limit: number) {
     return repo.timeline(tx, customerId, before, limit);
+  }
+
+  /**
+   * The interaction, locked, for a write that adds words to it: its customer is share-locked first
+   * (an erasure locks the customer before it scrubs their interactions, so the two never deadlock
+   * and the erasure scrubs what this write adds), and an erased customer's interactions take none.
+   */
+  async #findForWords(tx: Tx, id: string): Promise<InteractionRow> {
+    const row = await this.#find(tx, id);
+    if (!(await this.#customers.isReferable(tx, row.customerId)))
+      throw new AppError(
+        'invalid_reference',
+        `interaction ${id} is an erased customer's: it takes no more replies, text or notes`,
+      );
+    return this.#find(tx, id, true);
   }
 
   async #find(tx: Tx, id: string, forUpdate = false): Promise<InteractionRow> {

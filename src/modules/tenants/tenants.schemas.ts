@@ -5,11 +5,29 @@ import { cursorParam, limitParam, pageOf } from '../../platform/pagination.ts';
 import { timestampOut, uuid } from '../../platform/schemas.ts';
 
 const TIME_ZONES = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC']);
+const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
+
+/**
+ * An IANA zone name. Intl lists each zone once, under CLDR's name (Asia/Calcutta, Europe/Kiev), so
+ * the current names (Asia/Kolkata, Europe/Kyiv, Etc/UTC) are taken when Intl can use them too (as
+ * PostgreSQL can); an offset such as +01:00 is not a zone.
+ */
+function isTimeZone(tz: string): boolean {
+  if (TIME_ZONES.has(tz)) return true;
+  if (!ZONE_NAME.test(tz)) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const CurrencyField = CurrencyCode.describe('ISO 4217 currency of the tenant’s reports');
 export const TimezoneField = z
   .string()
-  .refine((tz) => TIME_ZONES.has(tz), 'must be an IANA time zone such as Europe/Madrid')
+  .max(64)
+  .refine(isTimeZone, 'must be an IANA time zone such as Europe/Madrid')
   .describe('IANA time zone for schedules and reports');
 const NameField = z.string().trim().min(1).max(200).describe('Display name');
 

@@ -7,6 +7,24 @@ const bool = z
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+/** The JWS algorithms a token may be checked with (jose's names). */
+const JWS_ALGORITHMS = [
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+];
+
 /** Every environment variable Vínculo reads, with its default. The README's configuration table mirrors this. */
 export const ConfigSchema = z
   .object({
@@ -27,7 +45,10 @@ export const ConfigSchema = z
     AUTH_AUDIENCE: z.string().min(1).default('vinculo-api'),
     AUTH_ALGORITHMS: z
       .string()
-      .regex(/^[A-Z0-9]+(,[A-Z0-9]+)*$/, 'must be a comma-separated list such as RS256,ES256')
+      .refine(
+        (list) => list.split(',').every((alg) => JWS_ALGORITHMS.includes(alg)),
+        `must be a comma-separated list of ${JWS_ALGORITHMS.join(', ')}`,
+      )
       .optional(),
     AUTH_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
     CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -61,6 +82,17 @@ export const ConfigSchema = z
       .default('default'),
   })
   .superRefine((c, ctx) => {
+    // a shared secret verifies only HMAC signatures, a key set only the others
+    const algorithms = c.AUTH_ALGORITHMS?.split(',') ?? [];
+    const hmac = algorithms.filter((alg) => alg.startsWith('HS'));
+    if (c.AUTH_JWKS_URL ? hmac.length : hmac.length < algorithms.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_ALGORITHMS'],
+        message: c.AUTH_JWKS_URL
+          ? `a key set (AUTH_JWKS_URL) cannot verify ${hmac.join(', ')}`
+          : 'the shared secret (AUTH_JWT_SECRET) verifies only HS256, HS384 and HS512',
+      });
     if (c.AUTH_JWT_SECRET && c.AUTH_JWKS_URL) {
       ctx.addIssue({
         code: 'custom',

@@ -317,6 +317,18 @@ describe('JWKS (remote key set, RS256)', () => {
     expect(config.CURSOR_SECRET).toBeTruthy();
   });
 
+  it('the config takes an allow-list of jose’s algorithm names that the configured key can verify', () => {
+    expect(
+      testConfig({ AUTH_JWT_SECRET: '', AUTH_JWKS_URL: jwksUrl, AUTH_ALGORITHMS: 'EdDSA,ES256' }),
+    ).toMatchObject({ AUTH_ALGORITHMS: 'EdDSA,ES256' });
+    expect(testConfig({ AUTH_ALGORITHMS: 'HS256,HS512' })).toMatchObject({ AUTH_ALGORITHMS: 'HS256,HS512' });
+    expect(() => testConfig({ AUTH_ALGORITHMS: 'none' })).toThrow(/AUTH_ALGORITHMS/);
+    expect(() => testConfig({ AUTH_ALGORITHMS: 'RS256' })).toThrow(/verifies only HS256/);
+    expect(() =>
+      testConfig({ AUTH_JWT_SECRET: '', AUTH_JWKS_URL: jwksUrl, AUTH_ALGORITHMS: 'RS256,HS256' }),
+    ).toThrow(/cannot verify HS256/);
+  });
+
   it('accepts an RS256 token whose kid is published', async () => {
     const res = await call(await signRs(kid1, tid));
     expect(res.statusCode, res.body).toBe(200);
@@ -351,5 +363,20 @@ describe('JWKS (remote key set, RS256)', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('answers 503, not 401, while the key set cannot be fetched', async () => {
+    const signer = await newSigner('kid1');
+    const token = await signRs(signer, tid);
+    const options = { issuer: ISSUER, audience: AUDIENCE, clockToleranceSeconds: 0 };
+    // nothing listens there
+    const refused = createVerifier({ ...options, jwksUrl: 'http://127.0.0.1:1/jwks.json' });
+    await expect(refused(token)).rejects.toMatchObject({ code: 'service_unavailable', status: 503 });
+    // the provider answers, but not with the key set
+    const failing = createVerifier({ ...options, jwksUrl: jwksUrl.replace('jwks.json', 'down') });
+    await expect(failing(token)).rejects.toMatchObject({ code: 'service_unavailable', status: 503 });
+    // a key set that does not hold the token's key still says the token is not accepted
+    const working = createVerifier({ ...options, jwksUrl });
+    await expect(working(token)).rejects.toMatchObject({ code: 'invalid_token', status: 401 });
   });
 });

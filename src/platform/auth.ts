@@ -97,6 +97,11 @@ export function createVerifier(options: AuthOptions): Verifier {
       });
       payload = verified.payload;
     } catch (error) {
+      if (keysUnreachable(error))
+        throw new AppError(
+          'service_unavailable',
+          'the identity provider’s key set could not be fetched to check the token; try again shortly',
+        );
       throw new AppError('invalid_token', describeJoseError(error));
     }
     const claims = ClaimsSchema.safeParse(payload);
@@ -110,6 +115,18 @@ export function createVerifier(options: AuthOptions): Verifier {
       expiresAt: exp * 1000,
     };
   }
+}
+
+/**
+ * The key set could not be had (a timeout, a refused connection, an answer other than a key set):
+ * the token is not known to be bad, so it is not a 401.
+ */
+function keysUnreachable(error: unknown): boolean {
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) return true;
+  // jose's own error for a fetch answered with another status than 200
+  if (error instanceof joseErrors.JOSEError) return error.message.includes('JSON Web Key Set HTTP response');
+  // fetch's own failure (a refused connection, an unknown host) is not jose's
+  return error instanceof TypeError && error.message === 'fetch failed';
 }
 
 function describeJoseError(error: unknown): string {

@@ -46,7 +46,8 @@ describe('live membership with background jobs', () => {
   });
 
   it('POST /v1/segments/:id/refresh runs a full refresh as a job', async () => {
-    const { client } = await t.newTenant();
+    const tenant = await t.newTenant();
+    const { client } = tenant;
     const created = await client.post('/v1/segments', {
       name: 'everyone',
       definition: { version: 1, all: [] },
@@ -60,6 +61,13 @@ describe('live membership with background jobs', () => {
     );
     expect(job).toMatchObject({ kind: 'segments.refresh', status: 'succeeded', result: { segments: 1 } });
     expect((await client.get(`/v1/segments/${id}`)).json().refreshedAt).not.toBeNull();
+    // a partner token may read the segment, not the job (its counts cover members it cannot see)
+    const partner = t.as(await t.token(tenant, ['segments:read'], { segments: [id] }));
+    const refused = await partner.get(`/v1/jobs/${started.json().id}`);
+    expect(refused.statusCode, refused.body).toBe(403);
+    expect(refused.json().code).toBe('insufficient_scope');
+    const overGraphql = await partner.graphql(`{ job(id: "${started.json().id}") { id result } }`);
+    expect(overGraphql.body.errors?.[0]?.extensions?.code).toBe('insufficient_scope');
   });
 
   it('a customer written while the tenant’s first dynamic segment is built enters it all the same', async () => {

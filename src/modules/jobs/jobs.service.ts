@@ -70,6 +70,12 @@ export class JobRunsService {
   }
 
   get(actor: TenantActor, id: string): Promise<JobRun> {
+    // a partner starts no job, and a segment refresh's counts cover members it may not see
+    if (actor.segments !== null)
+      throw new AppError(
+        'insufficient_scope',
+        'a partner token (one with a segments claim) does not follow jobs',
+      );
     return this.#db.withTenant(
       actor.tenantId,
       async (tx) => {

@@ -16,7 +16,7 @@ import { type Clock, systemClock } from './platform/clock.ts';
 import type { Database } from './platform/db.ts';
 import { AppError } from './platform/errors.ts';
 import { registerGraphql } from './platform/graphql.ts';
-import { httpPlatform } from './platform/http.ts';
+import { httpPlatform, refuseAfterRateLimit } from './platform/http.ts';
 import { Jobs } from './platform/jobs.ts';
 import { registerOpenApi } from './platform/openapi.ts';
 import { registerMetrics, registerOperations } from './platform/operations.ts';
@@ -179,8 +179,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(rateLimit, {
     global: true,
-    // after authentication, so the limit is per client (token subject), else per address
-    hook: 'preValidation',
+    // a route hook, so after the authentication hooks: the limit is per client (token subject, a
+    // refused token's too), else per address; and before the body is read
+    hook: 'onRequest',
     max: config.RATE_LIMIT_MAX,
     timeWindow: config.RATE_LIMIT_WINDOW_MS,
     keyGenerator: (request) =>
@@ -192,6 +193,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         `rate limit of ${context.max} requests exceeded; retry after ${context.after}`,
       ),
   });
+  refuseAfterRateLimit(app);
   await registerOpenApi(app, { webhooks: webhooksDocument() });
   await registerMetrics(app);
   // zod validates and serializes our routes; Mercurius and the docs keep Fastify's JSON-schema compilers

@@ -281,6 +281,47 @@ describe('rate limit', () => {
     expect(JSON.stringify(res.body)).toContain('rate_limited');
   });
 
+  it('limits refused requests too: by subject for a token without the scope, by address for a bad one', async () => {
+    const tenant = await limited.newTenant();
+    const unscoped = limited.as(await limited.token(tenant, ['orders:write']));
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await unscoped.get('/v1/customers')).statusCode);
+    expect(statuses).toEqual([403, 403, 403, 429]);
+    // its own subject's budget: another token of the tenant is not held up
+    expect((await limited.as(await limited.token(tenant)).get('/v1/customers')).statusCode).toBe(200);
+
+    const bad = (path: string, remoteAddress: string) =>
+      limited.app.inject({
+        method: 'GET',
+        url: path,
+        remoteAddress,
+        headers: { authorization: 'Bearer x.y.z' },
+      });
+    const refused = [];
+    for (let i = 0; i < 3; i++) refused.push((await bad('/v1/customers', '10.0.0.7')).statusCode);
+    const graphql = await limited.app.inject({
+      method: 'POST',
+      url: '/graphql',
+      remoteAddress: '10.0.0.7',
+      headers: { authorization: 'Bearer x.y.z' },
+      payload: { query: '{ viewer { subject } }' },
+    });
+    expect(refused).toEqual([401, 401, 401]);
+    expect(graphql.statusCode).toBe(429);
+    // below the limit GraphQL answers its own shape
+    const first = await limited.app.inject({
+      method: 'POST',
+      url: '/graphql',
+      remoteAddress: '10.0.0.8',
+      headers: { authorization: 'Bearer x.y.z' },
+      payload: { query: '{ viewer { subject } }' },
+    });
+    expect(first.statusCode).toBe(401);
+    expect(first.json()).toMatchObject({ data: null, errors: [{ extensions: { code: 'invalid_token' } }] });
+    expect(first.headers['www-authenticate']).toContain('Bearer');
+    expect((await bad('/v1/customers', '10.0.0.9')).statusCode).toBe(401);
+  });
+
   it('never limits the health checks', async () => {
     for (let i = 0; i < 6; i++) {
       expect((await limited.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);

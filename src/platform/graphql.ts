@@ -283,20 +283,25 @@ type Options = {
  */
 export async function registerGraphql(app: FastifyInstance, o: Options): Promise<void> {
   await app.register(async (scope) => {
-    scope.addHook('onRequest', async (request: FastifyRequest, reply) => {
+    scope.addHook('onRequest', async (request: FastifyRequest) => {
       if (request.routeOptions.url !== '/graphql') return;
       try {
         request.actor = await o.verify(bearerToken(request.headers.authorization));
       } catch (error) {
-        // a GraphQL-shaped body, for GraphQL clients, with the HTTP status and challenge of REST
+        // a GraphQL-shaped body, for GraphQL clients, with the HTTP status and challenge of REST,
+        // sent once the rate limiter has counted the request
         const e = toAppError(error);
-        return reply
-          .code(e.status)
-          .header('www-authenticate', 'Bearer realm="vinculo"')
-          .send({
-            data: null,
-            errors: [{ message: e.message, extensions: { code: e.code, status: e.status } }],
-          });
+        request.refusal = {
+          error,
+          send: (reply) =>
+            reply
+              .code(e.status)
+              .header('www-authenticate', 'Bearer realm="vinculo"')
+              .send({
+                data: null,
+                errors: [{ message: e.message, extensions: { code: e.code, status: e.status } }],
+              }),
+        };
       }
     });
     // GraphQL-over-HTTP: a JSON request may carry `"extensions": null`, which Mercurius rejects.

@@ -36,6 +36,12 @@ declare module 'fastify' {
     nulFreeBody: boolean;
     /** Set when the request's work wrote its audit entry itself (the response hook then does not). */
     audited: boolean;
+    /**
+     * Why authentication or authorization refused the request, answered only once the rate limiter
+     * has counted it (`refuseAfterRateLimit`), so refused requests are limited like any other;
+     * `send` answers it in another shape than problem+json (GraphQL's).
+     */
+    refusal?: { error: unknown; send?: (reply: FastifyReply) => FastifyReply };
   }
 }
 
@@ -241,13 +247,35 @@ export const httpPlatform = fp(
     app.addHook('onRequest', async (request) => {
       const config = request.routeOptions.config;
       if (!config?.scopes) return;
-      const actor = await opts.verify(bearerToken(request.headers.authorization));
-      // known before the checks, so that a refused request is audited with who made it
-      request.actor = actor;
-      if (config.tenant === false) requirePlatform(actor);
-      else requireTenant(actor);
-      requireScopes(actor, config.scopes);
+      try {
+        const actor = await opts.verify(bearerToken(request.headers.authorization));
+        // known before the checks, so that a refused request is audited (and limited) as who made it
+        request.actor = actor;
+        if (config.tenant === false) requirePlatform(actor);
+        else requireTenant(actor);
+        requireScopes(actor, config.scopes);
+      } catch (error) {
+        request.refusal = { error };
+      }
     });
   },
   { name: 'vinculo-http' },
 );
+
+/**
+ * Answers the refusals the authentication hooks noted, as a route hook added after the rate
+ * limiter's own: a client sending bad or under-scoped tokens is limited (by subject, else by
+ * address) like one whose requests succeed. Call it after registering the rate limiter.
+ */
+export function refuseAfterRateLimit(app: FastifyInstance): void {
+  const refuse = async (request: FastifyRequest, reply: FastifyReply) => {
+    const refusal = request.refusal;
+    if (!refusal) return;
+    if (refusal.send) return refusal.send(reply);
+    throw refusal.error;
+  };
+  app.addHook('onRoute', (route) => {
+    const hooks = route.onRequest;
+    route.onRequest = [...(Array.isArray(hooks) ? hooks : hooks ? [hooks] : []), refuse];
+  });
+}

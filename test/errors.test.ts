@@ -86,9 +86,30 @@ describe('problem+json for every error', () => {
       'validation_failed',
     );
     expect(key.errors?.map((e) => e.path)).toEqual([`attributes.k${nul}`]);
-    // GraphQL: a string literal in the query itself reaches the database, which refuses it
+    // GraphQL: in a literal or a variable, refused naming the argument's path
     const gql = await client.graphql(`mutation { createCustomer(input: { firstName: "x\\u0000y" }) { id } }`);
-    expect(gql.body.errors?.[0]?.extensions?.code).toBe('validation_failed');
+    expect(gql.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'validation_failed',
+      errors: [{ path: 'input.firstName', message: 'text must not contain the NUL character (U+0000)' }],
+    });
+    const gqlVariable = await client.graphql(
+      'mutation ($input: CustomerInput!) { createCustomer(input: $input) { id } }',
+      { input: { tags: ['x', nul] } },
+    );
+    expect(gqlVariable.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'validation_failed',
+      errors: [{ path: 'input.tags[1]' }],
+    });
+    const gqlSearch = await client.graphql(
+      'query ($q: String) { customers(first: 5, filter: { q: $q }) { nodes { id } } }',
+      {
+        q: nul,
+      },
+    );
+    expect(gqlSearch.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'validation_failed',
+      errors: [{ path: 'filter.q' }],
+    });
     expect(
       (await client.get('/v1/customers')).json().data.filter((c: { id: string }) => !written.has(c.id)),
     ).toEqual([]);
@@ -96,6 +117,16 @@ describe('problem+json for every error', () => {
     const literal = await client.post('/v1/customers', { firstName: 'a\\u0000b' });
     expect(literal.statusCode).toBe(201);
     expect(literal.json().firstName).toBe('a\\u0000b');
+    // and in a batch mutation, the item holding it is refused, the others are written
+    const gqlBatch = await client.graphql(
+      `mutation ($items: [OrderInput!]!) { recordOrders(items: $items) { results { status error { code errors { path } } } } }`,
+      { items: [anOrder('g0'), anOrder('g1', { couponCode: nul })] },
+    );
+    expect(gqlBatch.body.errors, JSON.stringify(gqlBatch.body.errors)).toBeUndefined();
+    expect(gqlBatch.body.data?.recordOrders.results).toEqual([
+      { status: 'created', error: null },
+      { status: 'error', error: { code: 'validation_failed', errors: [{ path: 'items[1].couponCode' }] } },
+    ]);
   });
 
   it('refuses dates and times in year 0000 (PostgreSQL has none) with a 400 naming the field, nothing written', async () => {

@@ -22,7 +22,7 @@ import {
   type Verifier,
 } from './auth.ts';
 import { AppError, isAppError, validationError } from './errors.ts';
-import { toAppError } from './http.ts';
+import { toAppError, unstorableIn } from './http.ts';
 import type { StoredResponse } from './idempotency.ts';
 import { UUID } from './ids.ts';
 import { MAX_LIMIT, type Page } from './pagination.ts';
@@ -251,16 +251,43 @@ function inputPaths(error: unknown, args: Record<string, unknown>): unknown {
   });
 }
 
+/**
+ * Text PostgreSQL cannot store (U+0000), in a variable or a literal, refused naming its argument
+ * path (`input.firstName`) as REST names its field; a batch's `items` are the service's to check one
+ * by one, so a bad item never rejects the others. (The HTTP layer leaves GraphQL bodies to this.)
+ */
+function refuseUnstorable(args: Record<string, unknown> | undefined): void {
+  if (!args) return;
+  for (const [name, value] of Object.entries(args)) {
+    if (name === 'items' && Array.isArray(value)) continue;
+    const error = unstorableIn(value, name);
+    if (error) throw error;
+  }
+}
+
 function withInputPaths(mutations: Record<string, Resolver>): Record<string, Resolver> {
   return Object.fromEntries(
     Object.entries(mutations).map(([name, resolve]) => [
       name,
       async (root, args, context, info) => {
+        refuseUnstorable(args);
         try {
           return await resolve(root, args, context, info);
         } catch (error) {
           throw inputPaths(error, args);
         }
+      },
+    ]),
+  );
+}
+
+function withStorableArgs(queries: Record<string, Resolver>): Record<string, Resolver> {
+  return Object.fromEntries(
+    Object.entries(queries).map(([name, resolve]) => [
+      name,
+      (root, args, context, info) => {
+        refuseUnstorable(args);
+        return resolve(root, args, context, info);
       },
     ]),
   );
@@ -318,6 +345,9 @@ export async function registerGraphql(app: FastifyInstance, o: Options): Promise
         Long,
         JSON: JSONScalar,
         ...o.resolvers,
+        ...(o.resolvers.Query
+          ? { Query: withStorableArgs(o.resolvers.Query as Record<string, Resolver>) }
+          : {}),
         ...(o.resolvers.Mutation
           ? { Mutation: withInputPaths(o.resolvers.Mutation as Record<string, Resolver>) }
           : {}),

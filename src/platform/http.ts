@@ -210,8 +210,10 @@ export const httpPlatform = fp(
         Array.isArray(body.items)
           ? { ...body, items: undefined }
           : body;
+      // GraphQL checks each field's arguments itself (a batch mutation's items one by one)
+      const graphql = request.routeOptions.url === '/graphql';
       for (const [where, value] of [
-        ['', request.nulFreeBody ? undefined : rest],
+        ['', request.nulFreeBody || graphql ? undefined : rest],
         ['querystring', request.query],
         ['params', request.params],
       ] as const) {

@@ -730,6 +730,41 @@ describe('campaigns: last touch and reports from the sending system', () => {
     expect(await messagesOf(client, welcome.id)).toEqual([]);
   });
 
+  it('an erasure in flight while the inbox is taken in: the erased customer gets no message', async () => {
+    now = T0;
+    const { id: tenantId, client } = await t.newTenant();
+    const welcome = await campaign(client, { kind: 'welcome', trigger: { type: 'first_order' } });
+    await client.post(`/v1/campaigns/${welcome.id}/launch`);
+    const c = await newCustomer(client, { ...consenting, firstName: 'Ana' });
+    const placedAt = new Date(T0 - DAY).toISOString();
+    expect((await client.post('/v1/orders', orderBody({ customerId: c.id, placedAt }))).statusCode).toBe(201);
+    await t.app.services.scores.refresh(tenantId);
+    // the erasure holds the customer's row, as DELETE /v1/customers/:id does, and commits while the
+    // inbox runs: the message it would render (with her email and name) must not outlive it
+    const erasure = new pg.Client({ connectionString: inject('ownerUrl') });
+    await erasure.connect();
+    try {
+      await erasure.query('BEGIN');
+      await erasure.query('SELECT 1 FROM customers WHERE id = $1 FOR UPDATE', [c.id]);
+      await erasure.query(
+        `UPDATE customers SET erased_at = now(), email = NULL, first_name = NULL WHERE id = $1`,
+        [c.id],
+      );
+      const inbox = t.app.services.campaigns.processInbox(tenantId);
+      await new Promise((r) => setTimeout(r, 300));
+      await erasure.query('COMMIT');
+      await inbox;
+      // as the owner, whom row-level security does not bind: nothing was rendered for her
+      const rendered = await erasure.query(
+        'SELECT status, subject, body FROM campaign_messages WHERE customer_id = $1',
+        [c.id],
+      );
+      expect(rendered.rows).toEqual([]);
+    } finally {
+      await erasure.end();
+    }
+  });
+
   it('pauses only a running campaign (a scheduled one is 409), and keeps a launched one’s holdout share', async () => {
     now = T0;
     const { client } = await t.newTenant();

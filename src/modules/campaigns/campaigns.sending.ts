@@ -221,6 +221,11 @@ export class Sender {
       // and rendered again only to be dropped by the unique key
       const chunk = await repo.unrecorded(tx, campaign.id, entries.slice(i, i + CHUNK));
       if (!chunk.length) continue;
+      // their messages quote them: an erasure under way is waited for (its customer is then gone)
+      await this.#customers.holdAgainstErasure(
+        tx,
+        chunk.map((e) => e.customerId),
+      );
       const decisions = await this.decide(
         tx,
         tenantId,

@@ -214,14 +214,18 @@ export const customersRepository = {
    * Which of these ids are customers of the tenant, locked until the transaction ends: writers that
    * touch the same customers are serialized (in id order, so two of them never deadlock).
    */
-  async lockExisting(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
+  async lockExisting(
+    tx: Tx,
+    ids: readonly string[],
+    mode: 'NO KEY UPDATE' | 'UPDATE' | 'KEY SHARE' = 'NO KEY UPDATE',
+  ): Promise<Set<string>> {
     if (!ids.length) return new Set();
     // one primary-key probe per id, in id order (lowercase text sorts as the uuids do; a LATERAL with
     // LIMIT is never flattened into a join): the plan is the same whatever the statistics say
     const result = await tx.execute<{ id: string }>(sql`
       SELECT c.id FROM unnest(${sql.param([...new Set(ids.map((id) => id.toLowerCase()))].sort())}::uuid[]) AS k(id)
       CROSS JOIN LATERAL (
-        SELECT id FROM customers WHERE tenant_id = vinculo_current_tenant() AND id = k.id LIMIT 1 FOR NO KEY UPDATE
+        SELECT id FROM customers WHERE tenant_id = vinculo_current_tenant() AND id = k.id LIMIT 1 FOR ${sql.raw(mode)}
       ) c`);
     return new Set(result.rows.map((r) => r.id));
   },

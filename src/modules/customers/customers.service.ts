@@ -426,6 +426,24 @@ export class CustomersService {
     await repo.lockExisting(tx, ids);
   }
 
+  /**
+   * For erasure: the customer locked against every other writer, those that only write about them
+   * (`holdAgainstErasure`) included, until the erasure commits.
+   */
+  async lockForErasure(tx: Tx, id: string): Promise<void> {
+    await repo.lockExisting(tx, [id], 'UPDATE');
+  }
+
+  /**
+   * For writers of rows about customers that hold personal data (a campaign's rendered messages):
+   * the customers not being erased, held so until the transaction ends, so an erasure waits for the
+   * write and then scrubs it, or the write waits for the erasure and finds them gone. Orders and
+   * profile updates are not held up (a key-share lock).
+   */
+  holdAgainstErasure(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
+    return repo.lockExisting(tx, ids, 'KEY SHARE');
+  }
+
   /** For the orders module: a first order moves a customer from `potential` to `active`, recorded. */
   async recordFirstOrders(tx: Tx, tenantId: string, buyers: { customerId: string; firstOrderAt: Date }[]) {
     const moved = await repo.promoteFirstBuyers(tx, buyers);

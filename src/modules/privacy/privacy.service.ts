@@ -132,7 +132,10 @@ export class PrivacyService {
     return this.#db.withTenant(
       actor.tenantId,
       async (tx) => {
-        await this.#customers.lockCustomers(tx, [customerId]);
+        // the customer locked against every writer, those writing about them included (a campaign's
+        // messages); the segments' lock first, as the membership passes take it
+        await this.#segments.lockMembershipIn(tx);
+        await this.#customers.lockForErasure(tx, customerId);
         if (audit) await this.#audit.recordIn(tx, audit);
         const values = await this.#customers.contactValuesOf(tx, customerId);
         if (!values) {

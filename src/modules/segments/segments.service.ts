@@ -590,6 +590,14 @@ export class SegmentsService {
     return repo.replaceValues(tx, values);
   }
 
+  /**
+   * Erasure takes the tenant's membership lock before it locks the customer, in the order the
+   * membership passes take them (the lock, then their rows' key-share locks on the customers).
+   */
+  lockMembershipIn(tx: Tx): Promise<void> {
+    return repo.lockMembership(tx);
+  }
+
   /** Erasure: the customer leaves every segment, with no trace in the histories. */
   async forgetCustomer(tx: Tx, customerId: string): Promise<void> {
     await repo.lockMembership(tx);

@@ -44,6 +44,20 @@ describe('templates', () => {
     });
     const missing = await render(variant, { customer: {} });
     expect(missing).toEqual({ error: expect.stringMatching(/undefined variable: customer.firstName/) });
+    // the guards the README shows: an `if` on a missing field, and the `default` filter
+    const guarded = {
+      key: 'g',
+      subject: 'Hola{% if customer.firstName %} {{ customer.firstName }}{% endif %}',
+      body: 'Hola {{ customer.firstName | default: "amigo" }}{% unless scores.tier %}.{% endunless %}',
+    };
+    expect(await render(guarded, { customer: {}, scores: {} })).toEqual({
+      subject: 'Hola',
+      body: 'Hola amigo.',
+    });
+    expect(await render(guarded, { customer: { firstName: 'Lola' }, scores: {} })).toEqual({
+      subject: 'Hola Lola',
+      body: 'Hola Lola.',
+    });
     const include = await render({ key: 'b', body: "{% include '/etc/passwd' %}" }, { customer: {} });
     expect('error' in include).toBe(true);
     expect(JSON.stringify(include)).not.toContain('root:');

@@ -4,12 +4,14 @@ import type { Variant } from './campaigns.table.ts';
 
 /**
  * Message templates in Liquid (liquidjs): strict variables and filters (a missing variable fails
- * the message rather than sending it blank), own properties only, no file system at all (an
+ * the message rather than sending it blank, unless an `if`, `unless` or `default` guards it), own properties only, no file system at all (an
  * in-memory template map that is empty, so include/render/layout find nothing), and limits on
  * source size, render time and memory.
  */
 const engine = new Liquid({
   strictVariables: true,
+  // …except where a template asks whether a field has a value: `if`, `unless`, `default`
+  lenientIf: true,
   strictFilters: true,
   ownPropertyOnly: true,
   relativeReference: false,

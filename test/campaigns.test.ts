@@ -264,9 +264,9 @@ describe('campaigns: sending', () => {
     expect((await client.delete(`/v1/segments/${excluded}`)).statusCode).toBe(204);
   });
 
-  it('refuses a repeat shorter than an hour; a long-past start finds its next run at once', async () => {
+  it('refuses a repeat shorter than an hour or longer than ten years; a long-past start finds its next run at once', async () => {
     const { client } = await t.newTenant();
-    for (const every of ['P0D', 'PT0S', 'PT30M', 'garbage']) {
+    for (const every of ['P0D', 'PT0S', 'PT30M', 'garbage', 'P11Y', 'P300000Y']) {
       const res = await client.post('/v1/campaigns', {
         name: `every-${every}`,
         kind: 'custom',
@@ -449,6 +449,22 @@ describe('campaigns: occurrences across a year boundary and within one batch', (
     now = Date.parse('2027-12-27T10:00:00.000Z');
     await t.app.services.campaigns.sweep([tenantId]);
     expect(await messagesOf(client, wishes.id)).toHaveLength(2);
+  });
+
+  it('a birthday pass wishes nobody once the campaign has ended, marked completed or not yet', async () => {
+    now = Date.parse('2026-12-20T10:00:00.000Z');
+    const { id: tenantId, client } = await t.newTenant();
+    await newCustomer(client, { firstName: 'Nora', ...consenting, birthDate: '1990-12-24' });
+    const wishes = await campaign(client, {
+      kind: 'birthday',
+      trigger: { type: 'birthday', daysBefore: 7 },
+      endsAt: '2026-12-21T00:00:00.000Z',
+    });
+    expect((await client.post(`/v1/campaigns/${wishes.id}/launch`)).json().status).toBe('running');
+    // past its end, before the sweep's completion step has run (another pass held its lock)
+    now = Date.parse('2026-12-22T10:00:00.000Z');
+    await t.app.services.campaigns.runBirthdays(tenantId);
+    expect(await messagesOf(client, wishes.id)).toEqual([]);
   });
 
   it('a birthday sweep asks the database only for the customers not yet wished, a page at a time', async () => {

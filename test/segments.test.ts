@@ -455,6 +455,11 @@ describe('segment definitions: validation', () => {
       { path: 'definition.all[2].value', message: /expected a number/ },
     ],
     [
+      'a number no 4-byte float holds (the value score is one)',
+      { version: 1, any: [{ field: 'scores.valueScore', op: 'between', value: [1e-50, 1e39] }] },
+      { path: 'definition.any[0].value', message: /at least 1.2e-38/ },
+    ],
+    [
       'an operator the type lacks',
       { version: 1, any: [{ field: 'status', op: 'gt', value: 'active' }] },
       { path: 'definition.any[0].op', message: /expected one of eq, neq, in, nin, exists/ },

@@ -11,15 +11,24 @@ const Duration = z.string().regex(DURATION_RE, 'must be an ISO 8601 duration suc
 
 const REFERENCE = new Date('2001-01-01T00:00:00Z');
 
+const TEN_YEARS_MS = shift(REFERENCE, 'P10Y', 1).getTime() - REFERENCE.getTime();
+
 /**
  * On a create or a change only (a campaign stored before the rule still reads): a repeat of at
- * least an hour. A malformed duration is the format check's to report.
+ * least an hour and at most ten years (a longer one runs past the dates a schedule can hold). A
+ * malformed duration is the format check's to report.
  */
 const repeatAtLeastAnHour = (body: { trigger?: { type: string; every?: string } }, ctx: z.RefinementCtx) => {
   const every = body.trigger?.type === 'scheduled' ? body.trigger.every : undefined;
   if (!every || !DURATION_RE.test(every)) return;
-  if (shift(REFERENCE, every, 1).getTime() - REFERENCE.getTime() < 3_600_000)
-    ctx.addIssue({ code: 'custom', path: ['trigger', 'every'], message: 'must be at least an hour (PT1H)' });
+  // an invalid date (a duration past the dates JavaScript has) is NaN, which no comparison passes
+  const ms = shift(REFERENCE, every, 1).getTime() - REFERENCE.getTime();
+  if (!(ms >= 3_600_000 && ms <= TEN_YEARS_MS))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['trigger', 'every'],
+      message: ms < 3_600_000 ? 'must be at least an hour (PT1H)' : 'must be at most ten years (P10Y)',
+    });
 };
 
 export const TriggerSchema = z

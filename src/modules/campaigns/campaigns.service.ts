@@ -631,6 +631,8 @@ export class CampaignsService {
       for (const campaign of await repo.withStatus(tx, ['running'], 'share')) {
         if (campaign.trigger.type !== 'birthday') continue;
         if (campaign.startsAt && campaign.startsAt > now) continue;
+        // over, though the sweep has not yet marked it so (its lock was taken): it wishes nobody
+        if (campaign.endsAt && campaign.endsAt <= now) continue;
         const audience = await this.#segments.audienceIn(tx, tenantId, {
           version: 1,
           all: [

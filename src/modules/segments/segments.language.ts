@@ -63,7 +63,13 @@ function scalarProblem(spec: FieldSpec, v: unknown): string | undefined {
         ? undefined
         : `expected one of ${spec.values?.map((x) => JSON.stringify(x)).join(', ')}`;
     case 'number':
-      return typeof v === 'number' && Number.isFinite(v) ? undefined : 'expected a number';
+      // within what a 4-byte float holds (some score columns are): none is meaningful beyond it
+      return typeof v === 'number' &&
+        Number.isFinite(v) &&
+        Math.abs(v) <= 3.4e38 &&
+        (v === 0 || Math.abs(v) >= 1.2e-38)
+        ? undefined
+        : 'expected a number (at most 3.4e38 in size, and 0 or at least 1.2e-38 from it)';
     case 'integer':
       return Number.isSafeInteger(v) ? undefined : 'expected an integer';
     case 'boolean':

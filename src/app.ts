@@ -5,7 +5,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { IResolvers, MercuriusLoaders } from 'mercurius';
-import type { DestinationStream } from 'pino';
+import { type DestinationStream, stdSerializers } from 'pino';
 import { type Config, isProduction, webhookOptions } from './config.ts';
 import { webhooksDocument } from './modules/events/webhooks.document.ts';
 import { modules } from './modules/index.ts';
@@ -13,7 +13,7 @@ import { auditedOf } from './modules/privacy/audit.service.ts';
 import { CRONTAB, createServices, listenAll, type Services, tasksOf } from './modules/services.ts';
 import { createVerifier, type Verifier } from './platform/auth.ts';
 import { type Clock, systemClock } from './platform/clock.ts';
-import type { Database } from './platform/db.ts';
+import { type Database, loggableError } from './platform/db.ts';
 import { AppError } from './platform/errors.ts';
 import { registerGraphql } from './platform/graphql.ts';
 import { httpPlatform, refuseAfterRateLimit } from './platform/http.ts';
@@ -93,6 +93,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       // search filters (an email, a phone, a name) travel in the query string: it is logged without them
       serializers: {
+        // a failed query's parameters (emails, phones, names) never reach the log
+        err: (error: Error) => stdSerializers.err(loggableError(error) as Error),
         req: (req: FastifyRequest) => ({
           method: req.method,
           url: loggedUrl(req.url),
@@ -140,6 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       tasks: tasksOf(services),
       crontab: CRONTAB,
       log: (level, message) => app.log[level === 'error' ? 'error' : 'warn']({ jobs: true }, message),
+      onTaskError: (task, error) => app.log.error({ jobs: true, task, err: error }, 'background task failed'),
     });
     app.addHook('onClose', async () => jobs?.stop());
     // database triggers notify when a pass is due (segments, webhooks, campaigns): it is enqueued at once

@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadConfig, webhookOptions } from './config.ts';
 import { CRONTAB, createServices, listenAll, tasksOf } from './modules/services.ts';
 import { systemClock } from './platform/clock.ts';
+import { loggableError } from './platform/db.ts';
 import { Jobs } from './platform/jobs.ts';
 import { Cursors } from './platform/pagination.ts';
 import { openRuntime } from './platform/runtime.ts';
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     tasks: tasksOf(services),
     crontab: CRONTAB,
     log: (level, message) => console.error(`[${level}] ${message}`),
+    onTaskError: (task, error) => console.error(`[error] ${task}:`, loggableError(error)),
   });
   const stopListening = await listenAll(services, (channel, error) =>
     console.error(`[warning] ${channel} listener: ${error.message}`),

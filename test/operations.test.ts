@@ -1,8 +1,11 @@
 import { Writable } from 'node:stream';
+import { sql } from 'drizzle-orm';
+import pg from 'pg';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp, REDACTED_PATHS } from '../src/app.ts';
 import { createPool, Database } from '../src/platform/db.ts';
+import { Jobs } from '../src/platform/jobs.ts';
 import { createTestApp, type TestApp, testConfig } from './helpers/app.ts';
 import { newCustomer } from './helpers/factories.ts';
 
@@ -134,6 +137,61 @@ describe('logs', () => {
       expect(all).not.toContain('600 999 888');
       expect(records().some((r) => r.req?.url === '/v1/customers?email=[redacted]&limit=5')).toBe(true);
     } finally {
+      await logged.close();
+    }
+  });
+
+  it('logs and stores a failed query without its values: a task failing in graphile-worker keeps only the code', async () => {
+    const email = 'failing.query@example.com';
+    const { stream, lines } = captureStream();
+    const logged = await createTestApp({ env: { LOG_LEVEL: 'info' }, logStream: stream });
+    const tasks = {
+      fails: async () => {
+        await logged.db.withTenant(tenant.id, (tx) => tx.execute(sql`SELECT ${email}::int`));
+      },
+    };
+    const tenant = await logged.newTenant();
+    const jobs = await Jobs.start({
+      connectionString: inject('ownerUrl'),
+      runWorkers: true,
+      concurrency: 1,
+      tasks,
+      onTaskError: (task, error) => logged.app.log.error({ task, err: error }, 'background task failed'),
+    });
+    const owner = new pg.Client({ connectionString: inject('ownerUrl') });
+    await owner.connect();
+    try {
+      const id = await jobs.add('fails', {}, { maxAttempts: 1 });
+      let stored: { last_error: string | null } | undefined;
+      for (let i = 0; i < 100 && !stored?.last_error; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        stored = (await owner.query('SELECT last_error FROM graphile_worker.jobs WHERE id = $1', [id]))
+          .rows[0];
+      }
+      expect(stored?.last_error).toMatch(/database error 22P02/);
+      expect(stored?.last_error).not.toContain(email);
+      // the log has the statement and the code, not the value
+      const all = lines.join('\n');
+      expect(all).toContain('background task failed');
+      expect(all).toContain('Failed query: SELECT $1::int');
+      expect(all).toContain('22P02');
+      expect(all).not.toContain(email);
+      // a unique violation's detail quotes the key: the log has the constraint, not the detail
+      const c = await newCustomer(logged.as(await logged.token(tenant)), { email });
+      const dup = await logged.db
+        .withTenant(tenant.id, (tx) =>
+          tx.execute(
+            sql`INSERT INTO customers (tenant_id, id, email) VALUES (vinculo_current_tenant(), ${c.id}, ${email})`,
+          ),
+        )
+        .catch((error: unknown) => error);
+      logged.app.log.error({ err: dup }, 'write failed');
+      const after = lines.join('\n');
+      expect(after).toContain('customers_tenant_id_id_pk');
+      expect(after).not.toContain(email);
+    } finally {
+      await owner.end();
+      await jobs.stop();
       await logged.close();
     }
   });

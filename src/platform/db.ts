@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type SQL, sql } from 'drizzle-orm';
+import { DrizzleQueryError } from 'drizzle-orm/errors';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import pg from 'pg';
@@ -310,6 +311,39 @@ export function publicFailure(error: unknown, what: string): string {
 /** A deadlock or serialization failure: the transaction did nothing and may simply run again. */
 export function isWriteConflict(error: unknown): boolean {
   return RETRYABLE.has(pgErrorOf(error)?.code ?? '');
+}
+
+/**
+ * An error as it may be logged: a failed query keeps its statement, the database's message and
+ * codes, not its parameters' values (Drizzle's message lists them: emails, phones, names), the
+ * driver's `detail` (`Key (email)=(…) already exists`) nor a data exception's message, which quotes
+ * the value. Other errors are unchanged.
+ */
+export function loggableError(error: unknown): unknown {
+  if (error instanceof AggregateError)
+    return new AggregateError(error.errors.map(loggableError), error.message);
+  if (!(error instanceof DrizzleQueryError)) return error;
+  const db = pgErrorOf(error);
+  // a data exception's message quotes the value it could not take (`invalid input syntax for type
+  // integer: "…"`): its code says enough
+  const said = db && (db.code?.startsWith('22') ? `database error ${db.code}` : db.message);
+  const out = new Error(`Failed query: ${error.query}${said ? `\n${said}` : ''}`);
+  out.name = 'DrizzleQueryError';
+  const frames = (error.stack ?? '').split('\n').filter((l) => l.trimStart().startsWith('at '));
+  out.stack = [`${out.name}: ${out.message}`, ...frames].join('\n');
+  return Object.assign(out, { code: db?.code, constraint: db?.constraint });
+}
+
+/**
+ * A background task's failure as graphile-worker keeps it (in its own tables, which no erasure
+ * reaches): a failed query by its database code only; the worker log has the rest.
+ */
+export function storableError(error: unknown): unknown {
+  const db = pgErrorOf(error);
+  if (!db || error instanceof AppError) return error;
+  return new Error(
+    `a query failed (database error ${db.code}${db.constraint ? `, constraint ${db.constraint}` : ''})`,
+  );
 }
 
 export function pgErrorOf(error: unknown): (Error & { code?: string; constraint?: string }) | undefined {

@@ -1,4 +1,5 @@
 import { Logger, makeWorkerUtils, type Runner, run, type TaskList, type WorkerUtils } from 'graphile-worker';
+import { storableError } from './db.ts';
 
 /**
  * Empties a work queue a batch at a time: runs `pass` (one transaction taking up to `batch` items)
@@ -54,6 +55,8 @@ export type JobsOptions = {
   /** Recurring tasks, in graphile-worker's crontab format. */
   crontab?: string;
   log?: (level: string, message: string) => void;
+  /** A task's failure, whole, for the log (graphile-worker is given one without a query's values). */
+  onTaskError?: (task: string, error: unknown) => void;
 };
 
 /**
@@ -78,11 +81,17 @@ export class Jobs {
     const taskList: TaskList = Object.fromEntries(
       Object.entries(options.tasks).map(([name, handler]) => [
         name,
-        (payload: unknown, helpers) =>
-          handler(payload, {
-            number: helpers.job.attempts,
-            last: helpers.job.attempts >= helpers.job.max_attempts,
-          }),
+        async (payload: unknown, helpers) => {
+          try {
+            await handler(payload, {
+              number: helpers.job.attempts,
+              last: helpers.job.attempts >= helpers.job.max_attempts,
+            });
+          } catch (error) {
+            options.onTaskError?.(name, error);
+            throw storableError(error);
+          }
+        },
       ]),
     );
     const runner = options.runWorkers

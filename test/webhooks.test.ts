@@ -353,6 +353,30 @@ describe('webhook delivery', () => {
     }
   });
 
+  it('a pass claims for a bounded time, and the sweep only asks for passes: a hanging receiver holds no worker', async () => {
+    const receiver = await startReceiver(Array.from({ length: 20 }, () => 'hang' as const));
+    try {
+      const { id: tenantId, client } = await slow.newTenant();
+      const hook = await subscribe(client, receiver.url);
+      for (let i = 0; i < 12; i++) await newCustomer(client);
+      const attempts = async () =>
+        (await client.get(`/v1/webhooks/${hook.id}/deliveries?limit=100`))
+          .json()
+          .data.map((d: { attempts: number }) => d.attempts);
+      // the sweep dispatches nothing itself (it would wait on the receiver): it asks for a pass
+      await slow.app.services.webhooks.sweep([tenantId]);
+      expect((await attempts()).filter((n: number) => n > 0)).toEqual([]);
+      // five in flight for the webhook, hanging to the 300 ms timeout; after 100 ms nothing more is claimed
+      const pass = await slow.app.services.webhooks.dispatch(tenantId, 100);
+      expect(pass.attempted).toBe(5);
+      const after = await attempts();
+      expect(after.filter((n: number) => n === 1)).toHaveLength(5);
+      expect(after.filter((n: number) => n === 0)).toHaveLength(7);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it('a Retry-After shorter than the schedule does not shorten it (the schedule is the floor)', async () => {
     const receiver = await startReceiver([{ status: 429, headers: { 'retry-after': '0' } }]);
     try {

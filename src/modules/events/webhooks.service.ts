@@ -35,6 +35,11 @@ const leaseMs = (timeoutMs: number) => Math.max(60_000, 2 * timeoutMs + 30_000);
 /** Attempts of one tenant in flight at once in a pass, and of one webhook across all workers. */
 const IN_FLIGHT = 20;
 const PER_WEBHOOK = 5;
+/**
+ * A dispatch pass claims no more after this long: it lets the attempts in flight end and asks for
+ * the next pass, behind the jobs already waiting (a slow receiver never holds a worker for long).
+ */
+const PASS_MS = 60_000;
 
 export type WebhookOptions = {
   allowedHosts?: string;
@@ -291,14 +296,14 @@ export class WebhooksService {
     return this.toDelivery(row);
   }
 
-  /** Asks for a dispatch pass of the tenant at `at` (now by default). */
+  /**
+   * Asks for a dispatch pass of the tenant at `at` (now by default). A pass's own next wake-up has
+   * a key of its own, so it never moves a wake-up for now (a new event's) to later.
+   */
   async wake(tenantId: string, at?: Date): Promise<void> {
+    const key = at ? `${DISPATCH_TASK}:${tenantId}:next` : `${DISPATCH_TASK}:${tenantId}`;
     await this.#jobs()
-      ?.add(
-        DISPATCH_TASK,
-        { tenantId },
-        { jobKey: `${DISPATCH_TASK}:${tenantId}`, jobKeyMode: 'replace', ...(at ? { runAt: at } : {}) },
-      )
+      ?.add(DISPATCH_TASK, { tenantId }, { jobKey: key, jobKeyMode: 'replace', ...(at ? { runAt: at } : {}) })
       .catch(() => undefined);
   }
 
@@ -309,14 +314,16 @@ export class WebhooksService {
   /**
    * One dispatch pass: every due delivery of the tenant, up to `IN_FLIGHT` attempts at once, each
    * recorded as it ends and its slot refilled at once (a slow receiver holds one slot, not the pass);
-   * no webhook gets more than `PER_WEBHOOK` of them. Then the next wake-up.
+   * no webhook gets more than `PER_WEBHOOK` of them; nothing more is claimed after `passMs`. Then
+   * the next wake-up.
    */
-  async dispatch(tenantId: string): Promise<{ attempted: number }> {
+  async dispatch(tenantId: string, passMs = PASS_MS): Promise<{ attempted: number }> {
     let attempted = 0;
     let failure: unknown;
     const running = new Set<Promise<void>>();
+    const until = Date.now() + passMs;
     for (;;) {
-      if (running.size < IN_FLIGHT) {
+      if (running.size < IN_FLIGHT && Date.now() < until) {
         const lease = leaseMs(this.#options.timeoutMs);
         const claimed = await this.#db.withTenant(tenantId, (tx) =>
           repo.claim(tx, this.#clock.now(), lease, IN_FLIGHT - running.size, PER_WEBHOOK),
@@ -332,7 +339,7 @@ export class WebhooksService {
         }
         attempted += claimed.length;
       }
-      // nothing in flight and nothing claimable: the pass is over
+      // nothing in flight and nothing claimable (or its time is up): the pass is over
       if (!running.size) break;
       await Promise.race(running);
     }
@@ -414,8 +421,14 @@ export class WebhooksService {
     } else if (!current.failingSince) await repo.setState(tx, current.id, { failingSince });
   }
 
-  /** The sweep: every tenant's due deliveries (nothing is left behind if no listener was up). */
+  /**
+   * The sweep: a dispatch pass asked for each tenant with due deliveries (nothing is left behind
+   * if no listener was up). It dispatches nothing itself, so it never waits on a receiver.
+   */
   async sweep(tenantIds: string[]): Promise<void> {
-    await forEachTenant('the webhooks sweep', tenantIds, (tenantId) => this.dispatch(tenantId));
+    await forEachTenant('the webhooks sweep', tenantIds, async (tenantId) => {
+      const next = await this.#db.withTenant(tenantId, (tx) => repo.nextDue(tx), { readOnly: true });
+      if (next && next.getTime() <= this.#clock.now().getTime()) await this.wake(tenantId);
+    });
   }
 }

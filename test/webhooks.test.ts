@@ -377,6 +377,32 @@ describe('webhook delivery', () => {
     }
   });
 
+  it('the nightly pruning drops events past 30 days, but not one a delivery still waits on', async () => {
+    let now = new Date();
+    const clocked = await createTestApp({ env: ENV, clock: { now: () => now } });
+    try {
+      const { id: tenantId, client } = await clocked.newTenant();
+      const hook = await subscribe(client, 'http://127.0.0.1:9/x', ['customer.created']);
+      const waiting = await newCustomer(client); // its customer.created has a pending delivery
+      expect((await client.patch(`/v1/webhooks/${hook.id}`, { enabled: false })).statusCode).toBe(200);
+      expect((await client.patch(`/v1/customers/${waiting.id}`, { firstName: 'Eva' })).statusCode).toBe(200);
+      const types = async () =>
+        (await client.get('/v1/events?limit=100')).json().data.map((e: { type: string }) => e.type);
+      expect(await types()).toEqual(['customer.created', 'customer.updated']);
+      now = new Date(Date.now() + 31 * 86_400_000);
+      expect(await clocked.app.services.events.prune(tenantId)).toBe(1);
+      expect(await types()).toEqual(['customer.created']);
+      // once delivered (or failed) it goes like any other
+      await clocked.db.withTenant(tenantId, (tx) =>
+        tx.execute(sql`UPDATE webhook_deliveries SET status = 'failed'`),
+      );
+      expect(await clocked.app.services.events.prune(tenantId)).toBe(1);
+      expect(await types()).toEqual([]);
+    } finally {
+      await clocked.close();
+    }
+  });
+
   it('a Retry-After shorter than the schedule does not shorten it (the schedule is the floor)', async () => {
     const receiver = await startReceiver([{ status: 429, headers: { 'retry-after': '0' } }]);
     try {

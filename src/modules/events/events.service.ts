@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, like, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, like, type SQL, sql } from 'drizzle-orm';
 import type { TenantActor } from '../../platform/auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { type Database, likePrefix, type Tx } from '../../platform/db.ts';
@@ -7,6 +7,9 @@ import type { CursorScope, Cursors, Page } from '../../platform/pagination.ts';
 import { anyOf } from '../../platform/redaction.ts';
 import { EVENT_RETENTION_DAYS, type Event, type EventType, type ListEventsFilter } from './events.schemas.ts';
 import { events } from './events.table.ts';
+
+/** Events pruned per statement (and per transaction). */
+const PRUNE_BATCH = 10_000;
 
 type Emitted = { type: EventType; data: object; occurredAt?: Date };
 type EventRow = typeof events.$inferSelect;
@@ -189,15 +192,26 @@ export class EventsService {
    * they were written (their UUIDv7 id), not by `occurredAt`: an import of old orders writes events
    * about the past that consumers still have to see.
    */
-  prune(tenantId: string): Promise<number> {
-    const before = new Date(this.#clock.now().getTime() - EVENT_RETENTION_DAYS * 86_400_000);
-    return this.#db.withTenant(tenantId, async (tx) => {
-      const gone = await tx
-        .delete(events)
-        .where(lt(events.id, idFloor(before)))
-        .returning({ id: events.id });
-      return gone.length;
-    });
+  async prune(tenantId: string): Promise<number> {
+    const before = idFloor(new Date(this.#clock.now().getTime() - EVENT_RETENTION_DAYS * 86_400_000));
+    // a batch at a time, each its own transaction (short locks, nothing held in memory); an event a
+    // webhook delivery still waits on stays until it is delivered or failed (a disabled webhook's
+    // deliveries wait for it to be enabled again, however long)
+    let pruned = 0;
+    for (;;) {
+      const gone = await this.#db.withTenant(tenantId, (tx) =>
+        tx.execute(sql`
+          DELETE FROM events WHERE tenant_id = vinculo_current_tenant() AND id IN (
+            SELECT e.id FROM events e
+            WHERE e.tenant_id = vinculo_current_tenant() AND e.id < ${before}::uuid
+              AND NOT EXISTS (
+                SELECT 1 FROM webhook_deliveries d
+                WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id AND d.status = 'pending')
+            ORDER BY e.id LIMIT ${PRUNE_BATCH})`),
+      );
+      pruned += gone.rowCount ?? 0;
+      if ((gone.rowCount ?? 0) < PRUNE_BATCH) return pruned;
+    }
   }
 
   /**

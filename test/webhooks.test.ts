@@ -276,6 +276,7 @@ describe('webhook delivery', () => {
         status: 'failed',
         attempts: 2,
       });
+      const seen = (await client.get(`/v1/webhooks/${hook.id}`)).headers.etag;
       now += 6 * 86_400_000;
       await newCustomer(client);
       await later.app.services.webhooks.dispatch(tenantId);
@@ -283,6 +284,9 @@ describe('webhook delivery', () => {
         enabled: false,
         disabledReason: 'failing',
       });
+      // switched off, it is another version: a change based on the copy seen before is refused
+      const stale = await client.patch(`/v1/webhooks/${hook.id}`, { enabled: true }, { 'if-match': seen! });
+      expect(stale.statusCode, stale.body).toBe(412);
       const events = (await client.get('/v1/events?type=webhook.disabled')).json().data;
       expect(events).toMatchObject([{ data: { webhookId: hook.id, reason: 'failing' } }]);
       // enabling it again clears the record of failures

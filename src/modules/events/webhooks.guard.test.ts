@@ -22,6 +22,8 @@ describe('the SSRF guard', () => {
     ['64:ff9b:1::a00:1', true],
     ['2001:0:4136:e378:8000:63bf:3fff:fdd2', true],
     ['::ffff:0:a00:1', true],
+    ['192.88.99.1', true],
+    ['fec0::1', true],
     ['93.184.216.34', false],
     ['2606:4700:4700::1111', false],
   ])('%s refused: %s', (address, refused) => {

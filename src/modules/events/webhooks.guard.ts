@@ -18,6 +18,8 @@ for (const [net, prefix] of [
   ['172.16.0.0', 12],
   ['192.0.0.0', 24],
   ['192.0.2.0', 24],
+  // the former 6to4 relay anycast (RFC 7526)
+  ['192.88.99.0', 24],
   ['192.168.0.0', 16],
   ['198.18.0.0', 15],
   ['198.51.100.0', 24],
@@ -41,6 +43,8 @@ for (const [net, prefix] of [
   ['2001:db8::', 32],
   ['fc00::', 7],
   ['fe80::', 10],
+  // the former site-local addresses (RFC 3879), still routed inside some networks
+  ['fec0::', 10],
   ['ff00::', 8],
 ] as const)
   BLOCKED.addSubnet(net, prefix, 'ipv6');

@@ -27,7 +27,10 @@ export const webhooksRepository = {
     return row!;
   },
 
-  /** Delivery bookkeeping (failing since, switched off): not a client's change, so no new version. */
+  /**
+   * Delivery bookkeeping (failing since, switched off): not a client's change, but the webhook as
+   * read changes, so it gets a new version (a PATCH with an older ETag is refused).
+   */
   async setState(
     tx: Tx,
     id: string,
@@ -36,7 +39,10 @@ export const webhooksRepository = {
       'failingSince' | 'enabled' | 'disabledReason'
     >,
   ): Promise<void> {
-    await tx.update(webhookSubscriptions).set(set).where(eq(webhookSubscriptions.id, id));
+    await tx
+      .update(webhookSubscriptions)
+      .set({ ...set, version: sql`${webhookSubscriptions.version} + 1`, updatedAt: sql`now()` })
+      .where(eq(webhookSubscriptions.id, id));
   },
 
   async findById(tx: Tx, id: string, forUpdate = false): Promise<SubscriptionRow | undefined> {

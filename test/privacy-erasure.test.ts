@@ -187,8 +187,27 @@ describe('erasure: DELETE /v1/customers/:id', () => {
     // a segment that names the email in its definition
     const byEmail = await client.post('/v1/segments', {
       name: 'by email',
-      definition: { version: 1, all: [{ field: 'email', op: 'in', value: [email, 'someone@else.com'] }] },
+      definition: {
+        version: 1,
+        all: [
+          { field: 'email', op: 'in', value: [email.toUpperCase(), 'someone@else.com'] },
+          // a number that is the phone's national digits: a number, not the phone, and kept
+          { field: 'purchases.orders', op: 'lt', value: Number(phone.slice(3)) },
+        ],
+      },
     });
+    expect(byEmail.statusCode, byEmail.body).toBe(201);
+    // and a campaign whose message quotes it
+    const quotingCampaign = await client.post('/v1/campaigns', {
+      name: 'quoting',
+      kind: 'custom',
+      channel: 'email',
+      trigger: { type: 'first_order' },
+      variants: [
+        { key: 'a', subject: 'Hola', body: `Escribe a ${email.toUpperCase()}, o llama al ${spoken}.` },
+      ],
+    });
+    expect(quotingCampaign.statusCode, quotingCampaign.body).toBe(201);
     const list = (await client.post('/v1/segments', { name: 'list', kind: 'static' })).json();
     await client.post(`/v1/segments/${list.id}/members`, { customerIds: [c.id] });
     const before = await tablesHolding(email);
@@ -248,7 +267,13 @@ describe('erasure: DELETE /v1/customers/:id', () => {
     expect(quoted.version).toBe(quoting.json().version + 1);
     const segment = (await client.get(`/v1/segments/${byEmail.json().id}`)).json();
     expect(segment.version).toBe(byEmail.json().version + 1);
-    expect(JSON.stringify(segment.definition)).toContain('"erased"');
+    expect(segment.definition.all).toEqual([
+      { field: 'email', op: 'in', value: ['[erased]', 'someone@else.com'] },
+      { field: 'purchases.orders', op: 'lt', value: Number(phone.slice(3)) },
+    ]);
+    const campaign = (await client.get(`/v1/campaigns/${quotingCampaign.json().id}`)).json();
+    expect(campaign.version).toBe(quotingCampaign.json().version + 1);
+    expect(campaign.variants[0].body).toBe('Escribe a [erased], o llama al [erased].');
     const comments = (await client.get(`/v1/feedback?customerId=${otherCustomer}`)).json().data;
     expect(comments.map((f: any) => f.comment)).toEqual(['como [erased], tarde']);
     // the import that held the email was stopped

@@ -28,3 +28,20 @@ function patternOf(value: string): string {
 /** `text` with every match of `pattern` (anyOf) replaced by `[erased]`. */
 export const erasedIn = (text: SQL, pattern: string): SQL =>
   sql`regexp_replace(${text}, ${pattern}, '[erased]', 'gi')`;
+
+/**
+ * A JSON document (a segment's definition, a campaign's variants) with every match of `pattern`
+ * (anyOf) inside its strings replaced by `[erased]`: its numbers, keys and shape are left alone, so
+ * it stays the same kind of document (a regular expression over its text could meet a number).
+ */
+export function erasedInJson<T>(value: T, pattern: string): T {
+  const re = new RegExp(pattern, 'gi');
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.replace(re, '[erased]');
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object')
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
+}

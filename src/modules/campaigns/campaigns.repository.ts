@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import type { Tx } from '../../platform/db.ts';
+import { anyOf, erasedInJson } from '../../platform/redaction.ts';
 import { campaignMessages, campaigns } from './campaigns.table.ts';
 
 export type CampaignRow = typeof campaigns.$inferSelect;
@@ -237,11 +238,22 @@ export const campaignsRepository = {
 
   /** Erasure: variants that quote one of these values (as a JSON string) quote "erased" instead. */
   async replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
-    for (const v of values)
-      await tx.execute(sql`
-        UPDATE campaigns SET variants = replace(variants::text, to_json(${v}::text)::text, '"erased"')::jsonb,
-          version = version + 1, updated_at = now()
-        WHERE strpos(variants::text, to_json(${v}::text)::text) > 0`);
+    if (!values.length) return;
+    const pattern = anyOf(values);
+    const quoting = await tx
+      .select({ id: campaigns.id, variants: campaigns.variants })
+      .from(campaigns)
+      .where(sql`${campaigns.variants}::text ~* ${pattern}`)
+      .for('update');
+    for (const c of quoting)
+      await tx
+        .update(campaigns)
+        .set({
+          variants: erasedInJson(c.variants, pattern),
+          version: sql`${campaigns.version} + 1`,
+          updatedAt: sql`now()`,
+        })
+        .where(eq(campaigns.id, c.id));
   },
 
   /** Counts by status and skip reason. */

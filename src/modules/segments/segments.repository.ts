@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gt, inArray, lt, type SQL, sql } from 'drizzle-orm'
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { PgCode, pgErrorOf, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
+import { anyOf, erasedInJson } from '../../platform/redaction.ts';
 import type { EventType } from '../events/events.schemas.ts';
 import { segmentHistory, segmentMembers, segmentPending, segmentReads, segments } from './segments.table.ts';
 
@@ -365,10 +366,21 @@ export const segmentsRepository = {
 
   /** Erasure: a definition that names one of these values as a JSON string gets "erased" instead. */
   async replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
-    for (const v of values)
-      await tx.execute(sql`
-        UPDATE segments SET definition = replace(definition::text, to_json(${v}::text)::text, '"erased"')::jsonb,
-          version = version + 1, updated_at = now()
-        WHERE strpos(definition::text, to_json(${v}::text)::text) > 0`);
+    if (!values.length) return;
+    const pattern = anyOf(values);
+    const quoting = await tx
+      .select({ id: segments.id, definition: segments.definition })
+      .from(segments)
+      .where(sql`${segments.definition}::text ~* ${pattern}`)
+      .for('update');
+    for (const s of quoting)
+      await tx
+        .update(segments)
+        .set({
+          definition: erasedInJson(s.definition, pattern),
+          version: sql`${segments.version} + 1`,
+          updatedAt: sql`now()`,
+        })
+        .where(eq(segments.id, s.id));
   },
 };

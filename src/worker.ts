@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   console.log(`Vínculo worker running (${config.JOBS_CONCURRENCY} at a time)`);
   closeWithGrace({ delay: 30_000 }, async () => {
     await stopListening();
-    await jobs?.stop(); // lets running jobs finish
+    await jobs?.stop(25_000); // lets running jobs finish, within the 30 s grace
     await runtime.close();
   });
 }

@@ -195,4 +195,45 @@ describe('logs', () => {
       await logged.close();
     }
   });
+
+  it('a shutdown gives back a job still running after its grace period, rather than leave it locked for hours', async () => {
+    let started: () => void = () => {};
+    const running = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    let end: () => void = () => {};
+    const tasks = {
+      // does not end within the grace period (a pass waiting on a receiver that never answers, say)
+      stuck: () => {
+        started();
+        return new Promise<void>((resolve) => {
+          end = resolve;
+        });
+      },
+    };
+    const jobs = await Jobs.start({
+      connectionString: inject('ownerUrl'),
+      runWorkers: true,
+      concurrency: 1,
+      tasks,
+    });
+    const owner = new pg.Client({ connectionString: inject('ownerUrl') });
+    await owner.connect();
+    try {
+      const id = await jobs.add('stuck', {}, { maxAttempts: 3 });
+      await running;
+      await jobs.stop(300);
+      const [job] = (
+        await owner.query(
+          'SELECT locked_at, attempts, run_at <= now() AS due FROM graphile_worker.jobs WHERE id = $1',
+          [id],
+        )
+      ).rows;
+      // given back, its attempt counted, to be taken up at once by another worker
+      expect(job).toEqual({ locked_at: null, attempts: 1, due: true });
+    } finally {
+      end(); // lets the runner's own shutdown finish (the process would have exited)
+      await owner.end();
+    }
+  });
 });

@@ -1,4 +1,13 @@
-import { Logger, makeWorkerUtils, type Runner, run, type TaskList, type WorkerUtils } from 'graphile-worker';
+import { EventEmitter } from 'node:events';
+import {
+  Logger,
+  makeWorkerUtils,
+  type Runner,
+  run,
+  type TaskList,
+  type WorkerEvents,
+  type WorkerUtils,
+} from 'graphile-worker';
 import { storableError } from './db.ts';
 
 /**
@@ -66,10 +75,13 @@ export type JobsOptions = {
 export class Jobs {
   readonly #utils: WorkerUtils;
   readonly #runner: Runner | undefined;
+  /** This process's worker pools, by graphile-worker's id: the jobs they lock are theirs to give back. */
+  readonly #workerIds: Set<string>;
 
-  private constructor(utils: WorkerUtils, runner: Runner | undefined) {
+  private constructor(utils: WorkerUtils, runner: Runner | undefined, workerIds: Set<string>) {
     this.#utils = utils;
     this.#runner = runner;
+    this.#workerIds = workerIds;
   }
 
   static async start(options: JobsOptions): Promise<Jobs> {
@@ -94,8 +106,13 @@ export class Jobs {
         },
       ]),
     );
+    const workerIds = new Set<string>();
+    const events = new EventEmitter() as WorkerEvents;
+    // jobs are locked in the worker pool's name
+    events.on('pool:create', ({ workerPool }) => workerIds.add(workerPool.id));
     const runner = options.runWorkers
       ? await run({
+          events,
           connectionString: options.connectionString,
           concurrency: options.concurrency,
           taskList,
@@ -105,7 +122,7 @@ export class Jobs {
           pollInterval: 1000,
         })
       : undefined;
-    return new Jobs(utils, runner);
+    return new Jobs(utils, runner, workerIds);
   }
 
   /** Enqueues a job; with a key, a job still waiting under that key is replaced instead of duplicated. */
@@ -124,8 +141,27 @@ export class Jobs {
     return job.id;
   }
 
-  async stop(): Promise<void> {
-    await this.#runner?.stop();
+  /**
+   * Lets the running jobs finish for `graceMs`, then gives back the jobs still running (unlocked,
+   * their attempt counted: another worker takes them up at once), so that a job cut off by the
+   * shutdown is not left locked for the four hours graphile-worker waits before freeing it.
+   */
+  async stop(graceMs = 7_000): Promise<void> {
+    if (this.#runner) {
+      const stopped = this.#runner.stop().then(
+        () => 'stopped' as const,
+        () => 'stopped' as const,
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), graceMs);
+      });
+      const outcome = await Promise.race([stopped, late]);
+      clearTimeout(timer);
+      // (the runner's own shutdown goes on waiting for the tasks; the process exits meanwhile)
+      if (outcome === 'late')
+        await this.#utils.forceUnlockWorkers([...this.#workerIds]).catch(() => undefined);
+    }
     await this.#utils.release();
   }
 }

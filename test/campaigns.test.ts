@@ -720,15 +720,21 @@ describe('campaigns: last touch and reports from the sending system', () => {
     expect((await messagesOf(client, welcome.id)).filter((m) => m.status === 'queued')).toHaveLength(1);
   });
 
-  it('a pause in flight while the inbox is taken in: the paused campaign takes nobody', async () => {
+  /** A running welcome campaign and a first buyer in its inbox, not yet taken in. */
+  async function firstBuyerAwaitingWelcome() {
     now = T0;
     const { id: tenantId, client } = await t.newTenant();
     const welcome = await campaign(client, { kind: 'welcome', trigger: { type: 'first_order' } });
     await client.post(`/v1/campaigns/${welcome.id}/launch`);
-    const c = await newCustomer(client, { ...consenting });
+    const c = await newCustomer(client, { ...consenting, firstName: 'Ana' });
     const placedAt = new Date(T0 - DAY).toISOString();
     expect((await client.post('/v1/orders', orderBody({ customerId: c.id, placedAt }))).statusCode).toBe(201);
     await t.app.services.scores.refresh(tenantId);
+    return { tenantId, client, welcome, c };
+  }
+
+  it('a pause in flight while the inbox is taken in: the paused campaign takes nobody', async () => {
+    const { tenantId, client, welcome } = await firstBuyerAwaitingWelcome();
     // the pause holds the campaign's row, as the pause endpoint does, and commits while the inbox runs
     const pause = new pg.Client({ connectionString: inject('ownerUrl') });
     await pause.connect();
@@ -747,14 +753,7 @@ describe('campaigns: last touch and reports from the sending system', () => {
   });
 
   it('an erasure in flight while the inbox is taken in: the erased customer gets no message', async () => {
-    now = T0;
-    const { id: tenantId, client } = await t.newTenant();
-    const welcome = await campaign(client, { kind: 'welcome', trigger: { type: 'first_order' } });
-    await client.post(`/v1/campaigns/${welcome.id}/launch`);
-    const c = await newCustomer(client, { ...consenting, firstName: 'Ana' });
-    const placedAt = new Date(T0 - DAY).toISOString();
-    expect((await client.post('/v1/orders', orderBody({ customerId: c.id, placedAt }))).statusCode).toBe(201);
-    await t.app.services.scores.refresh(tenantId);
+    const { tenantId, c } = await firstBuyerAwaitingWelcome();
     // the erasure holds the customer's row, as DELETE /v1/customers/:id does, and commits while the
     // inbox runs: the message it would render (with her email and name) must not outlive it
     const erasure = new pg.Client({ connectionString: inject('ownerUrl') });

@@ -61,38 +61,6 @@ describe('POST /v1/tenants', () => {
     expect((await t.app.services.tenants.find(res.json().id))?.slug).toBe(s);
   });
 
-  it('takes the current IANA names Intl lists under older ones, and PostgreSQL reads them', async () => {
-    const tenant = await t.newTenant();
-    const admin = t.as(await t.token(tenant, ['admin']));
-    const customer = (await tenant.client.post('/v1/customers', { email: 'tz@example.com' })).json();
-    const complaint = await tenant.client.post('/v1/interactions', {
-      customerId: customer.id,
-      channel: 'email',
-      direction: 'inbound',
-      type: 'complaint',
-      occurredAt: '2026-01-31T23:00:00Z',
-    });
-    expect(complaint.statusCode, complaint.body).toBe(201);
-    // 23:00 UTC on 31 January, in each zone's month
-    const months = {
-      'Asia/Kolkata': '2026-02',
-      'Europe/Kyiv': '2026-02',
-      'America/Argentina/Buenos_Aires': '2026-01',
-      'Etc/UTC': '2026-01',
-    };
-    for (const [timezone, month] of Object.entries(months)) {
-      const res = await admin.patch('/v1/settings', { timezone });
-      expect(res.statusCode, res.body).toBe(200);
-      expect(res.json().timezone).toBe(timezone);
-      // the months of the voice insights are the tenant's, cut in PostgreSQL
-      const insights = await tenant.client.get(
-        '/v1/insights/voice?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z',
-      );
-      expect(insights.statusCode, insights.body).toBe(200);
-      expect(insights.json().byMonth).toEqual([{ key: month, cases: 1 }]);
-    }
-  });
-
   it.each([
     ['currency', { currency: 'EURO' }],
     ['timezone', { timezone: 'Europe/Atlantis' }],

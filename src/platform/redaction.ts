@@ -1,4 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
+import type { Tx } from './db.ts';
 
 /**
  * For erasure: a PostgreSQL regular expression matching any of these values as text, in any case
@@ -44,4 +45,28 @@ export function erasedInJson<T>(value: T, pattern: string): T {
     return v;
   };
   return walk(value) as T;
+}
+
+/**
+ * Erasure in a table's JSON documents (a segment's definition, a campaign's variants): each row whose
+ * document quotes one of the values gets it back with the matches in its strings replaced
+ * (`erasedInJson`), and a new version (and ETag).
+ */
+export async function eraseInDocuments(
+  tx: Tx,
+  table: 'segments' | 'campaigns',
+  column: 'definition' | 'variants',
+  values: readonly string[],
+): Promise<void> {
+  if (!values.length) return;
+  const pattern = anyOf(values);
+  const [t, c] = [sql.identifier(table), sql.identifier(column)];
+  const quoting = await tx.execute<{ id: string; doc: unknown }>(
+    sql`SELECT id, ${c} AS doc FROM ${t} WHERE ${c}::text ~* ${pattern} FOR UPDATE`,
+  );
+  for (const row of quoting.rows)
+    await tx.execute(sql`
+      UPDATE ${t} SET ${c} = ${JSON.stringify(erasedInJson(row.doc, pattern))}::jsonb,
+        version = version + 1, updated_at = now()
+      WHERE id = ${row.id}::uuid`);
 }

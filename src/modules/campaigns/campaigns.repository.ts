@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import type { Tx } from '../../platform/db.ts';
-import { anyOf, erasedInJson } from '../../platform/redaction.ts';
+import { eraseInDocuments } from '../../platform/redaction.ts';
 import { campaignMessages, campaigns } from './campaigns.table.ts';
 
 export type CampaignRow = typeof campaigns.$inferSelect;
@@ -236,24 +236,9 @@ export const campaignsRepository = {
     return result.rows;
   },
 
-  /** Erasure: variants that quote one of these values (as a JSON string) quote "erased" instead. */
-  async replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
-    if (!values.length) return;
-    const pattern = anyOf(values);
-    const quoting = await tx
-      .select({ id: campaigns.id, variants: campaigns.variants })
-      .from(campaigns)
-      .where(sql`${campaigns.variants}::text ~* ${pattern}`)
-      .for('update');
-    for (const c of quoting)
-      await tx
-        .update(campaigns)
-        .set({
-          variants: erasedInJson(c.variants, pattern),
-          version: sql`${campaigns.version} + 1`,
-          updatedAt: sql`now()`,
-        })
-        .where(eq(campaigns.id, c.id));
+  /** Erasure: variants that quote one of these values quote `[erased]` instead, wherever in their text. */
+  replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
+    return eraseInDocuments(tx, 'campaigns', 'variants', values);
   },
 
   /** Counts by status and skip reason. */

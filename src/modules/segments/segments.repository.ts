@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gt, inArray, lt, type SQL, sql } from 'drizzle-orm'
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { PgCode, pgErrorOf, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
-import { anyOf, erasedInJson } from '../../platform/redaction.ts';
+import { eraseInDocuments } from '../../platform/redaction.ts';
 import type { EventType } from '../events/events.schemas.ts';
 import { segmentHistory, segmentMembers, segmentPending, segmentReads, segments } from './segments.table.ts';
 
@@ -364,23 +364,8 @@ export const segmentsRepository = {
       );
   },
 
-  /** Erasure: a definition that names one of these values as a JSON string gets "erased" instead. */
-  async replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
-    if (!values.length) return;
-    const pattern = anyOf(values);
-    const quoting = await tx
-      .select({ id: segments.id, definition: segments.definition })
-      .from(segments)
-      .where(sql`${segments.definition}::text ~* ${pattern}`)
-      .for('update');
-    for (const s of quoting)
-      await tx
-        .update(segments)
-        .set({
-          definition: erasedInJson(s.definition, pattern),
-          version: sql`${segments.version} + 1`,
-          updatedAt: sql`now()`,
-        })
-        .where(eq(segments.id, s.id));
+  /** Erasure: a definition that names one of these values names `[erased]` instead, wherever in its strings. */
+  replaceValues(tx: Tx, values: readonly string[]): Promise<void> {
+    return eraseInDocuments(tx, 'segments', 'definition', values);
   },
 };

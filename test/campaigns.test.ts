@@ -874,6 +874,41 @@ describe('campaigns: the schedule', () => {
   });
 });
 
+describe('campaigns: a schedule changed after it has run', () => {
+  it('goes on counting from its first run (no extra run at the change); one not yet run runs at once', async () => {
+    now = T0;
+    const tenant = await t.newTenant();
+    const { client } = tenant;
+    const c1 = await newCustomer(client, consenting);
+    const weekly = await campaign(client, {
+      segmentIds: [await staticSegment(client, 'weekly', [c1.id])],
+      trigger: { type: 'scheduled', every: 'P1W' },
+    });
+    await client.post(`/v1/campaigns/${weekly.id}/launch`);
+    now = T0 + 60_000;
+    await t.app.services.campaigns.sweep([tenant.id]);
+    expect(await messagesOf(client, weekly.id)).toHaveLength(1);
+    now = T0 + 2 * DAY;
+    const fortnightly = await client.patch(`/v1/campaigns/${weekly.id}`, {
+      trigger: { type: 'scheduled', every: 'P2W' },
+    });
+    expect(fortnightly.statusCode, fortnightly.body).toBe(200);
+    expect(fortnightly.json().nextRunAt).toBe(new Date(T0 + 14 * DAY).toISOString());
+    await t.app.services.campaigns.sweep([tenant.id]);
+    expect(await messagesOf(client, weekly.id)).toHaveLength(1);
+
+    // launched but not yet run (its start ahead), then its start moved back: it runs at once
+    const later = await campaign(client, {
+      segmentIds: [await staticSegment(client, 'later', [c1.id])],
+      trigger: { type: 'scheduled', every: 'P1W' },
+      startsAt: new Date(T0 + 10 * DAY).toISOString(),
+    });
+    await client.post(`/v1/campaigns/${later.id}/launch`);
+    const sooner = await client.patch(`/v1/campaigns/${later.id}`, { startsAt: new Date(T0).toISOString() });
+    expect(sooner.json().nextRunAt).toBe(new Date(now).toISOString());
+  });
+});
+
 describe('campaigns: an unsubscribe after the channel changed', () => {
   it('withdraws the consent of the channel the message went out on, not the campaign’s new one', async () => {
     now = T0;

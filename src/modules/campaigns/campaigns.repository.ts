@@ -71,6 +71,14 @@ export const campaignsRepository = {
     return lock === 'share' ? query.for('share') : query;
   },
 
+  /** Whether a scheduled run of the campaign has taken anyone in (its messages' occurrences say so). */
+  async hasRun(tx: Tx, campaignId: string): Promise<boolean> {
+    const result = await tx.execute(sql`
+      SELECT 1 FROM campaign_messages
+      WHERE campaign_id = ${campaignId}::uuid AND occurrence LIKE 'run:%' LIMIT 1`);
+    return result.rows.length > 0;
+  },
+
   /** Messages inserted; an occurrence already recorded for the customer is left as it was. */
   async insertMessages(tx: Tx, rows: MessageInsert[]): Promise<MessageRow[]> {
     if (!rows.length) return [];

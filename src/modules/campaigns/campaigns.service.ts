@@ -132,11 +132,22 @@ function scheduleStart(trigger: Trigger, startsAt: Date | null, launchedAt: Date
 
 /**
  * A launched campaign's next run after its trigger or start changed: its `at` when ahead, else its
- * next repeat (none for a one-off already past); without an `at`, as soon as it has started.
+ * next repeat (none for a one-off already past). Without an `at`, the runs count from the first
+ * one: a schedule that has run (`ranSince`, its launch) goes on at its next repeat (none for a
+ * one-off); one that has not runs as soon as it has started.
  */
-function rescheduledRun(trigger: Trigger, startsAt: Date | null, now: Date, timezone: string): Date | null {
+function rescheduledRun(
+  trigger: Trigger,
+  startsAt: Date | null,
+  now: Date,
+  timezone: string,
+  ranSince: Date | null,
+): Date | null {
   if (trigger.type !== 'scheduled') return null;
-  if (!trigger.at) return startsAt && startsAt > now ? startsAt : now;
+  if (!trigger.at) {
+    if (!ranSince) return startsAt && startsAt > now ? startsAt : now;
+    return runAfter(trigger, scheduleStart(trigger, startsAt, ranSince), now, timezone);
+  }
   return runAfter(trigger, scheduleStart(trigger, startsAt, now), now, timezone);
 }
 
@@ -301,6 +312,7 @@ export class CampaignsService {
                 startsAt === undefined ? current.startsAt : startsAt,
                 now,
                 (await this.#tenants.settingsIn(tx, actor.tenantId)).timezone,
+                (await repo.hasRun(tx, current.id)) ? current.launchedAt : null,
               ),
             }
           : {}),

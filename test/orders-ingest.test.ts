@@ -422,11 +422,13 @@ describe('bad input: 400/422 with the path, nothing written', () => {
       code: 'invalid_reference',
       path: 'intermediaryId',
     },
-    invalid(
-      'refunded above the total',
-      { status: 'partially_refunded', refunded: { amount: 6000, currency: 'EUR' } },
-      'refunded.amount',
-    ),
+    {
+      name: 'refunded above the total',
+      patch: { status: 'partially_refunded', refunded: { amount: 6000, currency: 'EUR' } },
+      status: 422,
+      code: 'order_refund_inconsistent',
+      path: 'refunded.amount',
+    },
     {
       name: 'status refunded with a partial refund',
       patch: { status: 'refunded', refunded: { amount: 1000, currency: 'EUR' } },

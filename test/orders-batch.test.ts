@@ -240,6 +240,26 @@ describe('batch sizes and customers', () => {
     );
     for (const a of answers) expect(a.statusCode, a.body).toBe(201);
     expect(new Set(answers.map((a) => a.json().order.customerId)).size).toBe(1);
+
+    // and when some of them also carry an email or an externalId that finds no one (they fall back
+    // to the phone): still one customer
+    const mixed = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        client.post(
+          '/v1/orders',
+          orderBody({
+            customer: [
+              { phone: '+34 600 444 555' },
+              { phone: '+34600444555', email: 'mixed@example.com' },
+              { phone: '+34 600 444 555', externalId: 'crm-mixed' },
+              { phone: '+34 600-444-555' },
+            ][i % 4],
+          }),
+        ),
+      ),
+    );
+    for (const a of mixed) expect(a.statusCode, a.body).toBe(201);
+    expect(new Set(mixed.map((a) => a.json().order.customerId)).size).toBe(1);
   });
 
   it('accepts a customerId in upper case as the same customer', async () => {

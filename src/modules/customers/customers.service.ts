@@ -293,12 +293,13 @@ export class CustomersService {
   ): Promise<(string | AppError)[]> {
     const identities = buyers.flatMap((b) => ('identity' in b ? [b.identity] : []));
     // a phone has no unique index (two customers may share one): two writers creating a customer for
-    // the same new phone-only identity are serialized here, so the second finds the first's (first
-    // of this transaction's locks, so that no writer holds a customer while it waits for a phone)
+    // the same new phone are serialized here, so the second finds the first's — whatever else the
+    // identities carry, since one with an email or an externalId found by neither falls back to its
+    // phone (first of this transaction's locks, so that no writer holds a customer while it waits)
     await repo.lockPhones(
       tx,
       actor.tenantId,
-      identities.flatMap((i) => (i.phone && !i.email && !i.externalId ? [phoneKey(i.phone)] : [])),
+      identities.flatMap((i) => (i.phone ? [phoneKey(i.phone)] : [])),
     );
     // customers named by id are locked now, as lockCustomers would
     const known = await repo.lockExisting(

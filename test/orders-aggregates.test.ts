@@ -286,6 +286,36 @@ describe('purchase aggregates', () => {
     expect(purchases).toEqual(recompute(customer.id, await ordersOf(client, customer.id)));
   });
 
+  it('count a distributor’s units past what an integer holds, in the aggregates and the scores', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const customer = await newCustomer(client);
+    const line = (sku: string) => ({ sku, quantity: 100_000, unitPrice: { amount: 1, currency: 'EUR' } });
+    const big = (n: number) =>
+      orderBody({
+        customerId: customer.id,
+        total: { amount: n * 100_000, currency: 'EUR' },
+        items: Array.from({ length: n }, (_, i) => line(`S${i}`)),
+      });
+    expect((await client.post('/v1/orders', big(1))).statusCode).toBe(201);
+    // as if it had bought 2,147 million units before (an integer holds 2,147,483,647)
+    const owner = new pg.Client({ connectionString: inject('ownerUrl') });
+    await owner.connect();
+    try {
+      await owner.query('UPDATE customer_aggregates SET items = 2147000000 WHERE customer_id = $1', [
+        customer.id,
+      ]);
+    } finally {
+      await owner.end();
+    }
+    const res = await client.post('/v1/orders', big(10));
+    expect(res.statusCode, res.body).toBe(201);
+    expect((await purchasesOf(client, customer.id)).items).toBe(2_148_000_000);
+    await t.app.services.scores.refresh(tenantId);
+    const scores = await client.get(`/v1/customers/${customer.id}/scores`);
+    expect(scores.statusCode, scores.body).toBe(200);
+    expect(scores.json().value.dimensions.volume.raw).toBe(2_148_000_000);
+  });
+
   it('creates one customer when 10 concurrent orders name the same new buyer', async () => {
     const { client } = await t.newTenant();
     const email = 'concurrent-buyer@example.com';

@@ -89,7 +89,8 @@ export const customerAggregates = pgTable(
     firstOrderAt: at('first_order_at'),
     lastOrderAt: at('last_order_at'),
     netRevenue: money('net_revenue').notNull(),
-    items: integer('items').notNull(),
+    // units bought: a distributor's can pass what an integer holds
+    items: bigint('items', { mode: 'number' }).notNull(),
     ordersWithDueDate: integer('orders_with_due_date').notNull(),
     ordersPaidOnTime: integer('orders_paid_on_time').notNull(),
     updatedAt: at('updated_at').notNull().defaultNow(),

@@ -331,7 +331,7 @@ const NORMALIZED = sql.raw(`
   CASE WHEN b.frequency > 0 AND b.punctuality IS NOT NULL THEN hp.cum::float8 / hp.total::float8 END AS n_punctuality,
   CASE WHEN b.frequency > 0 THEN hs.cum::float8 / hs.total::float8 END AS n_seniority`);
 
-const STAGE_COLUMNS = `customer_id uuid, frequency int, monetary bigint, volume int, punctuality float8,
+const STAGE_COLUMNS = `customer_id uuid, frequency int, monetary bigint, volume bigint, punctuality float8,
   seniority_days int, recency_days int, x int, tx int, age int, mean_repeat_spend float8, interactions_90 int,
   inbound_90 int, feedback_90 int, referrals int, referral_revenue bigint, complaints int, recoveries int,
   reactivations int, r int, f int, m int, n_volume float8, n_frequency float8, n_amount float8,

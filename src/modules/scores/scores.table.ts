@@ -42,7 +42,7 @@ export const customerScores = pgTable(
     m: smallint('m'),
     rfmCell: text('rfm_cell'),
     // the value dimensions: raw, then normalized 0–1 within the tenant
-    volume: integer('volume').notNull(),
+    volume: bigint('volume', { mode: 'number' }).notNull(),
     punctuality: real('punctuality'),
     seniorityDays: integer('seniority_days').notNull(),
     nVolume: real('n_volume'),

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobRunsService } from '../src/modules/jobs/jobs.service.ts';
+import { ScoresService } from '../src/modules/scores/scores.service.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { complaintBody, newCustomer, orderBody } from './helpers/factories.ts';
 
@@ -337,5 +339,84 @@ describe('a customer back to potential who buys again', () => {
     const [, back, again] = history;
     expect(Date.parse(again!.changedAt)).toBeGreaterThanOrEqual(Date.parse(back!.changedAt));
     expect((await client.get(`/v1/customers/${c.id}`)).json().status).toBe('active');
+  });
+});
+
+describe('a purchase while a full recompute runs', () => {
+  it('is not recorded as a lapse and a reactivation: the buyer moves at the refresh, from the new order', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const c = await newCustomer(client);
+    now = at(0);
+    expect((await client.post('/v1/orders', buy(c.id, -1))).statusCode).toBe(201);
+    await t.app.services.scores.recompute(tenantId);
+    expect((await client.get(`/v1/customers/${c.id}`)).json().status).toBe('active');
+    // a recompute 400 days on would find the customer inactive; it is held once its features are read
+    let featuresRead: () => void = () => {};
+    const read = new Promise<void>((resolve) => {
+      featuresRead = resolve;
+    });
+    let goOn: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      goOn = resolve;
+    });
+    const jobRuns = {
+      running: async () => {},
+      finish: async () => {},
+      progress: async (_tenant: string, _run: string | undefined, p: { done: number }) => {
+        if (p.done !== 1) return;
+        featuresRead();
+        await gate;
+      },
+    };
+    const services = t.app.services;
+    const gated = new ScoresService({
+      db: t.db,
+      clock: { now: () => now },
+      tenants: services.tenants,
+      customers: services.customers,
+      events: services.events,
+      jobRuns: jobRuns as unknown as JobRunsService,
+    });
+    now = at(400);
+    const recompute = gated.recompute(tenantId, { runId: 'held' });
+    await read;
+    expect((await client.post('/v1/orders', buy(c.id, 400))).statusCode).toBe(201);
+    goOn();
+    await recompute;
+    await services.scores.refresh(tenantId);
+    const reasons = (await client.get(`/v1/customers/${c.id}/status-history`))
+      .json()
+      .data.map((h: { toStatus: string }) => h.toStatus);
+    expect(reasons).not.toContain('inactive');
+    expect((await client.get(`/v1/customers/${c.id}`)).json().status).toBe('active');
+  });
+
+  it('a listener failing after the recompute committed leaves its run recorded as done', async () => {
+    const { id: tenantId, client } = await t.newTenant();
+    const c = await newCustomer(client);
+    now = at(0);
+    expect((await client.post('/v1/orders', buy(c.id, -1))).statusCode).toBe(201);
+    const finished: unknown[] = [];
+    const jobRuns = {
+      running: async () => {},
+      progress: async () => {},
+      finish: async (_tenant: string, _run: string | undefined, outcome: unknown) => {
+        finished.push(outcome);
+      },
+    };
+    const services = t.app.services;
+    const scores = new ScoresService({
+      db: t.db,
+      clock: { now: () => now },
+      tenants: services.tenants,
+      customers: services.customers,
+      events: services.events,
+      jobRuns: jobRuns as unknown as JobRunsService,
+    });
+    scores.onRecomputed(async () => {
+      throw new Error('the queue is away');
+    });
+    await expect(scores.recompute(tenantId, { runId: 'r' })).rejects.toThrow('the queue is away');
+    expect(finished).toEqual([{ result: expect.objectContaining({ customers: 1 }) }]);
   });
 });

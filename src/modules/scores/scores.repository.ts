@@ -331,6 +331,17 @@ const NORMALIZED = sql.raw(`
   CASE WHEN b.frequency > 0 AND b.punctuality IS NOT NULL THEN hp.cum::float8 / hp.total::float8 END AS n_punctuality,
   CASE WHEN b.frequency > 0 THEN hs.cum::float8 / hs.total::float8 END AS n_seniority`);
 
+/**
+ * The purchase aggregates as they are now beside the time they were read with the features: a
+ * customer who bought while the computation ran (its aggregates changed since) moves status or
+ * tier only at the refresh that follows, from the new orders (else a buyer could be recorded as
+ * lapsed, then reactivated, for the seconds between).
+ */
+const unchangedSinceRead = (work: WorkTables) => sql`
+  LEFT JOIN ${work.features} fr ON fr.customer_id = s.customer_id
+  LEFT JOIN customer_aggregates ar ON ar.tenant_id = vinculo_current_tenant() AND ar.customer_id = s.customer_id`;
+const UNCHANGED = sql`ar.updated_at IS NOT DISTINCT FROM fr.aggregates_at`;
+
 const STAGE_COLUMNS = `customer_id uuid, frequency int, monetary bigint, volume bigint, punctuality float8,
   seniority_days int, recency_days int, x int, tx int, age int, mean_repeat_spend float8, interactions_90 int,
   inbound_90 int, feedback_90 int, referrals int, referral_revenue bigint, complaints int, recoveries int,
@@ -776,11 +787,12 @@ export const scoresRepository = {
         JOIN customers c ON c.tenant_id = vinculo_current_tenant() AND c.id = s.customer_id
         -- probes (only for the rows whose status moves, usually few: never a pass over every row)
         ${storedScores(true)}
+        ${unchangedSinceRead(work)}
         -- the full recompute stages whether the status and phase it read move (analyzed above: the
         -- planner knows how few do, and probes the customers of those only); the others are skipped
         -- (a change committed since is the refresh's, which follows every write). The refresh stages
         -- no such flag: all of its rows are looked at
-        WHERE s.status_moves IS NOT FALSE
+        WHERE s.status_moves IS NOT FALSE AND ${UNCHANGED}
       ), changed AS (
         UPDATE customers c SET status = next.status, lifecycle_phase = next.phase, version = c.version + 1,
           updated_at = ${at.now}
@@ -813,7 +825,8 @@ export const scoresRepository = {
         SELECT vinculo_current_tenant(), vinculo_uuidv7(), s.customer_id, o.tier, s.tier, ${at.now}
         FROM ${work.staged} s
         ${storedScores(probeScores)}
-        WHERE s.tier_moves IS NOT FALSE
+        ${unchangedSinceRead(work)}
+        WHERE s.tier_moves IS NOT FALSE AND ${UNCHANGED}
           AND o.tier IS DISTINCT FROM s.tier AND NOT (o.customer_id IS NULL AND s.tier IS NULL)
         RETURNING customer_id, from_tier, to_tier, changed_at
       ), emitted AS (

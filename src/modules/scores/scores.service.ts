@@ -118,13 +118,16 @@ export class ScoresService {
     const steps = ['features', 'fit', 'scores', 'changes', 'done'];
     const progress = (i: number) =>
       this.#jobRuns.progress(tenantId, options.runId, { step: steps[i]!, done: i, total: steps.length - 1 });
+    let summary: RecomputeSummary;
     try {
       // progress is written beside the recompute's transaction (followers see it move), never inside it
       await this.#jobRuns.running(tenantId, options.runId);
-      const summary = await this.#db.withTenant(tenantId, async (tx) => {
+      summary = await this.#db.withTenant(tenantId, async (tx) => {
+        // the settings and the day once the lock is held, as the refresh reads them: a refresh that
+        // ran while this one waited (past midnight, say) has not written rows of a later day
+        const state = await repo.lockState(tx);
         const settings = await this.#tenants.settingsIn(tx, tenantId);
         const at = this.#asOf(settings);
-        const state = await repo.lockState(tx);
         await progress(0);
         await repo.useRecomputeMemory(tx);
         const work = recomputeWork(tenantId);
@@ -196,12 +199,14 @@ export class ScoresService {
       });
       await progress(4);
       await this.#jobRuns.finish(tenantId, options.runId, { result: summary });
-      for (const listener of this.#recomputedListeners) await listener(tenantId);
-      return summary;
     } catch (error) {
       await this.#jobRuns.finish(tenantId, options.runId, { error, last: options.last ?? true });
       throw error;
     }
+    // after the run is recorded as done: a listener's failure (queuing the segments' refresh) does
+    // not make the committed recompute read as failed (the job's retry queues it again)
+    for (const listener of this.#recomputedListeners) await listener(tenantId);
+    return summary;
   }
 
   /**

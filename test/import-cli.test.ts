@@ -84,6 +84,28 @@ describe('npm run import', () => {
     }
   });
 
+  it('reports a redirect of the upload with where it points (a streamed body is not sent twice)', async () => {
+    const moved: Server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(301, { location: 'https://crm.example.com/v1/imports' }).end());
+    });
+    await new Promise<void>((r) => moved.listen(0, '127.0.0.1', r));
+    const { port } = moved.address() as { port: number };
+    const file = join(dir, 'moved.csv');
+    writeFileSync(file, 'externalId\na\n');
+    try {
+      const res = await run(['--type', 'customers', file, '--url', `http://127.0.0.1:${port}`], {
+        VINCULO_TOKEN: 't',
+      });
+      expect(res.code).toBe(1);
+      expect(res.out).toMatch(
+        /upload redirected \(301\) to https:\/\/crm\.example\.com\/v1\/imports: pass that origin as --url/,
+      );
+    } finally {
+      await new Promise((r) => moved.close(r));
+    }
+  });
+
   it('waits out a 429 or 503 while following the import, and stops with the refusal on a 401', async () => {
     // a stand-in API: the upload is accepted, then each poll answers the next status in `polls`
     const stub = async (polls: number[]) => {

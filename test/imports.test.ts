@@ -2,7 +2,10 @@ import { request } from 'node:http';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerFromCsv, orderFromCsv } from '../src/modules/imports/imports.rows.ts';
-import { createTestApp, type TestApp } from './helpers/app.ts';
+import { IMPORT_STALL, ImportsService } from '../src/modules/imports/imports.service.ts';
+import type { Jobs } from '../src/platform/jobs.ts';
+import { Cursors } from '../src/platform/pagination.ts';
+import { createTestApp, TEST_CURSOR_SECRET, type TestApp } from './helpers/app.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -17,6 +20,16 @@ async function waitFor(client: { get: (url: string) => Promise<{ json: () => any
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('the import did not finish');
+}
+
+/** The stored chunks of an import's file. */
+async function chunksOf(tenantId: string, importId: string): Promise<number> {
+  const result = await t.db.withTenant(tenantId, (tx) =>
+    tx.execute<{ n: number }>(
+      sql`SELECT count(*)::int AS n FROM import_chunks WHERE import_id = ${importId}::uuid`,
+    ),
+  );
+  return result.rows[0]!.n;
 }
 
 function upload(t: TestApp, token: string, type: string, contentType: string, body: string) {
@@ -64,6 +77,25 @@ describe('imports', () => {
       quantity: 2,
       unitPrice: { amount: 1500, currency: 'EUR' },
     });
+  });
+
+  it('counts a CSV row with several stray quotes once, at its line, and the rows after it at theirs', async () => {
+    const { client, token } = await t.newTenant();
+    const csv = [
+      'externalId,email,firstName',
+      'q1,q1@example.com,Ana',
+      'q2,q2@example.com,Ana "la" Pérez "x"',
+      'q3,q3@example.com,"Eva\r\nLuz"',
+      'q4,q4@example.com,Dan',
+      'q5,not-an-email,Eve',
+    ].join('\r\n');
+    const res = await upload(t, token, 'customers', 'text/csv', csv);
+    const done = await waitFor(client, res.json().id);
+    expect(done).toMatchObject({ status: 'completed', rowsRead: 5, succeeded: 3, failed: 2 });
+    const errors = (await client.get(`/v1/imports/${done.id}/errors`)).json().data;
+    // q3's quoted line break makes q5 the file's line 7
+    expect(errors.map((e: { line: number }) => e.line)).toEqual([3, 7]);
+    expect(errors[0].detail).toMatch(/malformed CSV row/);
   });
 
   it('imports customers from NDJSON, reporting unparsable lines', async () => {
@@ -435,6 +467,8 @@ describe('imports', () => {
       status: 'failed',
       error: expect.stringMatching(/stopped making progress 1 times .* up to line 1001 were imported/),
     });
+    // never run again: its file (personal data) is gone
+    expect(await chunksOf(tenantId, again.id)).toBe(0);
 
     // an upload whose process stopped while it was arriving: the sweep drops it and what it stored
     const orphan = await t.db.withTenant(tenantId, async (tx) => {
@@ -500,6 +534,75 @@ describe('imports', () => {
       expect(JSON.parse(answer.body)).toMatchObject({ code: 'upload_stalled', status: 408 });
       expect(answer.connection).toBe('close');
       expect(await stored()).toEqual([]);
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('answers a stored upload as queued even when its job cannot be queued right then (the sweep queues it)', async () => {
+    const { client } = await t.newTenant();
+    const tenantId = (await client.get('/v1/settings')).json().tenantId;
+    const actor = { sub: 't', tenantId, scopes: new Set(['customers:write']), segments: null };
+    const s = t.app.services;
+    const failingQueue = { add: () => Promise.reject(new Error('the queue is away')) } as unknown as Jobs;
+    const imports = new ImportsService({
+      db: t.db,
+      cursors: new Cursors(TEST_CURSOR_SECRET),
+      jobs: () => failingQueue,
+      customers: s.customers,
+      orders: s.orders,
+      attributes: s.attributes,
+      tenants: s.tenants,
+      events: s.events,
+    });
+    const stored = await imports.upload(actor, 'customers', 'csv', [Buffer.from('externalId\nq-1\n')]);
+    expect(stored).toMatchObject({ status: 'queued', bytes: 15 });
+    // the sweep finds it waiting (with no patience here) and runs it
+    await t.app.services.imports.sweep([tenantId], { ...IMPORT_STALL, queuedMinutes: 0 });
+    expect(await waitFor(client, stored.id)).toMatchObject({ status: 'completed', succeeded: 1 });
+  });
+
+  it('stores a slow upload’s bytes as often as the idle timeout, whole chunk or not', async () => {
+    const quick = await createTestApp({ env: { UPLOAD_IDLE_MS: '1500' }, jobs: true });
+    try {
+      const tenant = await quick.newTenant();
+      const url = await quick.app.listen({ port: 0, host: '127.0.0.1' });
+      let req: ReturnType<typeof request> | undefined;
+      const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        req = request(
+          `${url}/v1/imports?type=customers`,
+          {
+            method: 'POST',
+            headers: { authorization: `Bearer ${tenant.token}`, 'content-type': 'text/csv' },
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => {
+              body += c.toString();
+            });
+            res.on('end', () => resolve({ status: res.statusCode!, body }));
+          },
+        );
+        req.on('error', reject);
+      });
+      req!.write('externalId,email\n');
+      // a row every 400 ms: never idle for the 1.5 s timeout, and far from a 1 MiB chunk
+      for (let i = 0; i < 6; i++) {
+        await new Promise((r) => setTimeout(r, 400));
+        req!.write(`s-${i},s${i}@example.com\n`);
+      }
+      const stored = await quick.db.withTenant(tenant.id, async (tx) => {
+        const rows = await tx.execute<{ status: string; chunks: number }>(
+          sql`SELECT status, (SELECT count(*)::int FROM import_chunks) AS chunks FROM imports`,
+        );
+        return rows.rows;
+      });
+      expect(stored).toEqual([{ status: 'uploading', chunks: expect.any(Number) }]);
+      expect(stored[0]!.chunks).toBeGreaterThan(0);
+      req!.end();
+      const answer = await answered;
+      expect(answer.status, answer.body).toBe(202);
+      expect(JSON.parse(answer.body)).toMatchObject({ status: 'queued' });
     } finally {
       await quick.close();
     }
@@ -584,6 +687,25 @@ describe('imports', () => {
       succeeded: 2,
       error: `line ${pad + 4}: the file is not UTF-8 (convert it, e.g. with iconv -t UTF-8); the rows before this line were imported`,
     });
+    // a line cut by a chunk boundary, the bad byte on its far side: not imported truncated
+    const straddling = await t.app.services.imports.upload(
+      actor,
+      'customers',
+      'csv',
+      [
+        Buffer.from(`externalId,email,firstName\n${'\n'.repeat(pad)}s1,s1@example.com,Gar`),
+        Buffer.concat([Buffer.from('c'), Buffer.from([0xed]), Buffer.from('a\n')]),
+      ],
+      { enqueue: false },
+    );
+    await t.app.services.imports.process(tenantId, straddling.id);
+    expect((await client.get(`/v1/imports/${straddling.id}`)).json()).toMatchObject({
+      status: 'failed',
+      succeeded: 0,
+      error: expect.stringMatching(new RegExp(`^line ${pad + 2}: the file is not UTF-8`)),
+    });
+    expect((await client.get('/v1/customers?externalId=s1')).json().data).toEqual([]);
+    expect(await chunksOf(tenantId, straddling.id)).toBe(0);
     // a declared charset other than UTF-8 is refused at once
     const declared = await upload(t, token, 'customers', 'text/csv; charset=ISO-8859-1', 'externalId\nx');
     expect(declared.statusCode).toBe(415);

@@ -72,7 +72,13 @@ async function main() {
     headers: { ...headers, 'content-type': contentType },
     body: Readable.toWeb(createReadStream(file)) as ReadableStream,
     duplex: 'half',
+    // a streamed body cannot be sent again: a redirect is reported, not followed
+    redirect: 'manual',
   } as RequestInit);
+  if (upload.status >= 300 && upload.status < 400)
+    throw new Error(
+      `upload redirected (${upload.status}) to ${upload.headers.get('location') ?? 'another address'}: pass that origin as --url`,
+    );
   // the status first: a proxy in between may answer a refusal in HTML
   const text = await upload.text();
   const answer = (() => {

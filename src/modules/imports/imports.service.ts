@@ -121,9 +121,11 @@ function utf8Scan(b: Uint8Array): { bad: number; complete: number } {
 }
 
 /**
- * The text of a stream of bytes, which must be UTF-8. At the first byte that is not, the text ends
- * with the whole lines before it, and `broken` holds the `malformed_file` error naming that byte's
- * line (a Latin-1 file would otherwise be stored mangled).
+ * The text of a stream of bytes, which must be UTF-8, passed on a whole line at a time (the text
+ * after a piece's last line break waits for the next piece). At the first byte that is not UTF-8,
+ * the text ends with the whole lines before it, and `broken` holds the `malformed_file` error
+ * naming that byte's line (a Latin-1 file would otherwise be stored mangled); a line cut there, or
+ * by a file that ends inside a character, is never passed on.
  */
 function utf8Text(chunks: AsyncIterable<Buffer>): {
   text: AsyncGenerator<string>;
@@ -132,16 +134,17 @@ function utf8Text(chunks: AsyncIterable<Buffer>): {
   let broken: AppError | undefined;
   async function* text() {
     let carry: Buffer = Buffer.alloc(0);
+    let partial = '';
     let lines = 1;
     for await (const chunk of chunks) {
       const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
       const { bad, complete } = utf8Scan(data);
       if (bad >= 0) {
-        const valid = data.subarray(0, bad).toString('utf8');
+        const valid = partial + data.subarray(0, bad).toString('utf8');
         const whole = valid.slice(0, valid.lastIndexOf('\n') + 1);
         broken = new AppError(
           'malformed_file',
-          `line ${lines + (valid.match(/\n/g)?.length ?? 0)}: the file is not UTF-8 (convert it, e.g. with iconv -t UTF-8); the rows before this line were imported`,
+          `line ${lines + (data.subarray(0, bad).toString('utf8').match(/\n/g)?.length ?? 0)}: the file is not UTF-8 (convert it, e.g. with iconv -t UTF-8); the rows before this line were imported`,
         );
         if (whole) yield whole;
         return;
@@ -149,10 +152,18 @@ function utf8Text(chunks: AsyncIterable<Buffer>): {
       const piece = data.subarray(0, complete).toString('utf8');
       carry = data.subarray(complete);
       lines += piece.match(/\n/g)?.length ?? 0;
-      if (piece) yield piece;
+      const text = partial + piece;
+      // a line already longer than any record is passed on as it is (the reader refuses it)
+      const lineStart = text.lastIndexOf('\n') + 1;
+      const cut = text.length - lineStart > MAX_RECORD_BYTES ? text.length : lineStart;
+      partial = text.slice(cut);
+      if (cut) yield text.slice(0, cut);
     }
-    if (carry.length)
+    if (carry.length) {
       broken = new AppError('malformed_file', `line ${lines}: the file ends inside a UTF-8 character`);
+      return;
+    }
+    if (partial) yield partial;
   }
   return { text: text(), broken: () => broken };
 }
@@ -287,11 +298,17 @@ export class ImportsService {
         );
         if (!stored) await this.#uploadEnded(actor.tenantId, row.id);
       };
+      // a slow client's bytes are stored at least as often as the idle timeout too (a minute), whole
+      // chunk or not, so the upload reads as alive (the sweep drops one that stored nothing for 15)
+      let flushedAt = Date.now();
       for await (const piece of untilIdle(body, this.#uploadIdleMs)) {
         pending.push(piece);
         pendingBytes += piece.length;
         bytes += piece.length;
-        if (pendingBytes >= CHUNK_BYTES) await flush();
+        if (pendingBytes >= CHUNK_BYTES || Date.now() - flushedAt >= this.#uploadIdleMs) {
+          await flush();
+          flushedAt = Date.now();
+        }
       }
       await flush();
       if (!bytes)
@@ -306,8 +323,12 @@ export class ImportsService {
       await this.#db.withTenant(actor.tenantId, (tx) => repo.dropUpload(tx, row.id)).catch(() => undefined);
       throw error;
     }
+    // stored and queued: the client is told so even if the job cannot be queued right now (the
+    // imports sweep queues an import left waiting within minutes), so it never sends the file again
     if (enqueue)
-      await jobs!.add(IMPORT_TASK, { tenantId: actor.tenantId, importId: created.id }, { maxAttempts: 3 });
+      await jobs!
+        .add(IMPORT_TASK, { tenantId: actor.tenantId, importId: created.id }, { maxAttempts: 3 })
+        .catch(() => undefined);
     return toImport(created, new Date());
   }
 
@@ -398,13 +419,14 @@ export class ImportsService {
         if (!free) continue; // a runner holds it: it is only slow
         await free();
         if (row.status === 'running' && row.resumes >= stall.maxResumes) {
-          await this.#db.withTenant(tenantId, (tx) =>
-            repo.update(tx, row.id, {
+          await this.#db.withTenant(tenantId, async (tx) => {
+            await repo.update(tx, row.id, {
               status: 'failed',
               finishedAt: new Date(),
               error: `the import stopped making progress ${row.resumes + 1} times (its worker was stopped); the rows up to line ${row.lastLine} were imported`,
-            }),
-          );
+            });
+            await repo.dropChunks(tx, row.id);
+          });
           continue;
         }
         if (row.status === 'running')
@@ -507,6 +529,8 @@ export class ImportsService {
             ? { status: 'failed', finishedAt: new Date(), error: message }
             : { error: `${message} (this attempt failed; the import will be retried)` },
         );
+        // a failed import is never run again: its file (personal data) goes
+        if (last) await repo.dropChunks(tx, importId);
       });
       if (!broken) throw error;
     }
@@ -656,7 +680,13 @@ export class ImportsService {
     // where the file stops being readable: nothing from there on is taken (after an oversized record
     // the parser resynchronises at some later line break, and what it reads there is not the file's)
     let fatalLine = Number.POSITIVE_INFINITY;
+    // one bad record may raise several skips (each misplaced quote in it, then its column count),
+    // each with the record's text so far: the first stands for it, the others are the same row
+    let lastSkipped: number | undefined;
     parser.on('skip', (error: Error & { code?: string; lines: number; raw?: string }) => {
+      const record = startOf(error.lines, error.raw ?? '');
+      if (record === lastSkipped) return;
+      lastSkipped = record;
       const line = lineOf(error.lines, error.raw ?? '');
       if (fatal) return;
       if (error.code === 'CSV_QUOTE_NOT_CLOSED' || error.code === 'CSV_MAX_RECORD_SIZE') {

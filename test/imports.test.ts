@@ -22,6 +22,42 @@ async function waitFor(client: { get: (url: string) => Promise<{ json: () => any
   throw new Error('the import did not finish');
 }
 
+/**
+ * An upload over a real connection that the test feeds piece by piece (`req.write`, `req.end`), and
+ * the answer when it comes (the connection is closed then, as a client would after a 408).
+ */
+function openUpload(url: string, token: string) {
+  let req!: ReturnType<typeof request>;
+  const answered = new Promise<{ status: number; body: string; connection?: string }>((resolve, reject) => {
+    req = request(
+      `${url}/v1/imports?type=customers`,
+      { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' } },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on('end', () => {
+          resolve({ status: res.statusCode!, body, connection: res.headers.connection });
+          req.destroy();
+        });
+      },
+    );
+    req.on('error', reject);
+  });
+  return { req, answered };
+}
+
+/** An import's status and stored chunks, bytes so far, as the database has them now. */
+async function uploadsOf(app: TestApp, tenantId: string) {
+  const rows = await app.db.withTenant(tenantId, (tx) =>
+    tx.execute<{ status: string; bytes: number; chunks: number }>(
+      sql`SELECT status, bytes::int, (SELECT count(*)::int FROM import_chunks) AS chunks FROM imports`,
+    ),
+  );
+  return rows.rows;
+}
+
 /** The stored chunks of an import's file. */
 async function chunksOf(tenantId: string, importId: string): Promise<number> {
   const result = await t.db.withTenant(tenantId, (tx) =>
@@ -489,38 +525,11 @@ describe('imports', () => {
     try {
       const tenant = await quick.newTenant();
       const url = await quick.app.listen({ port: 0, host: '127.0.0.1' });
-      const answered = new Promise<{ status: number; body: string; connection?: string }>(
-        (resolve, reject) => {
-          const req = request(
-            `${url}/v1/imports?type=customers`,
-            {
-              method: 'POST',
-              headers: { authorization: `Bearer ${tenant.token}`, 'content-type': 'text/csv' },
-            },
-            (res) => {
-              let body = '';
-              res.on('data', (c: Buffer) => {
-                body += c.toString();
-              });
-              res.on('end', () => {
-                resolve({ status: res.statusCode!, body, connection: res.headers.connection });
-                req.destroy();
-              });
-            },
-          );
-          req.on('error', reject);
-          // the header row and a first chunk of rows, then nothing more (the request is never ended)
-          req.write('externalId,email\n');
-          req.write(Array.from({ length: 40_000 }, (_, i) => `c-${i},c${i}@example.com\n`).join(''));
-        },
-      );
-      const stored = () =>
-        quick.db.withTenant(tenant.id, async (tx) => {
-          const rows = await tx.execute<{ status: string; bytes: number; chunks: number }>(
-            sql`SELECT status, bytes::int, (SELECT count(*)::int FROM import_chunks) AS chunks FROM imports`,
-          );
-          return rows.rows;
-        });
+      const { req, answered } = openUpload(url, tenant.token);
+      // the header row and a first chunk of rows, then nothing more (the request is never ended)
+      req.write('externalId,email\n');
+      req.write(Array.from({ length: 40_000 }, (_, i) => `c-${i},c${i}@example.com\n`).join(''));
+      const stored = () => uploadsOf(quick, tenant.id);
       // while the client is still sending, its first chunk is committed and seen from elsewhere
       let seen: Awaited<ReturnType<typeof stored>> = [];
       for (let i = 0; i < 100 && !seen[0]?.chunks; i++) {
@@ -567,39 +576,19 @@ describe('imports', () => {
     try {
       const tenant = await quick.newTenant();
       const url = await quick.app.listen({ port: 0, host: '127.0.0.1' });
-      let req: ReturnType<typeof request> | undefined;
-      const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
-        req = request(
-          `${url}/v1/imports?type=customers`,
-          {
-            method: 'POST',
-            headers: { authorization: `Bearer ${tenant.token}`, 'content-type': 'text/csv' },
-          },
-          (res) => {
-            let body = '';
-            res.on('data', (c: Buffer) => {
-              body += c.toString();
-            });
-            res.on('end', () => resolve({ status: res.statusCode!, body }));
-          },
-        );
-        req.on('error', reject);
-      });
-      req!.write('externalId,email\n');
+      const { req, answered } = openUpload(url, tenant.token);
+      req.write('externalId,email\n');
       // a row every 400 ms: never idle for the 1.5 s timeout, and far from a 1 MiB chunk
       for (let i = 0; i < 6; i++) {
         await new Promise((r) => setTimeout(r, 400));
-        req!.write(`s-${i},s${i}@example.com\n`);
+        req.write(`s-${i},s${i}@example.com\n`);
       }
-      const stored = await quick.db.withTenant(tenant.id, async (tx) => {
-        const rows = await tx.execute<{ status: string; chunks: number }>(
-          sql`SELECT status, (SELECT count(*)::int FROM import_chunks) AS chunks FROM imports`,
-        );
-        return rows.rows;
-      });
-      expect(stored).toEqual([{ status: 'uploading', chunks: expect.any(Number) }]);
+      const stored = await uploadsOf(quick, tenant.id);
+      expect(stored).toEqual([
+        { status: 'uploading', bytes: expect.any(Number), chunks: expect.any(Number) },
+      ]);
       expect(stored[0]!.chunks).toBeGreaterThan(0);
-      req!.end();
+      req.end();
       const answer = await answered;
       expect(answer.status, answer.body).toBe(202);
       expect(JSON.parse(answer.body)).toMatchObject({ status: 'queued' });

@@ -342,6 +342,19 @@ describe('a customer back to potential who buys again', () => {
   });
 });
 
+/** The app's scores service, its job runs followed by `jobRuns` instead (to hold or watch a run). */
+function scoresFollowedBy(jobRuns: Pick<JobRunsService, 'running' | 'progress' | 'finish'>) {
+  const services = t.app.services;
+  return new ScoresService({
+    db: t.db,
+    clock: { now: () => now },
+    tenants: services.tenants,
+    customers: services.customers,
+    events: services.events,
+    jobRuns: jobRuns as JobRunsService,
+  });
+}
+
 describe('a purchase while a full recompute runs', () => {
   it('is not recorded as a lapse and a reactivation: the buyer moves at the refresh, from the new order', async () => {
     const { id: tenantId, client } = await t.newTenant();
@@ -369,14 +382,7 @@ describe('a purchase while a full recompute runs', () => {
       },
     };
     const services = t.app.services;
-    const gated = new ScoresService({
-      db: t.db,
-      clock: { now: () => now },
-      tenants: services.tenants,
-      customers: services.customers,
-      events: services.events,
-      jobRuns: jobRuns as unknown as JobRunsService,
-    });
+    const gated = scoresFollowedBy(jobRuns);
     now = at(400);
     const recompute = gated.recompute(tenantId, { runId: 'held' });
     await read;
@@ -404,15 +410,7 @@ describe('a purchase while a full recompute runs', () => {
         finished.push(outcome);
       },
     };
-    const services = t.app.services;
-    const scores = new ScoresService({
-      db: t.db,
-      clock: { now: () => now },
-      tenants: services.tenants,
-      customers: services.customers,
-      events: services.events,
-      jobRuns: jobRuns as unknown as JobRunsService,
-    });
+    const scores = scoresFollowedBy(jobRuns);
     scores.onRecomputed(async () => {
       throw new Error('the queue is away');
     });

@@ -874,6 +874,49 @@ describe('campaigns: the schedule', () => {
   });
 });
 
+describe('campaigns: a scheduled run that fails', () => {
+  it('is undone alone: the tenant’s other due runs and its inbox go on, and the sweep names it', async () => {
+    now = T0;
+    const tenant = await t.newTenant();
+    const { client } = tenant;
+    const c1 = await newCustomer(client, consenting);
+    const audience = await staticSegment(client, 'both', [c1.id]);
+    const at = new Date(T0 + DAY).toISOString();
+    const broken = await campaign(client, {
+      segmentIds: [audience],
+      trigger: { type: 'scheduled', at, every: 'P1W' },
+    });
+    const sound = await campaign(client, { segmentIds: [audience], trigger: { type: 'scheduled', at } });
+    const welcome = await campaign(client, { kind: 'welcome', trigger: { type: 'first_order' } });
+    for (const c of [broken, sound, welcome]) await client.post(`/v1/campaigns/${c.id}/launch`);
+    const buyer = await newCustomer(client, consenting);
+    const placedAt = new Date(T0 - DAY).toISOString();
+    expect((await client.post('/v1/orders', orderBody({ customerId: buyer.id, placedAt }))).statusCode).toBe(
+      201,
+    );
+    await t.app.services.scores.refresh(tenant.id);
+    // a repeat stored before the rule that refuses it: its next run cannot be worked out
+    const owner = new pg.Client({ connectionString: inject('ownerUrl') });
+    await owner.connect();
+    try {
+      await owner.query(
+        `UPDATE campaigns SET trigger = jsonb_set(trigger, '{every}', '"P300000Y"') WHERE id = $1`,
+        [broken.id],
+      );
+    } finally {
+      await owner.end();
+    }
+    now = T0 + DAY + 60_000;
+    await expect(t.app.services.campaigns.sweep([tenant.id])).rejects.toThrow(/the campaigns sweep failed/);
+    expect(await messagesOf(client, sound.id)).toHaveLength(1);
+    expect(await messagesOf(client, broken.id)).toHaveLength(0);
+    // the inbox was taken in all the same
+    expect((await messagesOf(client, welcome.id)).map((m) => m.customerId)).toEqual([buyer.id]);
+    // still due: looked at again at the next sweep
+    expect((await client.get(`/v1/campaigns/${broken.id}`)).json().nextRunAt).toBe(at);
+  });
+});
+
 describe('campaigns: a schedule changed after it has run', () => {
   it('goes on counting from its first run (no extra run at the change); one not yet run runs at once', async () => {
     now = T0;

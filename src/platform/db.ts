@@ -314,6 +314,23 @@ export function isWriteConflict(error: unknown): boolean {
 }
 
 /**
+ * `work` inside a savepoint of the caller's transaction: when it throws, what it did is undone and
+ * the transaction goes on (the error is rethrown).
+ */
+export async function inSavepoint<T>(tx: Tx, name: string, work: () => Promise<T>): Promise<T> {
+  const savepoint = sql.identifier(name);
+  await tx.execute(sql`SAVEPOINT ${savepoint}`);
+  try {
+    const result = await work();
+    await tx.execute(sql`RELEASE SAVEPOINT ${savepoint}`);
+    return result;
+  } catch (error) {
+    await tx.execute(sql`ROLLBACK TO SAVEPOINT ${savepoint}`);
+    throw error;
+  }
+}
+
+/**
  * An error as it may be logged: a failed query keeps its statement, the database's message and
  * codes, not its parameters' values (Drizzle's message lists them: emails, phones, names), the
  * driver's `detail` (`Key (email)=(…) already exists`) nor a data exception's message, which quotes

@@ -1,7 +1,7 @@
 import type { TenantActor } from '../../platform/auth.ts';
 import { canonicalJson } from '../../platform/canonical-json.ts';
 import { atWallClock, type Clock, wallClock } from '../../platform/clock.ts';
-import type { Database, Tx } from '../../platform/db.ts';
+import { type Database, inSavepoint, type Tx } from '../../platform/db.ts';
 import { AppError, type FieldError, validationError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import { drain, forEachTenant, type Jobs } from '../../platform/jobs.ts';
@@ -605,35 +605,53 @@ export class CampaignsService {
     return entries.filter((e) => members.has(e.customerId));
   }
 
-  /** Scheduled runs that are due: the audience enters, then the next run is set (or none). */
+  /**
+   * Scheduled runs that are due, each on its own (`#runOne`); a run that fails is named once the
+   * others have committed.
+   */
   async runDue(tenantId: string): Promise<void> {
     const now = this.#clock.now();
+    const failed: { campaignId: string; error: unknown }[] = [];
     await this.#db.withTenant(tenantId, async (tx) => {
       const due = await repo.dueRuns(tx, now);
       if (!due.length) return;
       // the calendar the repeats are counted in
       const { timezone } = await this.#tenants.settingsIn(tx, tenantId);
       for (const campaign of due) {
-        const trigger = campaign.trigger;
-        const occurrence = `run:${campaign.nextRunAt!.toISOString()}`;
-        let after: string | undefined;
-        for (;;) {
-          const ids = await this.#segments.membersOfAnyIn(tx, campaign.segmentIds, after, AUDIENCE_PAGE);
-          if (!ids.length) break;
-          await this.#sender.enter(
-            tx,
-            tenantId,
-            campaign,
-            ids.map((customerId) => ({ customerId, occurrence })),
-            now,
-          );
-          after = ids.at(-1);
-        }
-        // counted from where the schedule starts, not from this run (no drift across short months)
-        const start = scheduleStart(trigger, campaign.startsAt, campaign.launchedAt ?? campaign.nextRunAt!);
-        await repo.update(tx, campaign.id, { nextRunAt: runAfter(trigger, start, now, timezone) });
+        // each campaign's run in a savepoint of its own: one that fails is undone alone, and the
+        // others' runs are kept
+        await inSavepoint(tx, 'campaign_run', () =>
+          this.#runOne(tx, tenantId, campaign, now, timezone),
+        ).catch((error: unknown) => failed.push({ campaignId: campaign.id, error }));
       }
     });
+    if (failed.length)
+      throw new AggregateError(
+        failed.map((f) => f.error),
+        `the scheduled runs of campaigns ${failed.map((f) => f.campaignId).join(', ')} failed; the others ran`,
+      );
+  }
+
+  /** One due scheduled run: the audience enters, then the next run is set (or none). */
+  async #runOne(tx: Tx, tenantId: string, campaign: CampaignRow, now: Date, timezone: string): Promise<void> {
+    const trigger = campaign.trigger;
+    const occurrence = `run:${campaign.nextRunAt!.toISOString()}`;
+    let after: string | undefined;
+    for (;;) {
+      const ids = await this.#segments.membersOfAnyIn(tx, campaign.segmentIds, after, AUDIENCE_PAGE);
+      if (!ids.length) break;
+      await this.#sender.enter(
+        tx,
+        tenantId,
+        campaign,
+        ids.map((customerId) => ({ customerId, occurrence })),
+        now,
+      );
+      after = ids.at(-1);
+    }
+    // counted from where the schedule starts, not from this run (no drift across short months)
+    const start = scheduleStart(trigger, campaign.startsAt, campaign.launchedAt ?? campaign.nextRunAt!);
+    await repo.update(tx, campaign.id, { nextRunAt: runAfter(trigger, start, now, timezone) });
   }
 
   /** Birthday campaigns: customers whose birthday is in `daysBefore` days or fewer, once a year. */
@@ -680,9 +698,14 @@ export class CampaignsService {
             await repo.update(tx, c.id, { status: 'running' });
         }
       });
-      await this.runDue(tenantId);
+      // a failed scheduled run keeps neither the birthdays nor the inbox waiting: named after them
+      const runs = await this.runDue(tenantId).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       await this.runBirthdays(tenantId);
       await this.processInbox(tenantId);
+      if (runs) throw runs;
     });
   }
 

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, gte, or, type SQL, sql } from 'drizzle-orm';
 import {
   before,
+  inSavepoint,
   likePrefix,
   PgCode,
   type Position,
@@ -53,29 +54,27 @@ async function findOne(tx: Tx, where: SQL): Promise<CustomerRow | undefined> {
 
 export const customersRepository = {
   async insert(tx: Tx, row: CustomerInsert): Promise<CustomerRow> {
-    await tx.execute(sql`SAVEPOINT customer_write`);
     try {
-      const [created] = await tx.insert(customers).values(row).returning();
-      await tx.execute(sql`RELEASE SAVEPOINT customer_write`);
-      return created!;
+      return await inSavepoint(tx, 'customer_write', async () => {
+        const [created] = await tx.insert(customers).values(row).returning();
+        return created!;
+      });
     } catch (error) {
-      await tx.execute(sql`ROLLBACK TO SAVEPOINT customer_write`);
       return translate(tx, error, row);
     }
   },
 
   async update(tx: Tx, id: string, patch: Partial<CustomerInsert>): Promise<CustomerRow> {
-    await tx.execute(sql`SAVEPOINT customer_write`);
     try {
-      const [row] = await tx
-        .update(customers)
-        .set({ ...patch, version: sql`${customers.version} + 1`, updatedAt: sql`now()` })
-        .where(eq(customers.id, id))
-        .returning();
-      await tx.execute(sql`RELEASE SAVEPOINT customer_write`);
-      return row!;
+      return await inSavepoint(tx, 'customer_write', async () => {
+        const [row] = await tx
+          .update(customers)
+          .set({ ...patch, version: sql`${customers.version} + 1`, updatedAt: sql`now()` })
+          .where(eq(customers.id, id))
+          .returning();
+        return row!;
+      });
     } catch (error) {
-      await tx.execute(sql`ROLLBACK TO SAVEPOINT customer_write`);
       return translate(tx, error, patch);
     }
   },

@@ -140,11 +140,12 @@ function utf8Text(chunks: AsyncIterable<Buffer>): {
       const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
       const { bad, complete } = utf8Scan(data);
       if (bad >= 0) {
-        const valid = partial + data.subarray(0, bad).toString('utf8');
+        const before = data.subarray(0, bad).toString('utf8');
+        const valid = partial + before;
         const whole = valid.slice(0, valid.lastIndexOf('\n') + 1);
         broken = new AppError(
           'malformed_file',
-          `line ${lines + (data.subarray(0, bad).toString('utf8').match(/\n/g)?.length ?? 0)}: the file is not UTF-8 (convert it, e.g. with iconv -t UTF-8); the rows before this line were imported`,
+          `line ${lines + (before.match(/\n/g)?.length ?? 0)}: the file is not UTF-8 (convert it, e.g. with iconv -t UTF-8); the rows before this line were imported`,
         );
         if (whole) yield whole;
         return;
@@ -288,27 +289,25 @@ export class ImportsService {
       let bytes = 0;
       let pending: Buffer[] = [];
       let pendingBytes = 0;
+      // a slow client's bytes are stored at least as often as the idle timeout too (a minute), whole
+      // chunk or not, so the upload reads as alive (the sweep drops one that stored nothing for 15)
+      let flushedAt = Date.now();
       const flush = async () => {
         if (!pendingBytes) return;
         const data = Buffer.concat(pending);
         pending = [];
         pendingBytes = 0;
+        flushedAt = Date.now();
         const stored = await this.#db.withTenant(actor.tenantId, (tx) =>
           repo.addChunk(tx, actor.tenantId, row.id, seq++, data),
         );
         if (!stored) await this.#uploadEnded(actor.tenantId, row.id);
       };
-      // a slow client's bytes are stored at least as often as the idle timeout too (a minute), whole
-      // chunk or not, so the upload reads as alive (the sweep drops one that stored nothing for 15)
-      let flushedAt = Date.now();
       for await (const piece of untilIdle(body, this.#uploadIdleMs)) {
         pending.push(piece);
         pendingBytes += piece.length;
         bytes += piece.length;
-        if (pendingBytes >= CHUNK_BYTES || Date.now() - flushedAt >= this.#uploadIdleMs) {
-          await flush();
-          flushedAt = Date.now();
-        }
+        if (pendingBytes >= CHUNK_BYTES || Date.now() - flushedAt >= this.#uploadIdleMs) await flush();
       }
       await flush();
       if (!bytes)
